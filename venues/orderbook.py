@@ -38,6 +38,8 @@ class Fills:
     price_ticks: list[int] = field(default_factory=list)
     lots: list[int] = field(default_factory=list)
     requested_lots: int = 0
+    self_cancelled: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """Own resting orders cancelled by self-trade prevention: (order id, side, price_ticks, lots)."""
 
     @property
     def filled_lots(self) -> int:
@@ -55,7 +57,7 @@ class Fills:
         return sum(p * q for p, q in zip(self.price_ticks, self.lots)) / filled
 
 
-NO_FILLS = Fills((), (), (), (), 0)
+NO_FILLS = Fills((), (), (), (), 0, ())
 
 
 class OrderBook:
@@ -327,6 +329,7 @@ class OrderBook:
                     continue
                 if o[_OWNER] == owner:  # self-trade prevention: the resting order is cancelled
                     q.popleft()
+                    fills.self_cancelled.append((oid, o[_SIDE], p, o[_LOTS]))
                     level_left -= o[_LOTS]
                     del orders[oid]
                     s = self._by_owner[owner]

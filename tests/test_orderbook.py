@@ -1,0 +1,107 @@
+"""Order book: book walks against hand-computed averages, priority, cancels, self-trade prevention."""
+
+from __future__ import annotations
+
+import pytest
+
+from venues.orderbook import BUY, SELL, OrderBook
+
+
+def book_with_asks() -> OrderBook:
+    b = OrderBook(tick_size=0.5, lot_size=0.01)
+    b.post(SELL, 200, 3, owner=1)   # 100.0
+    b.post(SELL, 202, 5, owner=2)   # 101.0
+    b.post(SELL, 206, 4, owner=3)   # 103.0
+    b.post(BUY, 190, 7, owner=4)    # 95.0
+    return b
+
+
+def test_market_order_walks_three_levels_at_the_volume_weighted_price():
+    b = book_with_asks()
+    f = b.take(BUY, 10)
+    assert f.lots == [3, 5, 2]
+    assert f.maker_owner == [1, 2, 3]
+    # (3 x 200 + 5 x 202 + 2 x 206) / 10 = 202.2 ticks = 101.1 USD
+    assert f.vwap_ticks() == pytest.approx(202.2)
+    assert b.to_price(f.vwap_ticks()) == pytest.approx(101.1)
+    assert f.unfilled_lots == 0
+    assert b.best_ask() == 206 and b.order(3)[2] == 2  # the partly hit order keeps its rest
+    assert b.last_trade_ticks == 206
+
+
+def test_order_larger_than_the_book_reports_the_unfilled_rest():
+    b = book_with_asks()
+    f = b.take(BUY, 50)
+    assert f.filled_lots == 12 and f.unfilled_lots == 38
+    assert b.best_ask() is None
+    assert b.take(BUY, 5).filled_lots == 0  # an empty side fills nothing, invents nothing
+
+
+def test_ioc_limit_stops_at_the_limit():
+    b = book_with_asks()
+    f = b.take(BUY, 10, limit_ticks=202)
+    assert f.filled_lots == 8 and f.price_ticks == [200, 202]
+    assert b.best_ask() == 206
+
+
+def test_price_time_priority_and_cancel():
+    b = OrderBook(1.0, 1.0)
+    a1, _ = b.post(BUY, 100, 2, owner=1)
+    a2, _ = b.post(BUY, 100, 2, owner=2)
+    a3, _ = b.post(BUY, 101, 1, owner=3)
+    assert b.best_bid() == 101
+    assert b.cancel(a1) == 2 and b.cancel(a1) == 0
+    f = b.take(SELL, 3)
+    assert f.maker_order == [a3, a2] and f.lots == [1, 2]
+    assert b.best_bid() is None and b.n_orders() == 0
+
+
+def test_limit_order_crossing_trades_then_rests_the_rest():
+    b = book_with_asks()
+    oid, f = b.post(BUY, 202, 10, owner=9)
+    assert f.filled_lots == 8 and oid is not None
+    assert b.order(oid) == (BUY, 202, 2, 9)
+    assert b.best_bid() == 202 and b.best_ask() == 206
+
+
+def test_post_only_refuses_to_cross():
+    b = book_with_asks()
+    oid, f = b.post(BUY, 200, 1, owner=9, post_only=True)
+    assert oid is None and f.filled_lots == 0 and b.best_ask() == 200
+
+
+def test_self_trade_prevention_cancels_the_resting_order():
+    b = book_with_asks()
+    f = b.take(BUY, 4, owner=1)  # owner 1 rests 3 lots at the touch
+    assert f.maker_owner == [2] and f.lots == [4]
+    assert f.self_cancelled == [(1, SELL, 200, 3)]
+    assert b.orders_of(1) == []
+
+
+def test_depth_snapshot_and_cancel_owner():
+    b = book_with_asks()
+    # mid = (190 + 200) / 2 = 195 ticks; 300 bps band = 5.85 ticks: asks at 200 (3 lots), bids at 190 (7)
+    assert b.depth_usd(300) == pytest.approx((200 * 3 + 190 * 7) * 0.5 * 0.01)
+    assert b.depth_usd(300, side=SELL) == pytest.approx(200 * 3 * 0.5 * 0.01)
+    snap = b.snapshot(2)
+    assert snap["asks"] == [(200, 3), (202, 5)] and snap["bids"] == [(190, 7)]
+    assert b.cancel_owner(2) == 5 and b.best_ask() == 200
+    filled, vwap = b.simulate_take(BUY, 5)
+    assert filled == 5 and vwap == pytest.approx((3 * 200 + 2 * 206) / 5)
+    assert b.best_ask() == 200  # simulation left the book alone
+
+
+def test_cancel_heavy_churn_keeps_memory_bounded():
+    b = OrderBook(1.0, 1.0)
+    for k in range(20_000):
+        oid, _ = b.post(BUY, 1000 - (k % 50), 1, owner=k % 7)
+        b.cancel(oid)
+    assert b.n_orders() == 0
+    assert sum(len(q) for q in b._queues[0].values()) == 0
+    assert len(b._heaps[0]) <= 50
+
+
+def test_tick_rounding_never_worsens_a_limit():
+    b = OrderBook(0.5, 1.0)
+    assert b.to_ticks(100.3, BUY) == 200 and b.to_ticks(100.3, SELL) == 201
+    assert b.to_ticks(100.0, BUY) == 200 and b.to_ticks(100.0, SELL) == 200

@@ -1,0 +1,301 @@
+"""The clearinghouse of one venue: balances, positions and margin as numpy arrays.
+
+One row per account; one column per perpetual market (positions) or per asset (balances). Every pass that
+touches all accounts (equity, maintenance margin, liquidation detection, bankruptcy and liquidation prices,
+funding) is vectorized; single-account updates (a fill, a deposit) touch one row.
+
+Accounting (settled rule 1), per asset, at every moment:
+    deposits - withdrawals = sum(balance) [+ sum(isolated margin) + sum(unrealised PnL at mark) for USD]
+                             + insurance fund + fees kept - bad debt
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import Tier
+
+
+class TierTable:
+    """A market's tier table as arrays, with the continuity deduction ("cum") derived (settled rule 7).
+
+    maintenance margin(n) = n x rate[k] - cum[k] for the bracket k holding notional n; cum[0] = 0 and
+    cum[k] = cum[k-1] + bound[k-1] x (rate[k] - rate[k-1]) so margin is continuous across bounds.
+    """
+
+    def __init__(self, tiers: list[Tier], venue_cap: float = np.inf):
+        self.bounds = np.array([t.max_notional_usd for t in tiers], dtype=float)
+        self.rates = np.array([t.maintenance_rate for t in tiers], dtype=float)
+        self.tier_max_leverage = np.array([t.max_leverage for t in tiers], dtype=float)
+        self.max_leverage = np.minimum(self.tier_max_leverage, venue_cap)  # effective max (settled rule 7)
+        cum = np.zeros(len(tiers))
+        for k in range(1, len(tiers)):
+            cum[k] = cum[k - 1] + self.bounds[k - 1] * (self.rates[k] - self.rates[k - 1])
+        self.cum = cum
+        # the bounds searched for brackets above the first (the first is the fast path)
+        self._upper = self.bounds[:-1]
+
+    def bracket(self, notional: np.ndarray | float) -> np.ndarray:
+        """Index of the bracket holding each notional (a notional on a bound belongs to the lower bracket)."""
+        return np.searchsorted(self._upper, notional, side="left")
+
+    def maintenance(self, notional: np.ndarray | float) -> np.ndarray | float:
+        k = self.bracket(notional)
+        return notional * self.rates[k] - self.cum[k]
+
+    def max_leverage_at(self, notional: np.ndarray | float) -> np.ndarray | float:
+        return self.max_leverage[self.bracket(notional)]
+
+    def rate_and_cum(self, notional):
+        k = self.bracket(notional)
+        return self.rates[k], self.cum[k]
+
+
+@dataclass
+class Scan:
+    """Accounts (cross) or positions (isolated) below maintenance margin, from one vectorized pass."""
+
+    accounts: np.ndarray        # account ids
+    markets: np.ndarray         # -1 for a cross account, else the isolated position's market
+    equity: np.ndarray          # USD
+    maintenance: np.ndarray     # USD
+    margin_ratio: np.ndarray    # equity / maintenance margin
+
+    def __len__(self) -> int:
+        return int(self.accounts.size)
+
+
+class Clearinghouse:
+    """State and margin arithmetic of one venue's accounts.
+
+    perps: list of (name, lot_size, TierTable); assets: asset names, USD first.
+    """
+
+    def __init__(self, perps: list[tuple[str, float, TierTable]], assets: list[str], capacity: int = 1024):
+        assert assets[0] == "USD"
+        self.market_names = [p[0] for p in perps]
+        self.lot_size = np.array([p[1] for p in perps], dtype=float)
+        self.tiers = [p[2] for p in perps]
+        self.assets = list(assets)
+        self.M = len(perps)
+        self.A = len(assets)
+        self.n = 0  # accounts opened
+        self._alloc(max(int(capacity), 16))
+        self.mark = np.full(self.M, np.nan)
+        # USD value per unit of each asset for collateral, and its haircut (USD: 1, 0)
+        self.asset_value = np.ones(self.A)
+        self.asset_haircut = np.zeros(self.A)
+        # venue-level ledgers per asset (settled rule 1)
+        self.deposits = np.zeros(self.A)
+        self.withdrawals = np.zeros(self.A)
+        self.insurance = np.zeros(self.A)
+        self.fees_kept = np.zeros(self.A)
+        self.bad_debt = np.zeros(self.A)
+        self.oi_long_lots = np.zeros(self.M, dtype=np.int64)
+        self.oi_short_lots = np.zeros(self.M, dtype=np.int64)
+        # first-bracket fast path for tiers (most positions sit in the first bracket)
+        self._b0 = np.array([t.bounds[0] for t in self.tiers])
+        self._r0 = np.array([t.rates[0] for t in self.tiers])
+
+    # ------------------------------------------------------------------ storage
+    def _alloc(self, cap: int) -> None:
+        M, A = self.M, self.A
+        self.cap = cap
+        self.bal = np.zeros((cap, A))
+        self.lots = np.zeros((cap, M), dtype=np.int64)
+        self.qty = np.zeros((cap, M))          # base units = lots x lot size (kept in step with lots)
+        self.entry = np.zeros((cap, M))        # average entry price, USD
+        self.iso_margin = np.zeros((cap, M))   # USD set aside for isolated positions
+        self.isolated = np.zeros(cap, dtype=bool)
+        self.leverage = np.zeros((cap, M))     # leverage the account trades at, per market
+        self.open_buy = np.zeros((cap, M), dtype=np.int64)   # resting order lots (for initial margin)
+        self.open_sell = np.zeros((cap, M), dtype=np.int64)
+
+    def _grow(self) -> None:
+        old = {k: getattr(self, k) for k in ("bal", "lots", "qty", "entry", "iso_margin", "isolated", "leverage",
+                                             "open_buy", "open_sell")}
+        self._alloc(self.cap * 2)
+        for k, arr in old.items():
+            getattr(self, k)[: arr.shape[0]] = arr
+
+    def open_account(self, isolated: bool, leverage: np.ndarray) -> int:
+        if self.n == self.cap:
+            self._grow()
+        i = self.n
+        self.n += 1
+        self.isolated[i] = isolated
+        self.leverage[i] = leverage
+        return i
+
+    # ------------------------------------------------------------------ vectorized margin
+    def notional(self, rows=slice(None)) -> np.ndarray:
+        return np.abs(self.qty[: self.n][rows]) * self.mark
+
+    def maintenance_matrix(self, notional: np.ndarray) -> np.ndarray:
+        """Maintenance margin per position (rows x markets), tiered (settled rule 7)."""
+        mm = notional * self._r0
+        above = notional > self._b0
+        if above.any():
+            r, c = np.nonzero(above)
+            for m in np.unique(c):
+                sel = c == m
+                mm[r[sel], m] = self.tiers[m].maintenance(notional[r[sel], m])
+        return mm
+
+    def rate_cum_matrix(self, notional: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each position's bracket maintenance rate and deduction (rows x markets)."""
+        rate = np.broadcast_to(self._r0, notional.shape).copy()
+        cum = np.zeros_like(notional)
+        above = notional > self._b0
+        if above.any():
+            r, c = np.nonzero(above)
+            for m in np.unique(c):
+                sel = c == m
+                rate[r[sel], m], cum[r[sel], m] = self.tiers[m].rate_and_cum(notional[r[sel], m])
+        return rate, cum
+
+    def upnl(self, rows=slice(None)) -> np.ndarray:
+        return self.qty[: self.n][rows] * (self.mark - self.entry[: self.n][rows])
+
+    def collateral_value(self, rows=slice(None)) -> np.ndarray:
+        """Cross collateral in USD: USD balance + other assets at their oracle value after haircut."""
+        bal = self.bal[: self.n][rows]
+        if self.A == 1:
+            return bal[..., 0].copy()
+        return bal[..., 0] + bal[..., 1:] @ (self.asset_value[1:] * (1.0 - self.asset_haircut[1:]))
+
+    def equity(self, rows=slice(None)) -> np.ndarray:
+        """Cross accounts: collateral value + unrealised PnL; isolated accounts: collateral value plus the
+        equity of each isolated position (isolated margin + its unrealised PnL)."""
+        return self.collateral_value(rows) + (self.upnl(rows) + self.iso_margin[: self.n][rows]).sum(axis=-1)
+
+    def scan(self) -> Scan:
+        """One vectorized pass: every cross account and every isolated position below maintenance margin."""
+        n = self.n
+        qty = self.qty[:n]
+        notional = np.abs(qty) * self.mark
+        mm = self.maintenance_matrix(notional)
+        upnl = qty * (self.mark - self.entry[:n])
+        iso = self.isolated[:n]
+        coll = self.collateral_value()
+        mm_acc = mm.sum(axis=1)
+        eq_acc = coll + upnl.sum(axis=1)
+        cross_hit = np.flatnonzero((eq_acc < mm_acc) & ~iso & (mm_acc > 0))
+        accounts = [cross_hit]
+        markets = [np.full(cross_hit.size, -1, dtype=np.int64)]
+        eqs = [eq_acc[cross_hit]]
+        mms = [mm_acc[cross_hit]]
+        if iso.any():
+            ri = np.flatnonzero(iso)
+            eq_pos = self.iso_margin[ri] + upnl[ri]
+            r, c = np.nonzero((eq_pos < mm[ri]) & (qty[ri] != 0))
+            accounts.append(ri[r])
+            markets.append(c.astype(np.int64))
+            eqs.append(eq_pos[r, c])
+            mms.append(mm[ri][r, c])
+        acc = np.concatenate(accounts)
+        mk = np.concatenate(markets)
+        eq = np.concatenate(eqs)
+        mmv = np.concatenate(mms)
+        ratio = eq / mmv
+        order = np.lexsort((acc, ratio))  # ascending margin ratio, ties by account id (settled rule 2)
+        return Scan(acc[order], mk[order], eq[order], mmv[order], ratio[order])
+
+    def bankruptcy_prices(self, fee_rate: float = 0.0, rows=slice(None)) -> np.ndarray:
+        """Per position, the price at which closing it leaves its equity share at zero (nan where flat).
+
+        Isolated: E - m/q (long and short alike with q signed). Cross: equity is apportioned by each
+        position's share s_j of the account's maintenance margin (as dYdX v4): p_j = mark_j - s_j x equity / q_j,
+        so closing every position at its p_j leaves equity exactly zero. With a closing fee rate f charged on
+        |q| x p, p_j = (mark_j - s_j x equity / q_j) / (1 - f sign(q_j)).
+        """
+        qty = self.qty[: self.n][rows]
+        notional = np.abs(qty) * self.mark
+        mm = self.maintenance_matrix(notional)
+        upnl = qty * (self.mark - self.entry[: self.n][rows])
+        iso = self.isolated[: self.n][rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mm_acc = mm.sum(axis=-1, keepdims=True)
+            share = mm / mm_acc
+            eq_acc = (self.collateral_value(rows) + upnl.sum(axis=-1))[..., None]
+            eq_share = np.where(iso[..., None], self.iso_margin[: self.n][rows] + upnl, share * eq_acc)
+            p = (self.mark - eq_share / qty) / (1.0 - fee_rate * np.sign(qty))
+        return np.where(qty != 0, p, np.nan)
+
+    def liquidation_prices(self, rows=slice(None)) -> np.ndarray:
+        """Per position, the mark at which the account (cross) or position (isolated) reaches maintenance
+        margin, other marks fixed and the bracket held at the current notional. nan where flat or unreachable."""
+        qty = self.qty[: self.n][rows]
+        notional = np.abs(qty) * self.mark
+        rate, cum = self.rate_cum_matrix(notional)
+        mm = notional * rate - cum
+        upnl = qty * (self.mark - self.entry[: self.n][rows])
+        iso = self.isolated[: self.n][rows]
+        eq_acc = (self.collateral_value(rows) + upnl.sum(axis=-1))[..., None]
+        eq0 = np.where(iso[..., None], self.iso_margin[: self.n][rows] + upnl, eq_acc)
+        mm_other = np.where(iso[..., None], 0.0, mm.sum(axis=-1, keepdims=True) - mm)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # eq0 + q (p - mark) = mm_other + |q| rate p - cum  =>  p = (mm_other - cum - eq0 + q mark) / (q - |q| rate)
+            p = (mm_other - cum - eq0 + qty * self.mark) / (qty - np.abs(qty) * rate)
+        return np.where((qty != 0) & (p > 0), p, np.nan)
+
+    # ------------------------------------------------------------------ single-account updates
+    def apply_fill(self, i: int, m: int, dlots: int, price: float) -> float:
+        """Move account i's position in market m by dlots at price. Realised PnL goes to the USD balance
+        (cross) or the position's isolated margin; an isolated position's opening margin (notional / leverage)
+        moves from the balance into its margin, and a reduction releases its share of that margin (all of it
+        when the position closes). Returns the realised PnL. Fees are charged by the caller."""
+        old = int(self.lots[i, m])
+        new = old + dlots
+        lot = self.lot_size[m]
+        e = self.entry[i, m]
+        q_old = old * lot
+        dq = dlots * lot
+        if old == 0 or (old > 0) == (dlots > 0):
+            realised, closed, opened = 0.0, 0, abs(dlots)
+            self.entry[i, m] = (q_old * e + dq * price) / (new * lot)
+        elif abs(dlots) <= abs(old):
+            realised, closed, opened = -dq * (price - e), abs(dlots), 0
+            if new == 0:
+                self.entry[i, m] = 0.0
+        else:  # flip: the old position closes at price, the rest opens at price
+            realised, closed, opened = q_old * (price - e), abs(old), abs(new)
+            self.entry[i, m] = price
+        self.lots[i, m] = new
+        self.qty[i, m] = new * lot
+        self.oi_long_lots[m] += max(new, 0) - max(old, 0)
+        self.oi_short_lots[m] += max(-new, 0) - max(-old, 0)
+        if not self.isolated[i]:
+            self.bal[i, 0] += realised
+            return realised
+        margin = self.iso_margin[i, m] + realised
+        if closed:
+            release = margin if closed == abs(old) else max(0.0, margin * closed / abs(old))
+            margin -= release
+            self.bal[i, 0] += release
+        if opened:
+            add = opened * lot * price / self.leverage[i, m]
+            margin += add
+            self.bal[i, 0] -= add
+        self.iso_margin[i, m] = margin
+        return realised
+
+    def apply_funding(self, m: int, rate: float, index: float) -> np.ndarray:
+        """Funding for market m (settled rule 5): payment = position size x index x F, longs pay shorts when
+        F > 0; isolated positions pay from their margin. Returns the payments (rows 0..n)."""
+        pay = self.qty[: self.n, m] * (index * rate)
+        iso = self.isolated[: self.n]
+        self.bal[: self.n, 0] -= np.where(iso, 0.0, pay)
+        self.iso_margin[: self.n, m] -= np.where(iso, pay, 0.0)
+        return pay
+
+    # ------------------------------------------------------------------ identity
+    def identity_gap(self) -> np.ndarray:
+        """Per asset: (deposits - withdrawals) - (balances [+ isolated margin + unrealised PnL for USD]
+        + insurance fund + fees kept - bad debt). Zero up to rounding (settled rule 1)."""
+        n = self.n
+        held = self.bal[:n].sum(axis=0)
+        held[0] += self.iso_margin[:n].sum() + np.nansum(self.qty[:n] * (self.mark - self.entry[:n]))
+        return (self.deposits - self.withdrawals) - (held + self.insurance + self.fees_kept - self.bad_debt)

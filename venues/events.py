@@ -1,0 +1,105 @@
+"""Tidy event records in preallocated column buffers that grow in chunks (settled rule 12).
+
+One row per fill (one per account side of a trade), funding payment, deposit, withdrawal, rejection and, with
+the waterfall, liquidation stage. Columns: step, venue, market, account, kind, side, lots, price, notional,
+fee, plus `info` (a kind-specific number: the funding rate, a rejection reason code, a leverage) and `aux`
+(a second one: PnL before an ADL fill, the counterparty account of a fill).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# kinds of event
+FILL = 0
+FUNDING = 1
+DEPOSIT = 2
+WITHDRAWAL = 3
+REJECT = 4
+LIQUIDATION = 5
+BACKSTOP = 6
+INSURANCE = 7
+ADL = 8
+BAD_DEBT = 9
+TRANSFER = 10
+KIND_NAMES = ("fill", "funding", "deposit", "withdrawal", "reject", "liquidation", "backstop", "insurance",
+              "adl", "bad_debt", "transfer")
+
+# rejection reasons (the `info` column of a REJECT row)
+REJECT_REASONS = (
+    "initial_margin",        # equity after the order would be below initial margin
+    "tier_max_leverage",     # the account's leverage is above the tier's (or venue cap's) max for that notional
+    "oi_cap",                # the market's open-interest cap would be passed
+    "reduce_only",           # a reduce-only order that would not reduce
+    "withdrawal_limit",      # more than settled rule 6 allows
+    "insufficient_balance",  # not enough of the asset
+    "halted",                # the venue is in a halt window
+    "post_only_would_cross",
+    "invalid",               # a non-positive size, an unknown market, a price that is not a number
+    "no_liquidity",          # a market order met an empty book
+)
+REASON_CODE = {r: i for i, r in enumerate(REJECT_REASONS)}
+
+_COLUMNS = (
+    ("step", np.int32), ("venue", np.int16), ("market", np.int16), ("account", np.int64), ("kind", np.int8),
+    ("side", np.int8), ("lots", np.int64), ("price", np.float64), ("notional", np.float64),
+    ("fee", np.float64), ("info", np.float64), ("aux", np.float64),
+)
+
+
+class EventLog:
+    """Column buffers for event rows; `append` is O(1) amortised, growth is by chunks, never per row."""
+
+    def __init__(self, venue_id: int = 0, chunk: int = 65_536):
+        self.venue_id = venue_id
+        self.chunk = int(chunk)
+        self.n = 0
+        self._cap = self.chunk
+        self._cols = {name: np.zeros(self._cap, dt) for name, dt in _COLUMNS}
+        self.step = 0
+
+    def _grow(self) -> None:
+        self._cap += max(self.chunk, self._cap // 2)
+        for name, arr in self._cols.items():
+            new = np.zeros(self._cap, arr.dtype)
+            new[: self.n] = arr[: self.n]
+            self._cols[name] = new
+
+    def append(self, kind: int, market: int, account: int, side: int = 0, lots: int = 0, price: float = 0.0,
+               notional: float = 0.0, fee: float = 0.0, info: float = 0.0, aux: float = 0.0) -> None:
+        if self.n == self._cap:
+            self._grow()
+        i = self.n
+        c = self._cols
+        c["step"][i] = self.step
+        c["venue"][i] = self.venue_id
+        c["market"][i] = market
+        c["account"][i] = account
+        c["kind"][i] = kind
+        c["side"][i] = side
+        c["lots"][i] = lots
+        c["price"][i] = price
+        c["notional"][i] = notional
+        c["fee"][i] = fee
+        c["info"][i] = info
+        c["aux"][i] = aux
+        self.n = i + 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Views of the filled rows (copy before keeping them past the next append)."""
+        return {name: arr[: self.n] for name, arr in self._cols.items()}
+
+    def of_kind(self, kind: int) -> dict[str, np.ndarray]:
+        cols = self.columns()
+        mask = cols["kind"] == kind
+        return {k: v[mask] for k, v in cols.items()}
+
+    def count(self, kind: int) -> int:
+        return int(np.count_nonzero(self._cols["kind"][: self.n] == kind))
+
+    def clear(self) -> None:
+        """Forget the rows (after they were flushed to disk); the buffers are kept."""
+        self.n = 0

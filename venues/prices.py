@@ -1,0 +1,73 @@
+"""Index, mark and funding arithmetic (settled rules 4 and 5). Pure functions on numbers and arrays."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def weighted_median(values: Sequence[float], weights: Sequence[float] | None = None) -> float:
+    """Weighted median: the smallest value whose cumulative weight reaches half the total; where the
+    cumulative weight lands exactly on one half, the mean of that value and the next (so equal weights
+    give numpy's median). NaN values are ignored; nan if nothing is left."""
+    v = np.asarray(values, dtype=float)
+    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=float)
+    ok = ~np.isnan(v) & (w > 0)
+    v, w = v[ok], w[ok]
+    if v.size == 0:
+        return math.nan
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order]
+    cum = np.cumsum(w)
+    half = 0.5 * cum[-1]
+    k = int(np.searchsorted(cum, half, side="left"))
+    if math.isclose(cum[k], half, rel_tol=1e-12, abs_tol=0.0) and k + 1 < v.size:
+        return 0.5 * (v[k] + v[k + 1])
+    return float(v[k])
+
+
+def median_of(*terms: float | None) -> float:
+    """Median of the terms that exist (None and NaN dropped); nan if none."""
+    xs = [t for t in terms if t is not None and not math.isnan(t)]
+    if not xs:
+        return math.nan
+    xs.sort()
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def binance_mark(index: float, last_funding_rate: float, minutes_to_funding: float, interval_minutes: float,
+                 basis_ma: float, last_trade: float | None) -> float:
+    """Binance perpetual mark: median(Price 1, Price 2, last trade) (settled rule 4).
+
+    Price 1 = index x (1 + last funding rate x time until funding / interval);
+    Price 2 = index + moving average of the basis (mid - index)."""
+    price1 = index * (1.0 + last_funding_rate * (minutes_to_funding / interval_minutes))
+    price2 = index + basis_ma
+    return median_of(price1, price2, last_trade)
+
+
+def hyperliquid_mark(index: float, premium_ema: float, best_bid: float | None, best_ask: float | None,
+                     last_trade: float | None, other_mids: Sequence[float] | None = None,
+                     other_weights: Sequence[float] | None = None) -> float:
+    """Hyperliquid mark (also lighter_like): median of (index + premium EMA, median(best bid, best ask, last
+    trade), weighted median of the other venues' perp mids at the previous step) (settled rule 4).
+    A term whose inputs are all missing is dropped."""
+    a = index + premium_ema
+    b = median_of(best_bid, best_ask, last_trade)
+    c = math.nan
+    if other_mids is not None and len(other_mids):
+        c = weighted_median(other_mids, other_weights)
+    return median_of(a, b, c)
+
+
+def funding_rate(premium_avg: float, interval_hours: float, interest_8h: float = 0.0001, clamp: float = 0.0005,
+                 cap_per_hour: float = math.inf) -> float:
+    """Funding rate per interval (settled rule 5): F = [P + clamp(i - P, -c, c)] x interval_hours / 8,
+    capped at cap_per_hour x interval_hours. Longs pay shorts when F > 0."""
+    p = premium_avg
+    f = (p + min(max(interest_8h - p, -clamp), clamp)) * interval_hours / 8.0
+    cap = cap_per_hour * interval_hours
+    return min(max(f, -cap), cap)
