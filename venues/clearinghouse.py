@@ -101,17 +101,29 @@ class Clearinghouse:
 
     # ------------------------------------------------------------------ storage
     def _alloc(self, cap: int) -> None:
+        # Arrays are (accounts x markets) in Fortran order: a row per account as the model sees it, while each
+        # market's column is contiguous, so the per-market tier lookups and the sums across markets of the
+        # vectorized passes run over contiguous memory.
         M, A = self.M, self.A
         self.cap = cap
-        self.bal = np.zeros((cap, A))
-        self.lots = np.zeros((cap, M), dtype=np.int64)
-        self.qty = np.zeros((cap, M))          # base units = lots x lot size (kept in step with lots)
-        self.entry = np.zeros((cap, M))        # average entry price, USD
-        self.iso_margin = np.zeros((cap, M))   # USD set aside for isolated positions
+        self.bal = np.zeros((cap, A), order="F")
+        self.lots = np.zeros((cap, M), dtype=np.int64, order="F")
+        self.qty = np.zeros((cap, M), order="F")          # base units = lots x lot size (kept in step with lots)
+        self.entry = np.zeros((cap, M), order="F")        # average entry price, USD
+        self.iso_margin = np.zeros((cap, M), order="F")   # USD set aside for isolated positions
         self.isolated = np.zeros(cap, dtype=bool)
-        self.leverage = np.zeros((cap, M))     # leverage the account trades at, per market
-        self.open_buy = np.zeros((cap, M), dtype=np.int64)   # resting order lots (for initial margin)
-        self.open_sell = np.zeros((cap, M), dtype=np.int64)
+        self.leverage = np.zeros((cap, M), order="F")     # leverage the account trades at, per market
+        self.open_buy = np.zeros((cap, M), dtype=np.int64, order="F")   # resting order lots (initial margin)
+        self.open_sell = np.zeros((cap, M), dtype=np.int64, order="F")
+        self._ws = {}  # scratch buffers for the vectorized passes (reused: no page faults per step)
+
+    def _scratch(self, name: str, n: int, cols: int | None = None) -> np.ndarray:
+        cols = self.M if cols is None else cols
+        buf = self._ws.get(name)
+        if buf is None or buf.shape[0] < n:
+            buf = np.empty((max(n, self.cap), cols), order="F")
+            self._ws[name] = buf
+        return buf[:n]
 
     def _grow(self) -> None:
         old = {k: getattr(self, k) for k in ("bal", "lots", "qty", "entry", "iso_margin", "isolated", "leverage",
@@ -133,15 +145,22 @@ class Clearinghouse:
     def notional(self, rows=slice(None)) -> np.ndarray:
         return np.abs(self.qty[: self.n][rows]) * self.mark
 
-    def maintenance_matrix(self, notional: np.ndarray) -> np.ndarray:
-        """Maintenance margin per position (rows x markets), tiered (settled rule 7)."""
-        mm = notional * self._r0
-        above = notional > self._b0
-        if above.any():
-            r, c = np.nonzero(above)
-            for m in np.unique(c):
-                sel = c == m
-                mm[r[sel], m] = self.tiers[m].maintenance(notional[r[sel], m])
+    def maintenance_matrix(self, notional: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Maintenance margin per position (rows x markets), tiered (settled rule 7). Market by market: the
+        first bracket's rate for all, then a bracket search only for the notionals above its bound."""
+        if notional.ndim == 1:
+            notional = notional[None, :]
+        mm = np.empty_like(notional, order="F") if out is None else out
+        for m in range(self.M):
+            col = notional[:, m]
+            dst = mm[:, m]
+            np.multiply(col, self._r0[m], out=dst)
+            if self._b0[m] < np.inf:
+                above = np.flatnonzero(col > self._b0[m])
+                if above.size:
+                    sub = col[above]
+                    rate, cum = self.tiers[m].rate_and_cum(sub)
+                    dst[above] = sub * rate - cum
         return mm
 
     def rate_cum_matrix(self, notional: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,14 +194,20 @@ class Clearinghouse:
         """One vectorized pass: every cross account and every isolated position below maintenance margin."""
         n = self.n
         qty = self.qty[:n]
-        notional = np.abs(qty) * self.mark
-        mm = self.maintenance_matrix(notional)
-        upnl = qty * (self.mark - self.entry[:n])
+        notional = self._scratch("notional", n)
+        np.abs(qty, out=notional)
+        notional *= self.mark
+        mm = self.maintenance_matrix(notional, out=self._scratch("mm", n))
+        upnl = self._scratch("upnl", n)
+        np.subtract(self.mark, self.entry[:n], out=upnl)
+        upnl *= qty
         iso = self.isolated[:n]
-        coll = self.collateral_value()
         mm_acc = mm.sum(axis=1)
-        eq_acc = coll + upnl.sum(axis=1)
-        cross_hit = np.flatnonzero((eq_acc < mm_acc) & ~iso & (mm_acc > 0))
+        eq_acc = upnl.sum(axis=1)
+        eq_acc += self.collateral_value()
+        cross_hit = np.flatnonzero(eq_acc < mm_acc)
+        if cross_hit.size:
+            cross_hit = cross_hit[~iso[cross_hit] & (mm_acc[cross_hit] > 0)]
         accounts = [cross_hit]
         markets = [np.full(cross_hit.size, -1, dtype=np.int64)]
         eqs = [eq_acc[cross_hit]]

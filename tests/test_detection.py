@@ -1,0 +1,77 @@
+"""Liquidation detection and the invariant check, against plain per-account loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from venues.clearinghouse import Clearinghouse, TierTable
+from venues.presets import load_preset
+from conftest import make_venue
+from venues.venue import InvariantError
+
+
+def random_clearinghouse(seed: int, n: int = 400) -> Clearinghouse:
+    rng = np.random.default_rng(seed)
+    p = load_preset("binance_like")
+    tables = [TierTable(p.perps["BTC"].tiers), TierTable(p.perps["ALT"].tiers)]
+    ch = Clearinghouse([("BTC", 0.001, tables[0]), ("ALT", 1.0, tables[1])], ["USD", "SYNTH"], capacity=16)
+    prices = np.array([100_000.0, 10.0])
+    for i in range(n):
+        iso = bool(rng.random() < 0.3)
+        ch.open_account(iso, np.array([20.0, 10.0]))
+    ch.lots[:n] = rng.integers(-3000, 3000, (n, 2)) * (rng.random((n, 2)) < 0.8)
+    ch.qty[:n] = ch.lots[:n] * ch.lot_size
+    ch.entry[:n] = np.where(ch.lots[:n] != 0, prices * (1 + rng.normal(0, 0.05, (n, 2))), 0.0)
+    ch.bal[:n, 0] = rng.uniform(-500, 20_000, n)
+    ch.bal[:n, 1] = rng.uniform(0, 5_000, n) * (rng.random(n) < 0.3)
+    ch.iso_margin[:n] = np.where(ch.isolated[:n, None] & (ch.lots[:n] != 0), rng.uniform(0, 10_000, (n, 2)), 0.0)
+    ch.asset_value[1], ch.asset_haircut[1] = 0.8, 0.05
+    ch.mark = prices * (1 + rng.normal(0, 0.03, 2))
+    return ch
+
+
+def maintenance(table: TierTable, notional: float) -> float:
+    for k, b in enumerate(table.bounds):
+        if notional <= b:
+            return notional * table.rates[k] - table.cum[k]
+    raise AssertionError
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scan_matches_a_per_account_loop(seed):
+    ch = random_clearinghouse(seed)
+    expected = []
+    for i in range(ch.n):
+        coll = ch.bal[i, 0] + ch.bal[i, 1] * 0.8 * 0.95
+        mms = [maintenance(ch.tiers[m], abs(ch.qty[i, m]) * ch.mark[m]) for m in range(2)]
+        upnl = [ch.qty[i, m] * (ch.mark[m] - ch.entry[i, m]) for m in range(2)]
+        if ch.isolated[i]:
+            for m in range(2):
+                eq = ch.iso_margin[i, m] + upnl[m]
+                if ch.lots[i, m] != 0 and eq < mms[m]:
+                    expected.append((eq / mms[m], i, m))
+        else:
+            eq, mm = coll + sum(upnl), sum(mms)
+            if mm > 0 and eq < mm:
+                expected.append((eq / mm, i, -1))
+    expected.sort()
+    s = ch.scan()
+    assert len(s) == len(expected) > 0
+    assert list(zip(s.accounts.tolist(), s.markets.tolist())) == [(i, m) for _, i, m in expected]
+    assert s.margin_ratio == pytest.approx([r for r, _, _ in expected])
+
+
+def test_invariant_check_names_venue_step_asset_and_size():
+    v = make_venue("binance_like", name="binance")
+    a = v.open_account()
+    v.deposit(a, 1_000.0)
+    v.set_step(17)
+    v.check_invariants()
+    v.ch.bal[a, 0] += 0.5   # money from nowhere
+    with pytest.raises(InvariantError, match=r"venue binance step 17: accounting identity broken for USD by -0\.5"):
+        v.check_invariants()
+    v.ch.bal[a, 0] -= 0.5
+    v.ch.lots[a, 0] = 3     # a long with no short
+    with pytest.raises(InvariantError, match="open interest unbalanced in BTC"):
+        v.check_invariants()
