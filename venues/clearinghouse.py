@@ -11,6 +11,7 @@ Accounting (settled rule 1), per asset, at every moment:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,17 @@ class TierTable:
         self.cum = cum
         # the bounds searched for brackets above the first (the first is the fast path)
         self._upper = self.bounds[:-1]
+        self._upper_list = self._upper.tolist()
+        self._rates_list = self.rates.tolist()
+        self._cum_list = self.cum.tolist()
+
+    def rate_cum_scalar(self, notional: float) -> tuple[float, float]:
+        k = bisect_left(self._upper_list, notional)
+        return self._rates_list[k], self._cum_list[k]
+
+    def maintenance_scalar(self, notional: float) -> float:
+        k = bisect_left(self._upper_list, notional)
+        return notional * self._rates_list[k] - self._cum_list[k]
 
     def bracket(self, notional: np.ndarray | float) -> np.ndarray:
         """Index of the bracket holding each notional (a notional on a bound belongs to the lower bracket)."""
@@ -83,7 +95,8 @@ class Clearinghouse:
         self.A = len(assets)
         self.n = 0  # accounts opened
         self._alloc(max(int(capacity), 16))
-        self.mark = np.full(self.M, np.nan)
+        self._mark = np.full(self.M, np.nan)
+        self.mark_list = self._mark.tolist()
         # USD value per unit of each asset for collateral, and its haircut (USD: 1, 0)
         self.asset_value = np.ones(self.A)
         self.asset_haircut = np.zeros(self.A)
@@ -98,6 +111,15 @@ class Clearinghouse:
         # first-bracket fast path for tiers (most positions sit in the first bracket)
         self._b0 = np.array([t.bounds[0] for t in self.tiers])
         self._r0 = np.array([t.rates[0] for t in self.tiers])
+
+    @property
+    def mark(self) -> np.ndarray:
+        return self._mark
+
+    @mark.setter
+    def mark(self, value) -> None:
+        self._mark = np.asarray(value, dtype=float).copy()
+        self.mark_list = self._mark.tolist()
 
     # ------------------------------------------------------------------ storage
     def _alloc(self, cap: int) -> None:
@@ -266,12 +288,55 @@ class Clearinghouse:
             p = (mm_other - cum - eq0 + qty * self.mark) / (qty - np.abs(qty) * rate)
         return np.where((qty != 0) & (p > 0), p, np.nan)
 
+    # ------------------------------------------------------------------ one account, in Python floats
+    def unit_state(self, i: int, m: int = -1) -> tuple[float, float, list[float], list[float]]:
+        """(equity, maintenance margin, per-position maintenance, per-position unrealised PnL) of a unit: a cross
+        account (m = -1) or an isolated position (i, m). Plain floats: the waterfall's per-account path."""
+        mark = self.mark_list
+        qty = self.qty[i].tolist()
+        entry = self.entry[i].tolist()
+        mms, upnls = [], []
+        for k in range(self.M):
+            q = qty[k]
+            if q == 0.0:
+                mms.append(0.0)
+                upnls.append(0.0)
+                continue
+            mms.append(self.tiers[k].maintenance_scalar(abs(q) * mark[k]))
+            upnls.append(q * (mark[k] - entry[k]))
+        if m >= 0:
+            return float(self.iso_margin[i, m]) + upnls[m], mms[m], mms, upnls
+        coll = float(self.bal[i, 0])
+        if self.A > 1:
+            coll += float(self.bal[i, 1:] @ (self.asset_value[1:] * (1.0 - self.asset_haircut[1:])))
+        if self.isolated[i]:
+            coll += float(self.iso_margin[i].sum())
+        return coll + sum(upnls), sum(mms), mms, upnls
+
+    def position_bankruptcy_price(self, i: int, k: int, m: int = -1) -> float:
+        """Bankruptcy price of position k of unit (i, m) now, fees aside (see bankruptcy_prices)."""
+        eq, mm, mms, _ = self.unit_state(i, m)
+        q = float(self.qty[i, k])
+        share = 1.0 if m >= 0 else mms[k] / mm
+        return self.mark_list[k] - share * eq / q
+
+    def effective_leverage(self, i: int, m: int = -1) -> float:
+        """Sum of |notional| at mark over equity of the unit (inf when equity <= 0)."""
+        eq, _, _, _ = self.unit_state(i, m)
+        mark = self.mark_list
+        if m >= 0:
+            gross = abs(float(self.qty[i, m])) * mark[m]
+        else:
+            gross = sum(abs(q) * mark[k] for k, q in enumerate(self.qty[i].tolist()))
+        return gross / eq if eq > 0 else float("inf")
+
     # ------------------------------------------------------------------ single-account updates
-    def apply_fill(self, i: int, m: int, dlots: int, price: float) -> float:
+    def apply_fill(self, i: int, m: int, dlots: int, price: float, release: bool = True) -> float:
         """Move account i's position in market m by dlots at price. Realised PnL goes to the USD balance
         (cross) or the position's isolated margin; an isolated position's opening margin (notional / leverage)
         moves from the balance into its margin, and a reduction releases its share of that margin (all of it
-        when the position closes). Returns the realised PnL. Fees are charged by the caller."""
+        when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
+        Returns the realised PnL. Fees are charged by the caller."""
         old = int(self.lots[i, m])
         new = old + dlots
         lot = self.lot_size[m]
@@ -296,10 +361,10 @@ class Clearinghouse:
             self.bal[i, 0] += realised
             return realised
         margin = self.iso_margin[i, m] + realised
-        if closed:
-            release = margin if closed == abs(old) else max(0.0, margin * closed / abs(old))
-            margin -= release
-            self.bal[i, 0] += release
+        if closed and release:
+            freed = margin if closed == abs(old) else max(0.0, margin * closed / abs(old))
+            margin -= freed
+            self.bal[i, 0] += freed
         if opened:
             add = opened * lot * price / self.leverage[i, m]
             margin += add

@@ -17,7 +17,8 @@ from . import events as ev
 from .clearinghouse import Clearinghouse, Scan, TierTable
 from .orderbook import BUY, SELL, Fills, OrderBook
 from .params import SYNTH, USD, VenueParams
-from .prices import binance_mark, funding_rate, hyperliquid_mark
+from .prices import funding_rate, median_of, weighted_median
+from .waterfall import Waterfall
 
 STEP_MINUTES = 1.0  # one step is one minute (settled rule 4)
 
@@ -83,7 +84,11 @@ class Venue:
         self.ch.mark = self.index.copy()
         self.mid = self.index.copy()
         self.prev_mid = self.index.copy()
+        self.prev_mark = self.index.copy()
         self.basis_hist = np.zeros((max(1, int(round(p.basis_ma_minutes / STEP_MINUTES))), self.M))
+        self._n_price_updates = 0
+        # the mark terms that do not come from this venue's book, kept for the re-mark between waterfall rounds
+        self._mark_terms: list[tuple] = [() for _ in range(self.M)]
         self.premium_ema = np.zeros(self.M)
         self.premium_sum = np.zeros(self.M)
         self.premium_n = 0
@@ -95,9 +100,16 @@ class Venue:
         self.fee_taker = p.taker_fee_bps * 1e-4
         self._default_lev = np.array([min(p.default_leverage, t.max_leverage[0]) for t in tiers])
         # the insurance fund's starting capital is a deposit (settled rule 1)
-        if p.insurance_fund_usd > 0:
+        self.fund_present = p.insurance_fund_usd > 0
+        if self.fund_present:
             self.ch.insurance[0] = p.insurance_fund_usd
             self.ch.deposits[0] += p.insurance_fund_usd
+        # the backstop vault is an account like any other: account 0, its capital a deposit (settled rule 1)
+        self.vault: int | None = None
+        if p.backstop_vault_usd > 0:
+            self.vault = self.open_account()
+            self.deposit(self.vault, p.backstop_vault_usd)
+        self.waterfall = Waterfall(self)
 
     def set_step(self, step: int) -> None:
         """The model's clock (one step is one minute); stamps events and times funding."""
@@ -456,6 +468,21 @@ class Venue:
             log(ev.FILL, -2 - s, taker, side, n, price, notional, fee_t, info=1.0, aux=maker)
             log(ev.FILL, -2 - s, maker, -side, n, price, notional, fee_m, info=0.0, aux=taker)
 
+    def cancel_all_spot(self, account: int) -> int:
+        """Cancel every resting spot order of `account`, book by book, in ascending order id."""
+        total = 0
+        for s, book in enumerate(self.spot_books):
+            for oid in book.orders_of(account):
+                total += self.cancel_spot(account, oid, s)
+        return total
+
+    def spot_book_of(self, asset: int) -> int | None:
+        """Index of the spot book trading asset index `asset` against USD, if any."""
+        for s, base in enumerate(self.spot_base):
+            if base == asset:
+                return s
+        return None
+
     def cancel_spot(self, account: int, order_id: int, market: int | str) -> int:
         s = self.spot_index(market)
         book = self.spot_books[s]
@@ -508,6 +535,7 @@ class Venue:
         p = self.params
         idx = np.array([index[m] for m in self.perp_names], float) if isinstance(index, dict) else np.asarray(index, float)
         self.index = idx
+        self.prev_mark = self.ch.mark.copy()
         self.prev_mid = self.mid.copy()
         mids = np.array([self.book_mid(m) for m in range(self.M)])
         self.mid = mids
@@ -517,6 +545,7 @@ class Venue:
         basis = mids - idx
         self.basis_hist = np.roll(self.basis_hist, 1, axis=0)
         self.basis_hist[0] = basis
+        self._n_price_updates += 1
         alpha = 1.0 - math.exp(-STEP_MINUTES / p.premium_ema_minutes) if p.premium_ema_minutes > 0 else 1.0
         self.premium_ema += alpha * (basis - self.premium_ema)
         if self.halted:
@@ -524,20 +553,37 @@ class Venue:
             return
         interval_min = self.interval_steps * STEP_MINUTES
         to_funding = (self.interval_steps - (self.step % self.interval_steps)) * STEP_MINUTES
+        filled = min(self._n_price_updates, self.basis_hist.shape[0])
+        for m in range(self.M):
+            if p.mark_rule == "binance_like":
+                price1 = idx[m] * (1.0 + self.last_funding_rate[m] * (to_funding / interval_min))
+                price2 = idx[m] + float(self.basis_hist[:filled, m].mean())
+                self._mark_terms[m] = (float(price1), float(price2))
+            else:
+                c = math.nan
+                if other_mids is not None and len(other_mids[m]):
+                    c = weighted_median(other_mids[m])
+                self._mark_terms[m] = (float(idx[m] + self.premium_ema[m]), c)
+        self.remark()
+
+    def remark(self) -> None:
+        """Each mark by its rule from the kept non-book terms and the book as it is now (settled rule 4);
+        between waterfall rounds this is the re-mark of settled rule 2."""
+        if self.halted:
+            return
         mark = np.empty(self.M)
         for m in range(self.M):
             book = self.books[m]
             last = book.last_trade()
-            if p.mark_rule == "binance_like":
-                filled = min(self.step + 1, self.basis_hist.shape[0])
-                mark[m] = binance_mark(idx[m], self.last_funding_rate[m], to_funding, interval_min,
-                                       float(self.basis_hist[:filled, m].mean()), last)
+            if self.params.mark_rule == "binance_like":
+                price1, price2 = self._mark_terms[m]
+                mark[m] = median_of(price1, price2, last)  # binance_mark's three terms
             else:
+                a, c = self._mark_terms[m]
                 bb, ba = book.best_bid(), book.best_ask()
-                mark[m] = hyperliquid_mark(idx[m], self.premium_ema[m],
-                                           None if bb is None else bb * book.tick_size,
-                                           None if ba is None else ba * book.tick_size, last,
-                                           None if other_mids is None else other_mids[m])
+                b = median_of(None if bb is None else bb * book.tick_size,
+                              None if ba is None else ba * book.tick_size, last)
+                mark[m] = median_of(a, b, c)
         self.ch.mark = mark
         self._update_asset_values()
 
@@ -567,6 +613,52 @@ class Venue:
         self.premium_sum[:] = 0.0
         self.premium_n = 0
         return rates
+
+    # ================================================================== the waterfall
+    def run_liquidations(self) -> int:
+        """This step's liquidation waterfall (settled rule 2; SPEC section 8). Returns units processed."""
+        return self.waterfall.run()
+
+    def unwind_vault(self) -> None:
+        """The backstop vault offers part of what it holds by resting limit orders near the mid (SR 2c)."""
+        if self.vault is None or self.halted:
+            return
+        V = self.vault
+        pct = self.params.vault_unwind_pct_per_step / 100.0
+        for k in range(self.M):
+            lots = int(self.ch.lots[V, k])
+            if lots == 0:
+                continue
+            self.cancel_all(V, k)
+            n = min(abs(lots), max(1, int(math.floor(abs(lots) * pct))))
+            book = self.books[k]
+            bb, ba = book.best_bid(), book.best_ask()
+            mark_ticks = self.ch.mark_list[k] / book.tick_size
+            if lots > 0:
+                mid = book.mid_ticks()
+                px = max(math.ceil(mid), bb + 1) if mid is not None else math.ceil(mark_ticks - 1e-9)
+                self.submit_order(V, k, SELL, n, px * book.tick_size, kind="limit", reduce_only=True)
+            else:
+                mid = book.mid_ticks()
+                px = min(math.floor(mid), ba - 1) if mid is not None else math.floor(mark_ticks + 1e-9)
+                self.submit_order(V, k, BUY, n, px * book.tick_size, kind="limit", reduce_only=True)
+
+    def snapshot(self) -> dict:
+        """The whole state as plain data (for the differential test and for debugging)."""
+        ch = self.ch
+        n = ch.n
+        cols = self.events.columns()
+        names = ("step", "venue", "market", "account", "kind", "side", "lots", "price", "notional", "fee", "info", "aux")
+        rows = list(zip(*(cols[c].tolist() for c in names))) if self.events.n else []
+        return {
+            "assets": list(self.assets),
+            "bal": ch.bal[:n].tolist(), "lots": ch.lots[:n].tolist(), "entry": ch.entry[:n].tolist(),
+            "iso_margin": ch.iso_margin[:n].tolist(), "leverage": ch.leverage[:n].tolist(),
+            "open_buy": ch.open_buy[:n].tolist(), "open_sell": ch.open_sell[:n].tolist(),
+            "insurance": ch.insurance.tolist(), "fees_kept": ch.fees_kept.tolist(), "bad_debt": ch.bad_debt.tolist(),
+            "deposits": ch.deposits.tolist(), "withdrawals": ch.withdrawals.tolist(),
+            "mark": ch.mark.tolist(), "index": self.index.tolist(), "events": rows,
+        }
 
     # ================================================================== liquidation detection
     def scan(self) -> Scan:

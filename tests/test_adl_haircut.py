@@ -1,0 +1,52 @@
+"""adl_haircut (settled rule 3) against the worked example of MECHANICS.md "ADL theory"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from venues.adl import adl_haircut
+
+PNL = (8, 4, 0.5, -3, -12)   # w = (8, 4, 0.5, 0, 0), D = 15; theta = 1/2 -> B = 7.5
+
+
+def test_queue_reproduces_the_worked_example():
+    # account 2 first, then account 1 (0-based: 1 then 0)
+    assert adl_haircut(PNL, 7.5, "queue", order=[1, 0]) == pytest.approx([3.5, 4, 0, 0, 0])
+
+
+def test_pro_rata_reproduces_the_worked_example():
+    assert adl_haircut(PNL, 7.5, "pro_rata") == pytest.approx([4.8, 2.4, 0.3, 0, 0])
+
+
+def test_largest_first_queue_costs_the_largest_winner_the_documented_extra():
+    q = adl_haircut(PNL, 7.5, "queue")   # default order: largest winner first
+    p = adl_haircut(PNL, 7.5, "pro_rata")
+    assert q[0] - p[0] == pytest.approx(7.5 * (1 - 8 / 12.5))   # 2.7
+
+
+def test_capped_pro_rata_meets_its_budget_exactly_and_respects_caps():
+    caps = [0.5, 1.0, 1.0, 1.0, 1.0]
+    h = adl_haircut(PNL, 7.5, "capped_pro_rata", caps=caps)
+    assert h.sum() == pytest.approx(7.5, rel=1e-12)
+    w = np.maximum(PNL, 0)
+    assert (h <= w * np.array(caps) + 1e-12).all()
+    assert h[0] == pytest.approx(8 * 0.5)   # capped; the others share one eta = 3.5 / 4.5
+    assert h[1] == pytest.approx(4 * 3.5 / 4.5)
+    eta = h[1] / 4
+    assert h[2] == pytest.approx(0.5 * eta)
+    # without caps it is pro-rata
+    assert adl_haircut(PNL, 7.5, "capped_pro_rata") == pytest.approx(adl_haircut(PNL, 7.5, "pro_rata"))
+
+
+def test_capped_pro_rata_refuses_an_infeasible_budget():
+    with pytest.raises(ValueError, match="infeasible"):
+        adl_haircut(PNL, 7.0, "capped_pro_rata", caps=[0.5, 0.5, 0.5, 1, 1])   # room 6.25
+
+
+def test_capped_pro_rata_is_immune_to_splitting_an_account():
+    caps = [0.4, 0.8, 1.0]
+    whole = adl_haircut([10, 6, 2], 6.0, "capped_pro_rata", caps=caps)
+    split = adl_haircut([4, 6, 6, 2], 6.0, "capped_pro_rata", caps=[0.4, 0.4, 0.8, 1.0])  # account 0 split 4 + 6
+    assert split[0] + split[1] == pytest.approx(whole[0])
+    assert split[2:] == pytest.approx(whole[1:])

@@ -1,0 +1,476 @@
+"""The liquidation waterfall of one venue (settled rule 2; exact behaviour in venues/SPEC.md section 8).
+
+Rounds: scan (vectorized, ascending margin ratio) -> for each unit: book liquidation with the limit price of
+2b and the insurance fund paying shortfalls (2d) -> backstop takeover (2c) -> ADL at the bankruptcy price
+(2e) -> bad debt (2f); re-mark between rounds; after the last round, negative-equity units go to e-f.
+The ADL queue is a sort over all opposite positions, computed once per round per (market, side); coverage
+walks it in order. Per-unit work is plain-float arithmetic on one account's row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import events as ev
+from .orderbook import BUY, SELL
+
+if TYPE_CHECKING:
+    from .venue import Venue
+
+EPS_NEG = 1e-6  # USD: an equity below -EPS_NEG is negative (SPEC 1)
+STAGE_BOOK, STAGE_BACKSTOP, STAGE_ADL, STAGE_BAD_DEBT = 1, 2, 3, 4
+STAGE_NAMES = {STAGE_BOOK: "book", STAGE_BACKSTOP: "backstop", STAGE_ADL: "adl", STAGE_BAD_DEBT: "bad_debt"}
+
+
+class Waterfall:
+    def __init__(self, venue: "Venue"):
+        self.v = venue
+        M = venue.M
+        self.partial_done: dict[tuple[int, int], bool] = {}
+        self.cooldown_until: dict[tuple[int, int], float] = {}
+        self._queues: dict[tuple, list[int]] = {}
+        self.M = M
+        self.rounds_run = 0
+
+    # ================================================================== driver
+    def run(self) -> int:
+        """One step's waterfall. Returns the number of units processed."""
+        v = self.v
+        if v.halted:
+            return 0
+        processed = 0
+        self._queues = {}
+        for r in range(v.params.max_liquidation_rounds):
+            if r > 0:
+                v.remark()
+            scan = v.ch.scan()
+            if r == 0:
+                self._reset_partials(scan)
+            if len(scan) == 0:
+                break
+            self._queues = {}
+            self.rounds_run += 1
+            for i, m in zip(scan.accounts.tolist(), scan.markets.tolist()):
+                processed += self._process(i, m)
+        if processed:
+            v.remark()
+        self._queues = {}  # the negative pass ranks afresh, like a round of its own
+        self._negative_pass()
+        return processed
+
+    def _reset_partials(self, scan) -> None:
+        if not self.partial_done:
+            return
+        hit = set(zip(scan.accounts.tolist(), scan.markets.tolist()))
+        for (i, k) in list(self.partial_done):
+            unit = (i, k) if self.v.ch.isolated[i] else (i, -1)
+            if unit not in hit:
+                del self.partial_done[(i, k)]
+
+    # ================================================================== one unit
+    def _positions(self, i: int, m: int) -> list[int]:
+        lots = self.v.ch.lots[i].tolist()
+        if m >= 0:
+            return [m] if lots[m] != 0 else []
+        return [k for k in range(self.M) if lots[k] != 0]
+
+    def _process(self, i: int, m: int) -> int:
+        v = self.v
+        ch = v.ch
+        positions = self._positions(i, m)
+        eq, mm, _, _ = ch.unit_state(i, m)
+        if not positions or not eq < mm:
+            return 0
+        for k in (range(self.M) if m < 0 else (m,)):
+            if ch.open_buy[i, k] or ch.open_sell[i, k]:
+                v.cancel_all(i, k)
+        rests = self._book_stage(i, m, positions)
+        positions = self._positions(i, m)
+        if not positions:
+            self._remainder(i, m)
+            eq, _, _, _ = ch.unit_state(i, m)
+            if eq < -EPS_NEG:
+                self._bad_debt(i, m, {})
+            return 1
+        eq, mm, _, _ = ch.unit_state(i, m)
+        p = v.params
+        if v.vault is not None and 0 <= eq < p.backstop_threshold * mm:
+            if self._vault_healthy():
+                self._takeover(i, m, positions)
+                return 1
+            v.events.append(ev.BACKSTOP, m, v.vault, 0, 0, 0.0, 0.0, info=-1.0, aux=0.0)
+            todo = {k: abs(int(ch.lots[i, k])) for k in positions}
+        elif eq < -EPS_NEG:
+            todo = {k: abs(int(ch.lots[i, k])) for k in positions}
+        else:
+            todo = {k: r for k, r in rests.items() if r > 0}
+        left = {}
+        for k, x in todo.items():
+            rest = self._adl(i, m, k, x)
+            if rest:
+                left[k] = rest
+        self._bad_debt(i, m, left)
+        return 1
+
+    # ------------------------------------------------------------------ b + d: book and insurance fund
+    def _book_stage(self, i: int, m: int, positions: list[int]) -> dict[int, int]:
+        v = self.v
+        ch = v.ch
+        p = v.params
+        now = float(v.step)
+        rests: dict[int, int] = {}
+        liq_fee = p.liquidation_fee_bps * 1e-4
+        log = v.events.append
+        for k in positions:
+            lots_k = int(ch.lots[i, k])
+            if lots_k == 0:
+                continue
+            if now < self.cooldown_until.get((i, k), -math.inf):
+                rests[k] = 0
+                continue
+            lot = float(ch.lot_size[k])
+            mark = ch.mark_list[k]
+            size = abs(lots_k)
+            partial = False
+            if size * lot * mark > p.partial_liquidation_usd and not self.partial_done.get((i, k), False):
+                size = max(1, int(math.floor(size * p.partial_liquidation_fraction)))
+                partial = True
+            p_bk = ch.position_bankruptcy_price(i, k, m)
+            side = SELL if lots_k > 0 else BUY
+            if v.fund_present:
+                base = min(p_bk, mark) if lots_k > 0 else max(p_bk, mark)
+                widen = min(float(ch.insurance[0]) / (size * lot), base * p.liquidation_max_slippage_bps * 1e-4)
+                limit = base - widen if lots_k > 0 else base + widen
+            else:
+                limit = p_bk
+            book = v.books[k]
+            limit_ticks = book.to_ticks(limit, side)
+            if side == SELL and limit_ticks < 1:
+                limit_ticks = 1
+            fills = book.take(side, size, limit_ticks, i)
+            tick = book.tick_size
+            filled = 0
+            for maker, pt, n in zip(fills.maker_owner, fills.price_ticks, fills.lots):
+                price = pt * tick
+                notional = n * lot * price
+                ch.apply_fill(i, k, side * n, price, release=False)
+                ch.apply_fill(maker, k, -side * n, price)
+                fee_m = notional * v.fee_maker
+                ch.bal[maker, 0] -= fee_m
+                ch.fees_kept[0] += fee_m
+                if side == BUY:
+                    ch.open_sell[maker, k] -= n
+                else:
+                    ch.open_buy[maker, k] -= n
+                charged = 0.0
+                if liq_fee > 0:
+                    eq_now = ch.unit_state(i, m)[0]
+                    charged = min(notional * liq_fee, max(0.0, eq_now))
+                    if charged > 0:
+                        if m >= 0:
+                            ch.iso_margin[i, k] -= charged
+                        else:
+                            ch.bal[i, 0] -= charged
+                        if v.fund_present:
+                            ch.insurance[0] += charged
+                        else:
+                            ch.fees_kept[0] += charged
+                log(ev.LIQUIDATION, k, i, side, n, price, notional, charged, info=STAGE_BOOK, aux=maker)
+                log(ev.FILL, k, maker, -side, n, price, notional, fee_m, info=0.0, aux=i)
+                if v.fund_present:
+                    shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
+                    if shortfall > 0:
+                        paid = min(shortfall, float(ch.insurance[0]))
+                        if paid > 0:
+                            ch.insurance[0] -= paid
+                            if m >= 0:
+                                ch.iso_margin[i, k] += paid
+                            else:
+                                ch.bal[i, 0] += paid
+                            log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, info=shortfall, aux=-paid)
+                filled += n
+            if partial:
+                self.partial_done[(i, k)] = True
+                self.cooldown_until[(i, k)] = now + p.partial_liquidation_cooldown_minutes
+            if ch.lots[i, k] == 0:
+                self._flat(i, k)
+            rests[k] = size - filled
+        return rests
+
+    def _flat(self, i: int, k: int) -> None:
+        self.partial_done.pop((i, k), None)
+        self.cooldown_until.pop((i, k), None)
+
+    def _remainder(self, i: int, m: int) -> None:
+        """Margin left after the book closed the whole unit (settled rule 2b)."""
+        v = self.v
+        ch = v.ch
+        to_fund = v.params.remainder_to_insurance and v.fund_present
+        if m >= 0:
+            left = float(ch.iso_margin[i, m])
+            if left < 0:
+                return
+            ch.iso_margin[i, m] = 0.0
+            if to_fund:
+                ch.insurance[0] += left
+                if left > 0:
+                    v.events.append(ev.INSURANCE, m, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
+            else:
+                ch.bal[i, 0] += left
+        elif to_fund:
+            left = float(ch.bal[i, 0])
+            if left > 0:
+                ch.bal[i, 0] = 0.0
+                ch.insurance[0] += left
+                v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
+
+    # ------------------------------------------------------------------ c: backstop vault
+    def _vault_healthy(self) -> bool:
+        v = self.v
+        eq = v.ch.unit_state(v.vault, -1)[0]
+        return eq >= (1.0 - v.params.vault_max_drawdown_pct / 100.0) * v.params.backstop_vault_usd
+
+    def _takeover(self, i: int, m: int, positions: list[int]) -> None:
+        v = self.v
+        ch = v.ch
+        V = v.vault
+        log = v.events.append
+        if m < 0:
+            v.cancel_all_spot(i)
+        for k in positions:
+            x = int(ch.lots[i, k])
+            mark = ch.mark_list[k]
+            notional = abs(x) * float(ch.lot_size[k]) * mark
+            side = SELL if x > 0 else BUY
+            ch.apply_fill(i, k, -x, mark, release=False)
+            ch.apply_fill(V, k, x, mark)
+            self._flat(i, k)
+            log(ev.LIQUIDATION, k, i, side, abs(x), mark, notional, 0.0, info=STAGE_BACKSTOP, aux=V)
+            log(ev.BACKSTOP, k, V, -side, abs(x), mark, notional, 0.0, info=float(i), aux=0.0)
+        if m < 0:
+            ch.bal[V] += ch.bal[i]
+            ch.bal[i] = 0.0
+        else:
+            ch.bal[V, 0] += ch.iso_margin[i, m]
+            ch.iso_margin[i, m] = 0.0
+
+    # ------------------------------------------------------------------ e: ADL
+    def _queue(self, k: int, cand_sign: int) -> list[int]:
+        """Accounts holding a position of sign `cand_sign` in market k, ranked by the venue's adl_ranking
+        (pro_rata: the pnl_leverage queue), highest first, ties by account. Once per round (SPEC 8.6)."""
+        key = (k, cand_sign)
+        q = self._queues.get(key)
+        if q is not None:
+            return q
+        q = self.rank(k, cand_sign, self.v.params.adl_ranking)
+        self._queues[key] = q
+        return q
+
+    def _pl_queue(self, k: int, cand_sign: int) -> list[int]:
+        """The round's pnl_leverage queue (for pro_rata's leftover and the bad-debt close at the mark)."""
+        if self.v.params.adl_ranking in ("pnl_leverage", "pro_rata"):
+            return self._queue(k, cand_sign)
+        key = ("pnl_leverage", k, cand_sign)
+        q = self._queues.get(key)
+        if q is None:
+            q = self._queues[key] = self.rank(k, cand_sign, "pnl_leverage")
+        return q
+
+    def rank(self, k: int, cand_sign: int, ranking: str) -> list[int]:
+        """The ADL ranking as one vectorized pass and a sort (settled rule 2e)."""
+        ch = self.v.ch
+        n = ch.n
+        lots = ch.lots[:n, k]
+        idx = np.flatnonzero(lots > 0) if cand_sign > 0 else np.flatnonzero(lots < 0)
+        if idx.size == 0:
+            return []
+        mark = ch.mark
+        qty = ch.qty[idx]
+        upnl_all = qty * (mark - ch.entry[idx])
+        upnl = upnl_all[:, k]
+        q_k = qty[:, k]
+        iso = ch.isolated[idx]
+        coll = ch.collateral_value(idx) if idx.size else np.zeros(0)
+        # unit equity and gross notional: the cross account, or the isolated position
+        eq = np.where(iso, ch.iso_margin[idx, k] + upnl, coll + upnl_all.sum(axis=1))
+        gross = np.where(iso, np.abs(q_k) * mark[k], (np.abs(qty) * mark).sum(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lev = np.where(eq > 0, gross / np.where(eq > 0, eq, 1.0), np.inf)
+            if ranking == "pnl":
+                score = upnl
+            elif ranking == "leverage":
+                score = lev
+            else:  # pnl_leverage (and the leftover queue of pro_rata)
+                pnl_pct = upnl / (np.abs(q_k) * ch.entry[idx, k])
+                score = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
+        order = np.lexsort((idx, -score))
+        return idx[order].tolist()
+
+    def _cap(self, c: int, k: int, p_adl: float) -> int:
+        """Largest lots c can take at p_adl leaving its own unit's equity >= 0 (settled rule 2e)."""
+        ch = self.v.ch
+        size = abs(int(ch.lots[c, k]))
+        adverse = (p_adl - ch.mark_list[k]) if ch.lots[c, k] < 0 else (ch.mark_list[k] - p_adl)
+        if adverse <= 0:
+            return size
+        eq = ch.unit_state(c, k if ch.isolated[c] else -1)[0]
+        return min(size, int(math.floor(max(0.0, eq) / (adverse * float(ch.lot_size[k])))))
+
+    def _adl(self, i: int, m: int, k: int, x: int) -> int:
+        """Close x lots of unit (i, m)'s position k against opposite positions; returns the lots not placed."""
+        v = self.v
+        ch = v.ch
+        s_i = 1 if ch.lots[i, k] > 0 else -1
+        x = min(x, abs(int(ch.lots[i, k])))
+        if x <= 0:
+            return 0
+        if v.params.adl_price == "previous_mark":
+            p_adl = float(v.prev_mark[k])
+        else:
+            p_adl = ch.position_bankruptcy_price(i, k, m)
+        remaining = x
+        if v.params.adl_ranking == "pro_rata":
+            cands = [c for c in np.flatnonzero(ch.lots[: ch.n, k] * s_i < 0).tolist() if c != i]
+            total = sum(abs(int(ch.lots[c, k])) for c in cands)
+            if total == 0:
+                return remaining
+            plan = [(c, min(abs(int(ch.lots[c, k])) * x // total, self._cap(c, k, p_adl))) for c in cands]
+            for c, take in plan:
+                if take > 0:
+                    self._adl_fill(i, m, k, c, take, p_adl, s_i, STAGE_ADL)
+                    remaining -= take
+            queue = self._pl_queue(k, -s_i)
+        else:
+            queue = self._queue(k, -s_i)
+        for c in queue:
+            if remaining == 0:
+                break
+            if c == i or ch.lots[c, k] * s_i >= 0:
+                continue
+            take = min(abs(int(ch.lots[c, k])), self._cap(c, k, p_adl), remaining)
+            if take > 0:
+                self._adl_fill(i, m, k, c, take, p_adl, s_i, STAGE_ADL)
+                remaining -= take
+        return remaining
+
+    def _adl_fill(self, i: int, m: int, k: int, c: int, x: int, price: float, s_i: int, stage: int) -> None:
+        v = self.v
+        ch = v.ch
+        c_unit = k if ch.isolated[c] else -1
+        lev = ch.effective_leverage(c, c_unit)
+        pnl = float(ch.qty[c, k]) * (ch.mark_list[k] - float(ch.entry[c, k]))
+        ch.apply_fill(i, k, -s_i * x, price, release=False)
+        ch.apply_fill(c, k, s_i * x, price)
+        if ch.lots[i, k] == 0:
+            self._flat(i, k)
+        if ch.lots[c, k] == 0:
+            self._flat(c, k)
+        notional = x * float(ch.lot_size[k]) * price
+        v.events.append(ev.LIQUIDATION, k, i, -s_i, x, price, notional, 0.0, info=stage, aux=c)
+        v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
+
+    # ------------------------------------------------------------------ f: bad debt
+    def _bad_debt(self, i: int, m: int, left: dict[int, int]) -> None:
+        v = self.v
+        ch = v.ch
+        for k, x in left.items():   # what ADL could not place closes at the mark (no equity moves there)
+            s_i = 1 if ch.lots[i, k] > 0 else -1
+            queue = self._pl_queue(k, -s_i)
+            mark = ch.mark_list[k]
+            for c in queue:
+                if x == 0:
+                    break
+                if c == i or ch.lots[c, k] * s_i >= 0:
+                    continue
+                take = min(abs(int(ch.lots[c, k])), x)
+                self._adl_fill(i, m, k, c, take, mark, s_i, STAGE_BAD_DEBT)
+                x -= take
+        if self._positions(i, m):
+            return
+        eq = ch.unit_state(i, m)[0]
+        if not eq < -EPS_NEG:
+            return
+        if m < 0:
+            self._convert_collateral(i)
+            usd = float(ch.bal[i, 0])
+            if usd < 0:
+                ch.bal[i, 0] = 0.0
+        else:
+            usd = float(ch.iso_margin[i, m])
+            if usd < 0:
+                ch.iso_margin[i, m] = 0.0
+        if usd < 0:
+            ch.bad_debt[0] += -usd
+            v.events.append(ev.BAD_DEBT, m, i, 0, 0, 0.0, -usd, 0.0)
+
+    def _convert_collateral(self, i: int) -> None:
+        """Turn an account's non-USD assets into USD before it is closed at zero (settled rule 2f)."""
+        v = self.v
+        ch = v.ch
+        p = v.params
+        v.cancel_all_spot(i)
+        for a in range(1, ch.A):
+            amount = float(ch.bal[i, a])
+            if amount <= 0:
+                continue
+            if v.assets[a] == "SYNTH" and p.collateral_oracle == "redemption":
+                value = amount * float(ch.asset_value[a]) * (1.0 - float(ch.asset_haircut[a]))
+                ch.bal[i, a] = 0.0
+                ch.bal[i, 0] += value
+                if v.fund_present and ch.insurance[0] >= value:
+                    ch.insurance[0] -= value
+                    ch.insurance[a] += amount
+                elif v.vault is not None and ch.bal[v.vault, 0] >= value:
+                    ch.bal[v.vault, 0] -= value
+                    ch.bal[v.vault, a] += amount
+                else:
+                    ch.fees_kept[0] -= value
+                    ch.fees_kept[a] += amount
+            else:
+                s = v.spot_book_of(a)
+                if s is None:
+                    continue
+                book = v.spot_books[s]
+                lots = int(math.floor(amount / book.lot_size + 1e-9))
+                if lots > 0:
+                    v.submit_spot_order(i, s, SELL, lots)
+
+    # ------------------------------------------------------------------ after the rounds
+    def _negative_pass(self) -> None:
+        v = self.v
+        ch = v.ch
+        n = ch.n
+        if n == 0:
+            return
+        qty = ch.qty[:n]
+        notional = np.abs(qty) * ch.mark
+        mm = ch.maintenance_matrix(notional)
+        upnl = qty * (ch.mark - ch.entry[:n])
+        iso = ch.isolated[:n]
+        eq_acc = ch.collateral_value() + upnl.sum(axis=1)
+        mm_acc = mm.sum(axis=1)
+        units = []
+        for i in np.flatnonzero((eq_acc < -EPS_NEG) & ~iso).tolist():
+            units.append((eq_acc[i] / mm_acc[i] if mm_acc[i] > 0 else -math.inf, i, -1))
+        if iso.any():
+            ri = np.flatnonzero(iso)
+            eq_pos = ch.iso_margin[ri] + upnl[ri]
+            for r, k in zip(*np.nonzero(eq_pos < -EPS_NEG)):
+                i = int(ri[r])
+                units.append((eq_pos[r, k] / mm[i, k] if mm[i, k] > 0 else -math.inf, i, int(k)))
+        if not units:
+            return
+        units.sort()
+        for _, i, m in units:
+            eq = ch.unit_state(i, m)[0]
+            if not eq < -EPS_NEG:
+                continue
+            left = {}
+            for k in self._positions(i, m):
+                rest = self._adl(i, m, k, abs(int(ch.lots[i, k])))
+                if rest:
+                    left[k] = rest
+            self._bad_debt(i, m, left)
