@@ -27,3 +27,23 @@ def ladder(v: Venue, account: int, market: str, levels: int = 10, lots: int = 20
 @pytest.fixture(params=["binance_like", "hyperliquid_like", "lighter_like"])
 def preset(request) -> str:
     return request.param
+
+
+def trade(v: Venue, buyer: int, seller: int, market, lots: int, price: float) -> None:
+    """The seller rests a limit at `price`, the buyer takes it: one fill at exactly `price`."""
+    r = v.submit_order(seller, market, SELL, lots, price, kind="limit")
+    assert r.status == "resting", r
+    r = v.submit_order(buyer, market, BUY, lots, price, kind="ioc")
+    assert r.filled_lots == lots, r
+
+
+def force_mark(v: Venue, marks: dict[str, float]) -> None:
+    """Set the non-book mark terms so every re-mark gives these marks (median of x, book term, x = x)."""
+    for name, x in marks.items():
+        m = v.market_index(name)
+        v._mark_terms[m] = (float(x), float(x))
+    for m in range(v.M):
+        if not v._mark_terms[m]:
+            x = float(v.ch.mark[m])
+            v._mark_terms[m] = (x, x)
+    v.remark()

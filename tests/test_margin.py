@@ -8,19 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from conftest import PRICES, ladder, make_venue
+from conftest import PRICES, ladder, make_venue, trade
 from venues.clearinghouse import TierTable
 from venues.orderbook import BUY, SELL
 from venues.params import ConfigError, Tier
 from venues.presets import load_preset
-
-
-def trade(v, buyer, seller, market, lots, price):
-    """The seller rests a limit at `price`, the buyer takes it: one fill at exactly `price`."""
-    r = v.submit_order(seller, market, SELL, lots, price, kind="limit")
-    assert r.status == "resting", r
-    r = v.submit_order(buyer, market, BUY, lots, price, kind="ioc")
-    assert r.filled_lots == lots and r.avg_price == pytest.approx(price), r
 
 
 @pytest.mark.parametrize("lev", [5.0, 10.0, 20.0])

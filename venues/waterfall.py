@@ -141,9 +141,14 @@ class Waterfall:
             p_bk = ch.position_bankruptcy_price(i, k, m)
             side = SELL if lots_k > 0 else BUY
             if v.fund_present:
-                base = min(p_bk, mark) if lots_k > 0 else max(p_bk, mark)
-                widen = min(float(ch.insurance[0]) / (size * lot), base * p.liquidation_max_slippage_bps * 1e-4)
-                limit = base - widen if lots_k > 0 else base + widen
+                # the worse of bk and mark, widened by what the fund can still pay below bk (so its payments
+                # stay within its balance), at most liquidation_max_slippage_bps past that base
+                cover = float(ch.insurance[0]) / (size * lot)
+                slip = p.liquidation_max_slippage_bps * 1e-4
+                if lots_k > 0:
+                    limit = max(p_bk - cover, min(p_bk, mark) * (1.0 - slip))
+                else:
+                    limit = min(p_bk + cover, max(p_bk, mark) * (1.0 + slip))
             else:
                 limit = p_bk
             book = v.books[k]
@@ -333,6 +338,7 @@ class Waterfall:
             p_adl = ch.position_bankruptcy_price(i, k, m)
         remaining = x
         if v.params.adl_ranking == "pro_rata":
+            queue = self._pl_queue(k, -s_i)   # ranked before the cuts: the round's published queue
             cands = [c for c in np.flatnonzero(ch.lots[: ch.n, k] * s_i < 0).tolist() if c != i]
             total = sum(abs(int(ch.lots[c, k])) for c in cands)
             if total == 0:
@@ -342,7 +348,6 @@ class Waterfall:
                 if take > 0:
                     self._adl_fill(i, m, k, c, take, p_adl, s_i, STAGE_ADL)
                     remaining -= take
-            queue = self._pl_queue(k, -s_i)
         else:
             queue = self._queue(k, -s_i)
         for c in queue:
