@@ -22,10 +22,12 @@ ops = st.one_of(
     st.tuples(st.just("market"), account, market, side, st.integers(1, 3000), st.booleans()),
     st.tuples(st.just("cancel"), account, market),
     st.tuples(st.just("funding"), st.integers(0, 3)),
-    st.tuples(st.just("index"), st.sampled_from([-0.95, -0.5, -0.1, -0.01, 0.01, 0.1, 0.5, 2.0])),
+    st.tuples(st.just("index"), st.sampled_from([-0.95, -0.5, -0.1, -0.01, 0.01, 0.1, 0.5, 2.0]),
+              st.sampled_from([0, 1, 6])),   # the maker's levels after the move: an empty, a thin or a full book
     st.tuples(st.just("spot"), account, side, st.integers(1, 5000), st.sampled_from(["SYNTH", "BTC"])),
     st.tuples(st.just("depeg"), st.sampled_from([1.0, 0.8, 0.5])),
     st.tuples(st.just("leverage"), account, market, st.sampled_from([1.0, 3.0, 10.0, 25.0, 50.0, 125.0])),
+    st.tuples(st.just("waterfall"), st.integers(0, 2)),
 )
 
 
@@ -50,6 +52,11 @@ def build(preset):
         v.deposit(a, 20_000.0)
     for m in range(v.M):
         quote(v, mm, m, v.index[m])
+    # every trader starts with a leveraged position (1.5x to 9x BTC, and ALT), longs and shorts alternating
+    for k, a in enumerate(traders):
+        v.set_leverage(a, "BTC", 25.0)
+        v.submit_order(a, "BTC", BUY if k % 2 == 0 else SELL, 300 * (k + 1))
+        v.submit_order(a, "ALT", SELL if k % 2 == 0 else BUY, 1000 * (k + 1))
     if v.spot_books:
         v.deposit(mm, 2e6, asset="SYNTH")
         v.deposit(mm, 500.0, asset="BTC")
@@ -57,6 +64,18 @@ def build(preset):
             quote(v, mm, s, 1.0 if v.assets[base] == "SYNTH" else v.index[v.perp_names.index(v.assets[base])],
                   spot=True)
     return v, mm, traders
+
+
+def assert_no_negative_equity_open(v):
+    ch = v.ch
+    for i in range(ch.n):
+        for k in range(v.M):
+            if ch.isolated[i] and ch.lots[i, k] != 0:
+                eq, _, _, _ = ch.unit_state(i, k)
+                assert eq >= -1e-6, f"isolated position ({i}, {k}) left open with equity {eq}"
+        if not ch.isolated[i] and ch.lots[i].any():
+            eq, _, _, _ = ch.unit_state(i, -1)
+            assert eq >= -1e-6, f"account {i} left open with equity {eq}"
 
 
 def apply(v, mm, traders, op, state):
@@ -87,11 +106,23 @@ def apply(v, mm, traders, op, state):
         state["step"] += 1
     elif kind == "index":
         state["index"] = {k: x * (1 + op[1]) for k, x in state["index"].items()}
-        v.update_prices(state["index"], other_mids=[[x] for x in v.mid])
-        # the maker re-quotes around the new index, so the books follow the move
+        # the maker re-quotes around the new index (or pulls its quotes), so the books follow the move
         v.cancel_all(mm)
         for m in range(v.M):
-            quote(v, mm, m, state["index"][v.perp_names[m]])
+            if op[2]:
+                quote(v, mm, m, state["index"][v.perp_names[m]], levels=op[2])
+        v.update_prices(state["index"], other_mids=[[x] for x in state["index"].values()])
+        v.check_invariants(rel_tol=1e-9)
+        v.run_liquidations()   # as the model does every step, right after prices move
+        assert_no_negative_equity_open(v)
+    elif kind == "waterfall":
+        state["step"] += 1
+        v.set_step(state["step"])
+        v.update_prices(state["index"], other_mids=[[x] for x in state["index"].values()])
+        v.run_liquidations()
+        if op[1] == 1:
+            v.unwind_vault()
+        assert_no_negative_equity_open(v)
     elif kind == "spot" and v.spot_books:
         _, a, sd, lots, base = op
         s = v.spot_index(base)
@@ -107,7 +138,7 @@ def apply(v, mm, traders, op, state):
         v.set_leverage(traders[a], m, lev)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(preset=st.sampled_from(["binance_like", "hyperliquid_like", "lighter_like"]),
        seq=st.lists(ops, min_size=1, max_size=40))
 def test_identity_holds_after_every_operation(preset, seq):
