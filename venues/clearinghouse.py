@@ -100,14 +100,16 @@ class Clearinghouse:
         # USD value per unit of each asset for collateral, and its haircut (USD: 1, 0)
         self.asset_value = np.ones(self.A)
         self.asset_haircut = np.zeros(self.A)
+        self.refresh_collateral_weight()
         # venue-level ledgers per asset (settled rule 1)
         self.deposits = np.zeros(self.A)
         self.withdrawals = np.zeros(self.A)
         self.insurance = np.zeros(self.A)
         self.fees_kept = np.zeros(self.A)
         self.bad_debt = np.zeros(self.A)
-        self.oi_long_lots = np.zeros(self.M, dtype=np.int64)
-        self.oi_short_lots = np.zeros(self.M, dtype=np.int64)
+        self.oi_long_lots = [0] * self.M    # lots, kept as plain ints (the per-fill path)
+        self.oi_short_lots = [0] * self.M
+        self._lot_list = self.lot_size.tolist()
         # first-bracket fast path for tiers (most positions sit in the first bracket)
         self._b0 = np.array([t.bounds[0] for t in self.tiers])
         self._r0 = np.array([t.rates[0] for t in self.tiers])
@@ -199,6 +201,11 @@ class Clearinghouse:
 
     def upnl(self, rows=slice(None)) -> np.ndarray:
         return self.qty[: self.n][rows] * (self.mark - self.entry[: self.n][rows])
+
+    def refresh_collateral_weight(self) -> None:
+        """Cache USD of collateral per unit of each asset (oracle value x (1 - haircut)) for per-account paths;
+        call after changing asset_value or asset_haircut."""
+        self.collateral_weight = (self.asset_value * (1.0 - self.asset_haircut)).tolist()
 
     def collateral_value(self, rows=slice(None)) -> np.ndarray:
         """Cross collateral in USD: USD balance + other assets at their oracle value after haircut."""
@@ -295,22 +302,24 @@ class Clearinghouse:
         mark = self.mark_list
         qty = self.qty[i].tolist()
         entry = self.entry[i].tolist()
-        mms, upnls = [], []
-        for k in range(self.M):
-            q = qty[k]
-            if q == 0.0:
-                mms.append(0.0)
-                upnls.append(0.0)
-                continue
-            mms.append(self.tiers[k].maintenance_scalar(abs(q) * mark[k]))
-            upnls.append(q * (mark[k] - entry[k]))
+        mms = [0.0] * self.M
+        upnls = [0.0] * self.M
+        tiers = self.tiers
+        for k, q in enumerate(qty):
+            if q != 0.0:
+                mk = mark[k]
+                mms[k] = tiers[k].maintenance_scalar((q if q > 0 else -q) * mk)
+                upnls[k] = q * (mk - entry[k])
         if m >= 0:
             return float(self.iso_margin[i, m]) + upnls[m], mms[m], mms, upnls
-        coll = float(self.bal[i, 0])
+        bal = self.bal[i].tolist()
+        coll = bal[0]
         if self.A > 1:
-            coll += float(self.bal[i, 1:] @ (self.asset_value[1:] * (1.0 - self.asset_haircut[1:])))
+            for b, w in zip(bal[1:], self.collateral_weight[1:]):
+                if b:
+                    coll += b * w
         if self.isolated[i]:
-            coll += float(self.iso_margin[i].sum())
+            coll += sum(self.iso_margin[i].tolist())
         return coll + sum(upnls), sum(mms), mms, upnls
 
     def position_bankruptcy_price(self, i: int, k: int, m: int = -1) -> float:
@@ -337,26 +346,35 @@ class Clearinghouse:
         moves from the balance into its margin, and a reduction releases its share of that margin (all of it
         when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
         Returns the realised PnL. Fees are charged by the caller."""
-        old = int(self.lots[i, m])
+        lots = self.lots
+        entry = self.entry
+        old = int(lots[i, m])
         new = old + dlots
-        lot = self.lot_size[m]
-        e = self.entry[i, m]
+        lot = self._lot_list[m]
+        e = float(entry[i, m])
         q_old = old * lot
         dq = dlots * lot
         if old == 0 or (old > 0) == (dlots > 0):
-            realised, closed, opened = 0.0, 0, abs(dlots)
-            self.entry[i, m] = (q_old * e + dq * price) / (new * lot)
-        elif abs(dlots) <= abs(old):
-            realised, closed, opened = -dq * (price - e), abs(dlots), 0
+            realised, closed, opened = 0.0, 0, (dlots if dlots > 0 else -dlots)
+            entry[i, m] = (q_old * e + dq * price) / (new * lot)
+        elif (dlots if dlots > 0 else -dlots) <= (old if old > 0 else -old):
+            realised, closed, opened = -dq * (price - e), (dlots if dlots > 0 else -dlots), 0
             if new == 0:
-                self.entry[i, m] = 0.0
+                entry[i, m] = 0.0
         else:  # flip: the old position closes at price, the rest opens at price
-            realised, closed, opened = q_old * (price - e), abs(old), abs(new)
-            self.entry[i, m] = price
-        self.lots[i, m] = new
+            realised, closed, opened = q_old * (price - e), (old if old > 0 else -old), (new if new > 0 else -new)
+            entry[i, m] = price
+        lots[i, m] = new
         self.qty[i, m] = new * lot
-        self.oi_long_lots[m] += max(new, 0) - max(old, 0)
-        self.oi_short_lots[m] += max(-new, 0) - max(-old, 0)
+        oi_long, oi_short = self.oi_long_lots, self.oi_short_lots
+        if old > 0:
+            oi_long[m] -= old
+        elif old < 0:
+            oi_short[m] += old
+        if new > 0:
+            oi_long[m] += new
+        elif new < 0:
+            oi_short[m] -= new
         if not self.isolated[i]:
             self.bal[i, 0] += realised
             return realised

@@ -56,6 +56,7 @@ class EventLog:
         self.n = 0
         self._cap = self.chunk
         self._cols = {name: np.zeros(self._cap, dt) for name, dt in _COLUMNS}
+        self._pending: list[tuple] = []
         self.step = 0
 
     def _grow(self) -> None:
@@ -67,29 +68,31 @@ class EventLog:
 
     def append(self, kind: int, market: int, account: int, side: int = 0, lots: int = 0, price: float = 0.0,
                notional: float = 0.0, fee: float = 0.0, info: float = 0.0, aux: float = 0.0) -> None:
-        if self.n == self._cap:
+        # rows queue as tuples (cheap in the per-fill path) and move into the column buffers in blocks
+        self._pending.append((self.step, self.venue_id, market, account, kind, side, lots, price, notional, fee,
+                              info, aux))
+        if len(self._pending) >= 4096:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows = self._pending
+        if not rows:
+            return
+        k = len(rows)
+        while self.n + k > self._cap:
             self._grow()
-        i = self.n
-        c = self._cols
-        c["step"][i] = self.step
-        c["venue"][i] = self.venue_id
-        c["market"][i] = market
-        c["account"][i] = account
-        c["kind"][i] = kind
-        c["side"][i] = side
-        c["lots"][i] = lots
-        c["price"][i] = price
-        c["notional"][i] = notional
-        c["fee"][i] = fee
-        c["info"][i] = info
-        c["aux"][i] = aux
-        self.n = i + 1
+        block = list(zip(*rows))
+        for (name, _dt), col in zip(_COLUMNS, block):
+            self._cols[name][self.n: self.n + k] = col
+        self.n += k
+        self._pending = []
 
     def __len__(self) -> int:
-        return self.n
+        return self.n + len(self._pending)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Views of the filled rows (copy before keeping them past the next append)."""
+        self._flush()
         return {name: arr[: self.n] for name, arr in self._cols.items()}
 
     def of_kind(self, kind: int) -> dict[str, np.ndarray]:
@@ -98,8 +101,10 @@ class EventLog:
         return {k: v[mask] for k, v in cols.items()}
 
     def count(self, kind: int) -> int:
+        self._flush()
         return int(np.count_nonzero(self._cols["kind"][: self.n] == kind))
 
     def clear(self) -> None:
-        """Forget the rows (after they were flushed to disk); the buffers are kept."""
+        """Forget the rows (after they were written to disk); the buffers are kept."""
+        self._pending = []
         self.n = 0

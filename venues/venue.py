@@ -513,11 +513,12 @@ class Venue:
                 else:
                     value = self.spot_mid(SYNTH) or self.spot_ref.get(SYNTH, 1.0)
                 ch.asset_value[k] = value
-                ch.asset_haircut[k] = p.synthetic_haircut if p.synthetic_collateral else 1.0 - 1e-12
+                ch.asset_haircut[k] = p.synthetic_haircut if p.synthetic_collateral else 1.0  # not collateral
             else:
                 m = self.perp_names.index(a) if a in self.perp_names else -1
                 ch.asset_value[k] = self.index[m] if m >= 0 else self.spot_ref.get(a, 0.0)
                 ch.asset_haircut[k] = p.spot_collateral_haircut
+        ch.refresh_collateral_weight()
 
     def book_mid(self, m: int) -> float:
         """The perp book's mid, else its last trade, else the index."""

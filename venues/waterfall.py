@@ -81,21 +81,22 @@ class Waterfall:
         v = self.v
         ch = v.ch
         positions = self._positions(i, m)
-        eq, mm, _, _ = ch.unit_state(i, m)
-        if not positions or not eq < mm:
+        if not positions:
+            return 0
+        eq, mm, mms, _ = ch.unit_state(i, m)
+        if not eq < mm:
             return 0
         for k in (range(self.M) if m < 0 else (m,)):
             if ch.open_buy[i, k] or ch.open_sell[i, k]:
                 v.cancel_all(i, k)
-        rests = self._book_stage(i, m, positions)
+        rests, eq = self._book_stage(i, m, positions, eq, mms)
         positions = self._positions(i, m)
         if not positions:
             self._remainder(i, m)
-            eq, _, _, _ = ch.unit_state(i, m)
             if eq < -EPS_NEG:
                 self._bad_debt(i, m, {})
             return 1
-        eq, mm, _, _ = ch.unit_state(i, m)
+        mm = sum(mms) if m < 0 else mms[m]
         p = v.params
         if v.vault is not None and 0 <= eq < p.backstop_threshold * mm:
             if self._vault_healthy():
@@ -116,7 +117,11 @@ class Waterfall:
         return 1
 
     # ------------------------------------------------------------------ b + d: book and insurance fund
-    def _book_stage(self, i: int, m: int, positions: list[int]) -> dict[int, int]:
+    def _book_stage(self, i: int, m: int, positions: list[int], eq: float,
+                    mms: list[float]) -> tuple[dict[int, int], float]:
+        """Send each position's liquidation order to the book. `eq` (the unit's equity) and `mms` (maintenance
+        per position) are carried along fill by fill (marks are fixed within a round): a fill of d units at p
+        moves equity by d x (mark - p). Returns the unfilled rests and the unit's equity after the stage."""
         v = self.v
         ch = v.ch
         p = v.params
@@ -124,6 +129,7 @@ class Waterfall:
         rests: dict[int, int] = {}
         liq_fee = p.liquidation_fee_bps * 1e-4
         log = v.events.append
+        fund = v.fund_present
         for k in positions:
             lots_k = int(ch.lots[i, k])
             if lots_k == 0:
@@ -138,9 +144,10 @@ class Waterfall:
             if size * lot * mark > p.partial_liquidation_usd and not self.partial_done.get((i, k), False):
                 size = max(1, int(math.floor(size * p.partial_liquidation_fraction)))
                 partial = True
-            p_bk = ch.position_bankruptcy_price(i, k, m)
+            share = 1.0 if m >= 0 else mms[k] / sum(mms)
+            p_bk = mark - share * eq / (lots_k * lot)
             side = SELL if lots_k > 0 else BUY
-            if v.fund_present:
+            if fund:
                 # the worse of bk and mark, widened by what the fund can still pay below bk (so its payments
                 # stay within its balance), at most liquidation_max_slippage_bps past that base
                 cover = float(ch.insurance[0]) / (size * lot)
@@ -163,6 +170,7 @@ class Waterfall:
                 notional = n * lot * price
                 ch.apply_fill(i, k, side * n, price, release=False)
                 ch.apply_fill(maker, k, -side * n, price)
+                eq += side * n * lot * (mark - price)
                 fee_m = notional * v.fee_maker
                 ch.bal[maker, 0] -= fee_m
                 ch.fees_kept[0] += fee_m
@@ -172,38 +180,43 @@ class Waterfall:
                     ch.open_buy[maker, k] -= n
                 charged = 0.0
                 if liq_fee > 0:
-                    eq_now = ch.unit_state(i, m)[0]
-                    charged = min(notional * liq_fee, max(0.0, eq_now))
+                    charged = min(notional * liq_fee, max(0.0, eq))
                     if charged > 0:
+                        eq -= charged
                         if m >= 0:
                             ch.iso_margin[i, k] -= charged
                         else:
                             ch.bal[i, 0] -= charged
-                        if v.fund_present:
+                        if fund:
                             ch.insurance[0] += charged
                         else:
                             ch.fees_kept[0] += charged
-                log(ev.LIQUIDATION, k, i, side, n, price, notional, charged, info=STAGE_BOOK, aux=maker)
-                log(ev.FILL, k, maker, -side, n, price, notional, fee_m, info=0.0, aux=i)
-                if v.fund_present:
+                log(ev.LIQUIDATION, k, i, side, n, price, notional, charged, STAGE_BOOK, maker)
+                log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
+                if fund:
                     shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
                     if shortfall > 0:
                         paid = min(shortfall, float(ch.insurance[0]))
                         if paid > 0:
                             ch.insurance[0] -= paid
+                            eq += paid
                             if m >= 0:
                                 ch.iso_margin[i, k] += paid
                             else:
                                 ch.bal[i, 0] += paid
-                            log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, info=shortfall, aux=-paid)
+                            log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
                 filled += n
             if partial:
                 self.partial_done[(i, k)] = True
                 self.cooldown_until[(i, k)] = now + p.partial_liquidation_cooldown_minutes
-            if ch.lots[i, k] == 0:
+            left_lots = lots_k + side * filled
+            if left_lots == 0:
                 self._flat(i, k)
+                mms[k] = 0.0
+            elif filled:
+                mms[k] = ch.tiers[k].maintenance_scalar(abs(left_lots) * lot * mark)
             rests[k] = size - filled
-        return rests
+        return rests, eq
 
     def _flat(self, i: int, k: int) -> None:
         self.partial_done.pop((i, k), None)
