@@ -26,6 +26,7 @@ test: venv
 bench: venv
 	$(PY) bench/orderbook_bench.py
 	$(PY) bench/detection_bench.py
+	$(PY) bench/waterfall_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
