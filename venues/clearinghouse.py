@@ -74,6 +74,7 @@ class Scan:
     equity: np.ndarray          # USD
     maintenance: np.ndarray     # USD
     margin_ratio: np.ndarray    # equity / maintenance margin
+    negative: "Scan | None" = None  # with scan(negative_below=...): the units below that equity
 
     def __len__(self) -> int:
         return int(self.accounts.size)
@@ -219,8 +220,11 @@ class Clearinghouse:
         equity of each isolated position (isolated margin + its unrealised PnL)."""
         return self.collateral_value(rows) + (self.upnl(rows) + self.iso_margin[: self.n][rows]).sum(axis=-1)
 
-    def scan(self) -> Scan:
-        """One vectorized pass: every cross account and every isolated position below maintenance margin."""
+    def scan(self, negative_below: float | None = None) -> Scan:
+        """One vectorized pass: every cross account and every isolated position below maintenance margin, in
+        ascending margin ratio (ties by account, then market; settled rule 2). With `negative_below`, the same
+        pass also lists (as `.negative`) every unit whose equity is below that level, positionless cross
+        accounts and flat isolated positions included (ratio -inf where maintenance is 0)."""
         n = self.n
         qty = self.qty[:n]
         notional = self._scratch("notional", n)
@@ -237,25 +241,36 @@ class Clearinghouse:
         cross_hit = np.flatnonzero(eq_acc < mm_acc)
         if cross_hit.size:
             cross_hit = cross_hit[~iso[cross_hit] & (mm_acc[cross_hit] > 0)]
-        accounts = [cross_hit]
-        markets = [np.full(cross_hit.size, -1, dtype=np.int64)]
-        eqs = [eq_acc[cross_hit]]
-        mms = [mm_acc[cross_hit]]
-        if iso.any():
+        has_iso = bool(iso.any())
+        if has_iso:
             ri = np.flatnonzero(iso)
             eq_pos = self.iso_margin[ri] + upnl[ri]
-            r, c = np.nonzero((eq_pos < mm[ri]) & (qty[ri] != 0))
-            accounts.append(ri[r])
-            markets.append(c.astype(np.int64))
-            eqs.append(eq_pos[r, c])
-            mms.append(mm[ri][r, c])
-        acc = np.concatenate(accounts)
-        mk = np.concatenate(markets)
-        eq = np.concatenate(eqs)
-        mmv = np.concatenate(mms)
-        ratio = eq / mmv
-        order = np.lexsort((acc, ratio))  # ascending margin ratio, ties by account id (settled rule 2)
-        return Scan(acc[order], mk[order], eq[order], mmv[order], ratio[order])
+            mm_pos = mm[ri]
+            r, c = np.nonzero((eq_pos < mm_pos) & (qty[ri] != 0))
+            out = self._units(cross_hit, eq_acc[cross_hit], mm_acc[cross_hit], ri[r], c, eq_pos[r, c], mm_pos[r, c])
+        else:
+            out = self._units(cross_hit, eq_acc[cross_hit], mm_acc[cross_hit])
+        if negative_below is not None:
+            neg = np.flatnonzero((eq_acc < negative_below) & ~iso)
+            if has_iso:
+                r, c = np.nonzero(eq_pos < negative_below)
+                out.negative = self._units(neg, eq_acc[neg], mm_acc[neg], ri[r], c, eq_pos[r, c], mm_pos[r, c])
+            else:
+                out.negative = self._units(neg, eq_acc[neg], mm_acc[neg])
+        return out
+
+    @staticmethod
+    def _units(acc, eq, mm, iso_acc=None, iso_mkt=None, iso_eq=None, iso_mm=None) -> "Scan":
+        mk = np.full(acc.size, -1, dtype=np.int64)
+        if iso_acc is not None and iso_acc.size:
+            acc = np.concatenate([acc, iso_acc])
+            mk = np.concatenate([mk, iso_mkt.astype(np.int64)])
+            eq = np.concatenate([eq, iso_eq])
+            mm = np.concatenate([mm, iso_mm])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(mm > 0, eq / np.where(mm > 0, mm, 1.0), -np.inf)
+        order = np.lexsort((mk, acc, ratio))  # ascending margin ratio, ties by account, then market
+        return Scan(acc[order], mk[order], eq[order], mm[order], ratio[order])
 
     def bankruptcy_prices(self, fee_rate: float = 0.0, rows=slice(None)) -> np.ndarray:
         """Per position, the price at which closing it leaves its equity share at zero (nan where flat).

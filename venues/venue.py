@@ -88,7 +88,8 @@ class Venue:
         self.basis_hist = np.zeros((max(1, int(round(p.basis_ma_minutes / STEP_MINUTES))), self.M))
         self._n_price_updates = 0
         # the mark terms that do not come from this venue's book, kept for the re-mark between waterfall rounds
-        self._mark_terms: list[tuple] = [() for _ in range(self.M)]
+        self._mark_terms: list[tuple] = [(x, x) if p.mark_rule == "binance_like" else (x, math.nan)
+                                         for x in self.index.tolist()]
         self.premium_ema = np.zeros(self.M)
         self.premium_sum = np.zeros(self.M)
         self.premium_n = 0
@@ -141,7 +142,7 @@ class Venue:
             raise ValueError(f"venue {self.name}: deposit must be a positive finite amount, got {amount!r}")
         self.ch.bal[account, a] += amount
         self.ch.deposits[a] += amount
-        self.events.append(ev.DEPOSIT, -1, account, 0, 0, 1.0, amount * self.ch.asset_value[a], info=a)
+        self.events.append(ev.DEPOSIT, -1, account, 0, 0, 0.0, amount, info=a)
 
     def withdrawable(self, account: int) -> float:
         """USD value that may leave (settled rule 6): max(0, collateral value + min(0, unrealised PnL)
@@ -176,7 +177,7 @@ class Venue:
             return False
         ch.bal[account, a] -= amount
         ch.withdrawals[a] += amount
-        self.events.append(ev.WITHDRAWAL, -1, account, 0, 0, 1.0, amount * ch.asset_value[a], info=a)
+        self.events.append(ev.WITHDRAWAL, -1, account, 0, 0, 0.0, amount, info=a)
         return True
 
     def set_leverage(self, account: int, market: int | str, leverage: float) -> bool:
@@ -633,15 +634,16 @@ class Venue:
             self.cancel_all(V, k)
             n = min(abs(lots), max(1, int(math.floor(abs(lots) * pct))))
             book = self.books[k]
+            mark_ticks = book.to_ticks(self.ch.mark_list[k])
             bb, ba = book.best_bid(), book.best_ask()
-            mark_ticks = self.ch.mark_list[k] / book.tick_size
+            bb = mark_ticks if bb is None else bb   # a missing side: the mark's ticks
+            ba = mark_ticks if ba is None else ba
+            mid = 0.5 * (bb + ba)
             if lots > 0:
-                mid = book.mid_ticks()
-                px = max(math.ceil(mid), bb + 1) if mid is not None else math.ceil(mark_ticks - 1e-9)
+                px = max(math.ceil(mid), bb + 1)
                 self.submit_order(V, k, SELL, n, px * book.tick_size, kind="limit", reduce_only=True)
             else:
-                mid = book.mid_ticks()
-                px = min(math.floor(mid), ba - 1) if mid is not None else math.floor(mark_ticks + 1e-9)
+                px = min(math.floor(mid), ba - 1)
                 self.submit_order(V, k, BUY, n, px * book.tick_size, kind="limit", reduce_only=True)
 
     def snapshot(self) -> dict:

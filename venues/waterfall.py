@@ -43,10 +43,12 @@ class Waterfall:
             return 0
         processed = 0
         self._queues = {}
+        negative = None
         for r in range(v.params.max_liquidation_rounds):
             if r > 0:
                 v.remark()
-            scan = v.ch.scan()
+            scan = v.ch.scan(negative_below=-EPS_NEG)
+            negative = scan.negative
             if r == 0:
                 self._reset_partials(scan)
             if len(scan) == 0:
@@ -57,8 +59,9 @@ class Waterfall:
                 processed += self._process(i, m)
         if processed:
             v.remark()
+            negative = v.ch.scan(negative_below=-EPS_NEG).negative
         self._queues = {}  # the negative pass ranks afresh, like a round of its own
-        self._negative_pass()
+        self._negative_pass(negative)
         return processed
 
     def _reset_partials(self, scan) -> None:
@@ -102,7 +105,7 @@ class Waterfall:
             if self._vault_healthy():
                 self._takeover(i, m, positions)
                 return 1
-            v.events.append(ev.BACKSTOP, m, v.vault, 0, 0, 0.0, 0.0, info=-1.0, aux=0.0)
+            v.events.append(ev.BACKSTOP, m, i, 0, 0, 0.0, 0.0, info=-1.0, aux=0.0)   # declined
             todo = {k: abs(int(ch.lots[i, k])) for k in positions}
         elif eq < -EPS_NEG:
             todo = {k: abs(int(ch.lots[i, k])) for k in positions}
@@ -223,24 +226,24 @@ class Waterfall:
         self.cooldown_until.pop((i, k), None)
 
     def _remainder(self, i: int, m: int) -> None:
-        """Margin left after the book closed the whole unit (settled rule 2b)."""
+        """Margin left after the book closed the whole unit (settled rule 2b). Dust of EPS_NEG or less (float
+        noise of an exact close) stays where it is."""
         v = self.v
         ch = v.ch
         to_fund = v.params.remainder_to_insurance and v.fund_present
         if m >= 0:
             left = float(ch.iso_margin[i, m])
-            if left < 0:
+            if left <= EPS_NEG:
                 return
             ch.iso_margin[i, m] = 0.0
             if to_fund:
                 ch.insurance[0] += left
-                if left > 0:
-                    v.events.append(ev.INSURANCE, m, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
+                v.events.append(ev.INSURANCE, m, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
             else:
                 ch.bal[i, 0] += left
         elif to_fund:
             left = float(ch.bal[i, 0])
-            if left > 0:
+            if left > EPS_NEG:
                 ch.bal[i, 0] = 0.0
                 ch.insurance[0] += left
                 v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
@@ -452,37 +455,15 @@ class Waterfall:
                 if s is None:
                     continue
                 book = v.spot_books[s]
-                lots = int(math.floor(amount / book.lot_size + 1e-9))
+                lots = int(math.floor(amount / book.lot_size))
                 if lots > 0:
                     v.submit_spot_order(i, s, SELL, lots)
 
     # ------------------------------------------------------------------ after the rounds
-    def _negative_pass(self) -> None:
-        v = self.v
-        ch = v.ch
-        n = ch.n
-        if n == 0:
-            return
-        qty = ch.qty[:n]
-        notional = np.abs(qty) * ch.mark
-        mm = ch.maintenance_matrix(notional)
-        upnl = qty * (ch.mark - ch.entry[:n])
-        iso = ch.isolated[:n]
-        eq_acc = ch.collateral_value() + upnl.sum(axis=1)
-        mm_acc = mm.sum(axis=1)
-        units = []
-        for i in np.flatnonzero((eq_acc < -EPS_NEG) & ~iso).tolist():
-            units.append((eq_acc[i] / mm_acc[i] if mm_acc[i] > 0 else -math.inf, i, -1))
-        if iso.any():
-            ri = np.flatnonzero(iso)
-            eq_pos = ch.iso_margin[ri] + upnl[ri]
-            for r, k in zip(*np.nonzero(eq_pos < -EPS_NEG)):
-                i = int(ri[r])
-                units.append((eq_pos[r, k] / mm[i, k] if mm[i, k] > 0 else -math.inf, i, int(k)))
-        if not units:
-            return
-        units.sort()
-        for _, i, m in units:
+    def _negative_pass(self, negative) -> None:
+        """Units still below zero equity after the rounds: ADL whole, then bad debt (settled rule 2)."""
+        ch = self.v.ch
+        for i, m in zip(negative.accounts.tolist(), negative.markets.tolist()):
             eq = ch.unit_state(i, m)[0]
             if not eq < -EPS_NEG:
                 continue

@@ -9,6 +9,7 @@ state to 1e-9. Section numbers in comments refer to SPEC.md.
 from __future__ import annotations
 
 import math
+import numbers
 
 from venues.events import (
     ADL,
@@ -75,6 +76,14 @@ def funding_rate(premium: float, interval_hours: float, interest_8h: float, clam
     f = (premium + c) * interval_hours / 8.0
     cap = cap_per_hour * interval_hours
     return min(max(f, -cap), cap)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _pos_price(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 def _sign(x) -> int:
@@ -201,18 +210,18 @@ class RefVenue:
     def _perp(self, market) -> int | None:
         if isinstance(market, str):
             return self.perp_index.get(market)
-        if isinstance(market, bool):
+        if isinstance(market, bool) or not isinstance(market, numbers.Integral):
             return None
-        if isinstance(market, int) and 0 <= market < self.M:
+        if 0 <= market < self.M:
             return int(market)
         return None
 
     def _spot(self, market) -> int | None:
         if isinstance(market, str):
             return self.spot_index.get(market)
-        if isinstance(market, bool):
+        if isinstance(market, bool) or not isinstance(market, numbers.Integral):
             return None
-        if isinstance(market, int) and 0 <= market < self.S:
+        if 0 <= market < self.S:
             return int(market)
         return None
 
@@ -378,7 +387,7 @@ class RefVenue:
     def withdraw(self, account: int, amount: float, asset: str = USD) -> bool:
         i = account
         a = self._asset(asset)
-        if not (isinstance(amount, (int, float)) and math.isfinite(amount) and amount > 0):
+        if not _pos_price(amount):
             self._reject("invalid", -1, i)
             return False
         if self.halted:
@@ -402,7 +411,7 @@ class RefVenue:
             self._reject("invalid", -1, i)
             return False
         lev = leverage
-        ok = isinstance(lev, (int, float)) and not math.isnan(lev)
+        ok = isinstance(lev, numbers.Real) and not isinstance(lev, bool) and not math.isnan(lev)
         if ok:
             cap = self._effmax(k, self._worst(i, k, 0, 0))
             ok = not (lev < 1 or lev > cap)
@@ -466,18 +475,17 @@ class RefVenue:
         mk = -1 if k is None else k
 
         def rejected(reason, lots_, price_=0.0, market_=mk):
-            self._reject(reason, market_, i, side if side in (BUY, SELL) else 0, lots_, price_)
+            self._reject(reason, market_, i, int(side) if _is_int(side) else 0, lots_, price_)
             return {"status": "rejected", "reason": reason, "order_id": None, "filled_lots": 0,
                     "unfilled_lots": max(int(lots_), 0)}
 
         # 1. halted / invalid
         if self.halted:
-            return rejected("halted", lots)
-        bad_price = not (isinstance(price, (int, float)) and math.isfinite(price) and price > 0)
-        if (k is None or not isinstance(lots, int) or lots <= 0 or side not in (BUY, SELL)
-                or kind not in ("market", "limit", "ioc") or (kind != "market" and bad_price)):
-            lv = lots if isinstance(lots, int) else 0
-            return rejected("invalid", max(lv, 0))
+            return rejected("halted", int(lots) if _is_int(lots) else 0)
+        if not _is_int(lots) or lots <= 0 or side not in (BUY, SELL) or kind not in ("market", "limit", "ioc") \
+                or (kind != "market" and not _pos_price(price)) or k is None:
+            return rejected("invalid", max(int(lots), 0) if _is_int(lots) else 0)
+        lots = int(lots)
         book = self.books[k]
         tick, lot = self.tick[k], self.lot[k]
         # 2. reduce-only
@@ -607,17 +615,16 @@ class RefVenue:
         mk = -1 if s is None else -2 - s
 
         def rejected(reason, lots_, price_=0.0):
-            self._reject(reason, mk, i, side if side in (BUY, SELL) else 0, lots_, price_)
+            self._reject(reason, mk, i, int(side) if _is_int(side) else 0, lots_, price_)
             return {"status": "rejected", "reason": reason, "order_id": None, "filled_lots": 0,
                     "unfilled_lots": max(int(lots_), 0)}
 
         if self.halted:
-            return rejected("halted", lots)
-        bad_price = not (isinstance(price, (int, float)) and math.isfinite(price) and price > 0)
-        if (s is None or not isinstance(lots, int) or lots <= 0 or side not in (BUY, SELL)
-                or kind not in ("market", "limit", "ioc") or (kind != "market" and bad_price)):
-            lv = lots if isinstance(lots, int) else 0
-            return rejected("invalid", max(lv, 0))
+            return rejected("halted", int(lots) if _is_int(lots) else 0)
+        if not _is_int(lots) or lots <= 0 or side not in (BUY, SELL) or kind not in ("market", "limit", "ioc") \
+                or (kind != "market" and not _pos_price(price)) or s is None:
+            return rejected("invalid", max(int(lots), 0) if _is_int(lots) else 0)
+        lots = int(lots)
         book = self.spot_books[s]
         tick, lot = book.tick_size, book.lot_size
         base = self.spot_base_idx[s]
@@ -825,6 +832,7 @@ class RefVenue:
                 self._process(i, m, queues)
         if processed:
             self._remark()
+        queues.clear()   # SPEC 8.8: the negative pass ranks afresh
         self._negative_pass(queues)
 
     def _scan(self) -> list[tuple]:
@@ -880,9 +888,14 @@ class RefVenue:
             if not self.fund_present:
                 limit = p_bk
             else:
-                base = min(p_bk, mark) if L > 0 else max(p_bk, mark)
-                widen = min(self.insurance[0] / (S * lot), base * p.liquidation_max_slippage_bps * 1e-4)
-                limit = base - widen if L > 0 else base + widen
+                # SPEC 8.4 (revised): below p_bk only as far as the fund's balance covers, at most `slip`
+                # past the worse of p_bk and mark
+                cover = self.insurance[0] / (S * lot)
+                slip = p.liquidation_max_slippage_bps * 1e-4
+                if L > 0:
+                    limit = max(p_bk - cover, min(p_bk, mark) * (1 - slip))
+                else:
+                    limit = min(p_bk + cover, max(p_bk, mark) * (1 + slip))
             book = self.books[k]
             limit_ticks = book.to_ticks(limit, side)
             if side == SELL:
@@ -923,8 +936,8 @@ class RefVenue:
                             self.iso_margin[i][k] += paid
                 self._ev(LIQUIDATION, k, i, side, n, px, notional, charged, STAGE_BOOK, j)
                 self._ev(FILL, k, j, -side, n, px, notional, mf, 0, i)
-                if self.fund_present and shortfall > 0:
-                    self._ev(INSURANCE, k, i, 0, 0, 0.0, paid, 0.0, shortfall, -paid)
+                if paid > 0:
+                    self._ev(INSURANCE, k, i, side, n, px, paid, 0.0, shortfall, -paid)
                 filled += n
             if partial:
                 self.partial_done[i][k] = True
@@ -934,7 +947,7 @@ class RefVenue:
         if not self._unit_has_position(i, m):
             if m >= 0:
                 mg = self.iso_margin[i][m]
-                if mg >= 0:
+                if mg > EPS_NEG:   # SPEC 8.4 step 2 (revised): dust <= EPS_NEG stays
                     if p.remainder_to_insurance and self.fund_present:
                         self.insurance[0] += mg
                         self._ev(INSURANCE, m, i, 0, 0, 0.0, mg, 0.0, 0.0, mg)
@@ -942,7 +955,7 @@ class RefVenue:
                         self.bal[i][0] += mg
                     self.iso_margin[i][m] = 0.0
             else:
-                if p.remainder_to_insurance and self.fund_present and self.bal[i][0] > 0:
+                if p.remainder_to_insurance and self.fund_present and self.bal[i][0] > EPS_NEG:
                     amt = self.bal[i][0]
                     self.bal[i][0] = 0.0
                     self.insurance[0] += amt
@@ -1158,6 +1171,8 @@ class RefVenue:
                     units.append((ratio, i, m))
         units.sort()
         for _, i, m in units:
+            if not self._unit_equity(i, m) < -EPS_NEG:   # SPEC 8.8: re-checked, like 8.4 step 0
+                continue
             leftover = {}
             for k in self._unit_markets(i, m):
                 if self.lots[i][k] != 0:
