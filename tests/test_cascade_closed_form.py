@@ -82,7 +82,7 @@ def test_drop_is_amplified_by_one_over_one_minus_rho_over_d(ratio):
     expected = D0 / (1 - ratio)
     assert drop == pytest.approx(expected, rel=0.05)
     assert 0 < n_liq < n
-    assert v.ch.bad_debt.sum() == 0
+    assert sum(v.ch.bad_debt) == 0
 
 
 @pytest.mark.parametrize("ratio", [1.0, 1.5])

@@ -27,6 +27,7 @@ def random_clearinghouse(seed: int, n: int = 400) -> Clearinghouse:
     ch.bal[:n, 1] = rng.uniform(0, 5_000, n) * (rng.random(n) < 0.3)
     ch.iso_margin[:n] = np.where(ch.isolated[:n, None] & (ch.lots[:n] != 0), rng.uniform(0, 10_000, (n, 2)), 0.0)
     ch.asset_value[1], ch.asset_haircut[1] = 0.8, 0.05
+    ch.refresh_collateral_weight()
     ch.mark = prices * (1 + rng.normal(0, 0.03, 2))
     return ch
 

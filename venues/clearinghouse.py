@@ -103,14 +103,17 @@ class Clearinghouse:
         self.asset_haircut = np.zeros(self.A)
         self.refresh_collateral_weight()
         # venue-level ledgers per asset (settled rule 1)
-        self.deposits = np.zeros(self.A)
-        self.withdrawals = np.zeros(self.A)
-        self.insurance = np.zeros(self.A)
-        self.fees_kept = np.zeros(self.A)
-        self.bad_debt = np.zeros(self.A)
+        # plain lists of floats: touched once per fill, where numpy scalar arithmetic costs more than the sum
+        self.deposits = [0.0] * self.A
+        self.withdrawals = [0.0] * self.A
+        self.insurance = [0.0] * self.A
+        self.fees_kept = [0.0] * self.A
+        self.bad_debt = [0.0] * self.A
         self.oi_long_lots = [0] * self.M    # lots, kept as plain ints (the per-fill path)
         self.oi_short_lots = [0] * self.M
         self._lot_list = self.lot_size.tolist()
+        # accounts whose positions or balances a fill changed, while a waterfall round wants to know (else None)
+        self.touched: set[int] | None = None
         # first-bracket fast path for tiers (most positions sit in the first bracket)
         self._b0 = np.array([t.bounds[0] for t in self.tiers])
         self._r0 = np.array([t.rates[0] for t in self.tiers])
@@ -142,13 +145,14 @@ class Clearinghouse:
         self.open_sell = np.zeros((cap, M), dtype=np.int64, order="F")
         self._ws = {}  # scratch buffers for the vectorized passes (reused: no page faults per step)
 
-    def _scratch(self, name: str, n: int, cols: int | None = None) -> np.ndarray:
-        cols = self.M if cols is None else cols
+    def _scratch(self, name: str, n: int) -> np.ndarray:
+        """A reusable (markets x n) C-order buffer: rows are markets, so each market's row is contiguous and
+        numpy's inner loops run over accounts (a (n x 2) broadcast would loop over 2 elements at a time)."""
         buf = self._ws.get(name)
-        if buf is None or buf.shape[0] < n:
-            buf = np.empty((max(n, self.cap), cols), order="F")
+        if buf is None or buf.shape[1] < n:
+            buf = np.empty((self.M, max(n, self.cap)))
             self._ws[name] = buf
-        return buf[:n]
+        return buf[:, :n]
 
     def _grow(self) -> None:
         old = {k: getattr(self, k) for k in ("bal", "lots", "qty", "entry", "iso_margin", "isolated", "leverage",
@@ -171,14 +175,19 @@ class Clearinghouse:
         return np.abs(self.qty[: self.n][rows]) * self.mark
 
     def maintenance_matrix(self, notional: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Maintenance margin per position (rows x markets), tiered (settled rule 7). Market by market: the
-        first bracket's rate for all, then a bracket search only for the notionals above its bound."""
+        """Maintenance margin per position (rows x markets), tiered (settled rule 7)."""
         if notional.ndim == 1:
             notional = notional[None, :]
         mm = np.empty_like(notional, order="F") if out is None else out
+        self._maintenance_t(notional.T, mm.T)
+        return mm
+
+    def _maintenance_t(self, not_t: np.ndarray, out_t: np.ndarray) -> None:
+        """Market by market over (markets x accounts): the first bracket's rate for all, then a bracket search
+        only for the notionals above its bound."""
         for m in range(self.M):
-            col = notional[:, m]
-            dst = mm[:, m]
+            col = not_t[m]
+            dst = out_t[m]
             np.multiply(col, self._r0[m], out=dst)
             if self._b0[m] < np.inf:
                 above = np.flatnonzero(col > self._b0[m])
@@ -186,7 +195,6 @@ class Clearinghouse:
                     sub = col[above]
                     rate, cum = self.tiers[m].rate_and_cum(sub)
                     dst[above] = sub * rate - cum
-        return mm
 
     def rate_cum_matrix(self, notional: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each position's bracket maintenance rate and deduction (rows x markets)."""
@@ -211,9 +219,12 @@ class Clearinghouse:
     def collateral_value(self, rows=slice(None)) -> np.ndarray:
         """Cross collateral in USD: USD balance + other assets at their oracle value after haircut."""
         bal = self.bal[: self.n][rows]
-        if self.A == 1:
-            return bal[..., 0].copy()
-        return bal[..., 0] + bal[..., 1:] @ (self.asset_value[1:] * (1.0 - self.asset_haircut[1:]))
+        out = bal[..., 0].copy()
+        for a, w in enumerate(self.collateral_weight[1:], start=1):   # asset by asset: columns are contiguous
+            col = bal[..., a]
+            if w != 0.0 and col.any():
+                out += col * w
+        return out
 
     def equity(self, rows=slice(None)) -> np.ndarray:
         """Cross accounts: collateral value + unrealised PnL; isolated accounts: collateral value plus the
@@ -227,16 +238,21 @@ class Clearinghouse:
         accounts and flat isolated positions included (ratio -inf where maintenance is 0)."""
         n = self.n
         qty = self.qty[:n]
-        notional = self._scratch("notional", n)
-        np.abs(qty, out=notional)
-        notional *= self.mark
-        mm = self.maintenance_matrix(notional, out=self._scratch("mm", n))
-        upnl = self._scratch("upnl", n)
-        np.subtract(self.mark, self.entry[:n], out=upnl)
-        upnl *= qty
+        q_t = qty.T                                   # (markets x accounts) views of the F-order state
+        mark_c = self.mark[:, None]
+        not_t = self._scratch("notional", n)
+        np.abs(q_t, out=not_t)
+        not_t *= mark_c
+        mm_t = self._scratch("mm", n)
+        self._maintenance_t(not_t, mm_t)
+        up_t = self._scratch("upnl", n)
+        np.subtract(mark_c, self.entry[:n].T, out=up_t)
+        up_t *= q_t
+        mm, upnl = mm_t.T, up_t.T
+        self.last_scan_mm = mm_t   # (markets x accounts) maintenance at this scan's marks (valid until the next)
         iso = self.isolated[:n]
-        mm_acc = mm.sum(axis=1)
-        eq_acc = upnl.sum(axis=1)
+        mm_acc = mm_t.sum(axis=0)
+        eq_acc = up_t.sum(axis=0)
         eq_acc += self.collateral_value()
         cross_hit = np.flatnonzero(eq_acc < mm_acc)
         if cross_hit.size:
@@ -361,6 +377,8 @@ class Clearinghouse:
         moves from the balance into its margin, and a reduction releases its share of that margin (all of it
         when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
         Returns the realised PnL. Fees are charged by the caller."""
+        if self.touched is not None:
+            self.touched.add(i)
         lots = self.lots
         entry = self.entry
         old = int(lots[i, m])
@@ -421,4 +439,5 @@ class Clearinghouse:
         n = self.n
         held = self.bal[:n].sum(axis=0)
         held[0] += self.iso_margin[:n].sum() + np.nansum(self.qty[:n] * (self.mark - self.entry[:n]))
-        return (self.deposits - self.withdrawals) - (held + self.insurance + self.fees_kept - self.bad_debt)
+        dep, wd = np.array(self.deposits), np.array(self.withdrawals)
+        return (dep - wd) - (held + np.array(self.insurance) + np.array(self.fees_kept) - np.array(self.bad_debt))

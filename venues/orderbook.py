@@ -167,6 +167,9 @@ class OrderBook:
         o = self._orders.get(order_id)
         return None if o is None else (o[0], o[1], o[2], o[3])
 
+    def has_orders(self, owner: int) -> bool:
+        return owner in self._by_owner
+
     def orders_of(self, owner: int) -> list[int]:
         return sorted(self._by_owner.get(owner, ()))
 

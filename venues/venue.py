@@ -446,6 +446,9 @@ class Venue:
     def _settle_spot_fills(self, taker: int, s: int, side: int, fills: Fills) -> None:
         if not fills.lots:
             return
+        if self.ch.touched is not None:
+            self.ch.touched.add(taker)
+            self.ch.touched.update(fills.maker_owner)
         book = self.spot_books[s]
         a = self.spot_base[s]
         ch = self.ch
@@ -658,8 +661,8 @@ class Venue:
             "bal": ch.bal[:n].tolist(), "lots": ch.lots[:n].tolist(), "entry": ch.entry[:n].tolist(),
             "iso_margin": ch.iso_margin[:n].tolist(), "leverage": ch.leverage[:n].tolist(),
             "open_buy": ch.open_buy[:n].tolist(), "open_sell": ch.open_sell[:n].tolist(),
-            "insurance": ch.insurance.tolist(), "fees_kept": ch.fees_kept.tolist(), "bad_debt": ch.bad_debt.tolist(),
-            "deposits": ch.deposits.tolist(), "withdrawals": ch.withdrawals.tolist(),
+            "insurance": list(ch.insurance), "fees_kept": list(ch.fees_kept), "bad_debt": list(ch.bad_debt),
+            "deposits": list(ch.deposits), "withdrawals": list(ch.withdrawals),
             "mark": ch.mark.tolist(), "index": self.index.tolist(), "events": rows,
         }
 
@@ -676,14 +679,14 @@ class Venue:
 
     # ================================================================== invariants
     def gross_deposits(self) -> np.ndarray:
-        return self.ch.deposits.copy()
+        return np.array(self.ch.deposits)
 
     def check_invariants(self, rel_tol: float = 1e-9) -> float:
         """Settled rule 1 per asset and balanced open interest per market. Raises InvariantError naming the
         venue, step, asset and size of the break; returns the largest relative gap seen."""
         ch = self.ch
         gap = ch.identity_gap()
-        scale = np.maximum(ch.deposits, 1.0)
+        scale = np.maximum(np.array(ch.deposits), 1.0)
         rel = np.abs(gap) / scale
         for k, a in enumerate(self.assets):
             if not rel[k] <= rel_tol:  # also catches nan

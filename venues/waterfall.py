@@ -55,8 +55,21 @@ class Waterfall:
                 break
             self._queues = {}
             self.rounds_run += 1
-            for i, m in zip(scan.accounts.tolist(), scan.markets.tolist()):
-                processed += self._process(i, m)
+            # accounts no fill has touched since the scan keep the scan's equity and maintenance (the marks are
+            # fixed within a round); a touched one is recomputed
+            v.ch.touched = touched = set()
+            mm_t = v.ch.last_scan_mm
+            try:
+                for i, m, eq in zip(scan.accounts.tolist(), scan.markets.tolist(), scan.equity.tolist()):
+                    if i in touched:
+                        processed += self._process(i, m)
+                    else:
+                        mms = mm_t[:, i].tolist()
+                        if m >= 0:
+                            mms = [mms[k] if k == m else 0.0 for k in range(self.M)]
+                        processed += self._process(i, m, eq, mms)
+            finally:
+                v.ch.touched = None
         if processed:
             v.remark()
             negative = v.ch.scan(negative_below=-EPS_NEG).negative
@@ -80,20 +93,21 @@ class Waterfall:
             return [m] if lots[m] != 0 else []
         return [k for k in range(self.M) if lots[k] != 0]
 
-    def _process(self, i: int, m: int) -> int:
+    def _process(self, i: int, m: int, eq: float | None = None, mms: list[float] | None = None) -> int:
         v = self.v
         ch = v.ch
         positions = self._positions(i, m)
         if not positions:
             return 0
-        eq, mm, mms, _ = ch.unit_state(i, m)
-        if not eq < mm:
+        if eq is None:
+            eq, _, mms, _ = ch.unit_state(i, m)
+        if not eq < (sum(mms) if m < 0 else mms[m]):
             return 0
         for k in (range(self.M) if m < 0 else (m,)):
-            if ch.open_buy[i, k] or ch.open_sell[i, k]:
+            if v.books[k].has_orders(i):
                 v.cancel_all(i, k)
         rests, eq = self._book_stage(i, m, positions, eq, mms)
-        positions = self._positions(i, m)
+        positions = [k for k in positions if ch.lots[i, k] != 0]
         if not positions:
             self._remainder(i, m)
             if eq < -EPS_NEG:
@@ -140,7 +154,7 @@ class Waterfall:
             if now < self.cooldown_until.get((i, k), -math.inf):
                 rests[k] = 0
                 continue
-            lot = float(ch.lot_size[k])
+            lot = ch._lot_list[k]
             mark = ch.mark_list[k]
             size = abs(lots_k)
             partial = False
@@ -153,7 +167,7 @@ class Waterfall:
             if fund:
                 # the worse of bk and mark, widened by what the fund can still pay below bk (so its payments
                 # stay within its balance), at most liquidation_max_slippage_bps past that base
-                cover = float(ch.insurance[0]) / (size * lot)
+                cover = ch.insurance[0] / (size * lot)
                 slip = p.liquidation_max_slippage_bps * 1e-4
                 if lots_k > 0:
                     limit = max(p_bk - cover, min(p_bk, mark) * (1.0 - slip))
@@ -199,7 +213,7 @@ class Waterfall:
                 if fund:
                     shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
                     if shortfall > 0:
-                        paid = min(shortfall, float(ch.insurance[0]))
+                        paid = min(shortfall, ch.insurance[0])
                         if paid > 0:
                             ch.insurance[0] -= paid
                             eq += paid
@@ -438,6 +452,10 @@ class Waterfall:
             if amount <= 0:
                 continue
             if v.assets[a] == "SYNTH" and p.collateral_oracle == "redemption":
+                if ch.touched is not None:   # balances move without a fill: keep the round's bookkeeping exact
+                    ch.touched.add(i)
+                    if v.vault is not None:
+                        ch.touched.add(v.vault)
                 value = amount * float(ch.asset_value[a]) * (1.0 - float(ch.asset_haircut[a]))
                 ch.bal[i, a] = 0.0
                 ch.bal[i, 0] += value
