@@ -1,0 +1,43 @@
+"""The market makers' quoting rule against hand-computed ladders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.market_maker import QuoteParams, ladder, realised_vol_bps
+
+P = QuoteParams(depth_usd=1_000_000.0, levels=4, half_spread_bps=2.0, level_step_bps=5.0, calm_vol_bps=10.0,
+                inventory_limit_usd=2_000_000.0, skew_bps=20.0, withdraw_threshold=5.0)
+
+
+def test_calm_flat_inventory_ladder():
+    bids, bsz, asks, asz = ladder(100.0, 0.0, 5.0, P)
+    assert bids == pytest.approx([100 * (1 - 2e-4), 100 * (1 - 7e-4), 100 * (1 - 12e-4), 100 * (1 - 17e-4)])
+    assert asks == pytest.approx([100 * (1 + 2e-4), 100 * (1 + 7e-4), 100 * (1 + 12e-4), 100 * (1 + 17e-4)])
+    assert bsz == pytest.approx([250_000.0] * 4) and asz == pytest.approx([250_000.0] * 4)
+
+
+def test_stress_widens_and_thins():
+    bids, bsz, asks, asz = ladder(100.0, 0.0, 30.0, P)   # stress 3
+    assert asks[0] == pytest.approx(100 * (1 + 6e-4))
+    assert bsz.sum() == pytest.approx(1_000_000.0 / 3)
+
+
+def test_inventory_skews_and_stops_adding():
+    bids, bsz, asks, asz = ladder(100.0, 1_000_000.0, 5.0, P)   # long half the limit
+    assert asks[0] == pytest.approx(100 * (1 - 10e-4) * (1 + 2e-4))   # centre lowered 10 bps
+    assert bsz.sum() == pytest.approx(500_000.0) and asz.sum() == pytest.approx(1_000_000.0)
+    bids, bsz, asks, asz = ladder(100.0, -5_000_000.0, 5.0, P)  # short past the limit: no more asks
+    assert asz.sum() == 0.0 and bsz.sum() == pytest.approx(1_000_000.0)
+
+
+def test_withdraws_past_the_threshold():
+    assert all(x.size == 0 for x in ladder(100.0, 0.0, 51.0, P))
+    assert ladder(100.0, 0.0, 50.0, P)[0].size == 4
+
+
+def test_realised_vol():
+    prices = 100 * np.exp(np.cumsum([0.0, 0.001, -0.001, 0.001, -0.001]))
+    assert realised_vol_bps(prices) == pytest.approx(10.0)
+    assert realised_vol_bps([100.0, 100.0]) == 0.0
