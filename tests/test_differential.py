@@ -131,6 +131,19 @@ class Driver:
             self.step = (self.step // interval + 1) * interval - 2
             self.price_step()
             v.settle_funding()
+        elif kind == "halt":    # a halt window of a few minutes while the index moves, then reopening
+            _, minutes, move = op
+            v.set_halted(True)
+            for _ in range(minutes):
+                self.index = {k: x * (1 + move) for k, x in self.index.items()}
+                self.price_step()
+                v.run_liquidations()
+                v.settle_funding()
+            v.set_halted(False)
+            v.cancel_all(self.mm)
+            self.quote_all(3)
+            self.price_step()
+            v.run_liquidations()
         elif kind == "spot" and self.has_spot:
             _, a, side, lots, base = op
             v.submit_spot_order(self.traders[a], base, side, lots)
@@ -159,6 +172,7 @@ ops = st.one_of(
     st.tuples(st.just("funding")),
     st.tuples(st.just("spot"), account, side, st.integers(1, 5000), st.sampled_from(["SYNTH", "BTC"])),
     st.tuples(st.just("depeg"), st.sampled_from([1.0, 0.8, 0.5])),
+    st.tuples(st.just("halt"), st.integers(1, 3), st.sampled_from([-0.1, -0.02, 0.03])),
 )
 
 

@@ -268,6 +268,15 @@ class Clearinghouse:
             out = self._units(cross_hit, eq_acc[cross_hit], mm_acc[cross_hit])
         if negative_below is not None:
             neg = np.flatnonzero((eq_acc < negative_below) & ~iso)
+            if has_iso:   # the free collateral of isolated accounts, as unit (i, -1) (SPEC 8.8)
+                coll_iso = self.collateral_value(ri)
+                free_neg = ri[coll_iso < negative_below]
+                if free_neg.size:
+                    neg = np.concatenate([neg, free_neg])
+                    eq_acc = eq_acc.copy()
+                    eq_acc[free_neg] = coll_iso[coll_iso < negative_below]
+                    mm_acc = mm_acc.copy()
+                    mm_acc[free_neg] = 0.0
             if has_iso:
                 r, c = np.nonzero(eq_pos < negative_below)
                 out.negative = self._units(neg, eq_acc[neg], mm_acc[neg], ri[r], c, eq_pos[r, c], mm_pos[r, c])
@@ -349,8 +358,8 @@ class Clearinghouse:
             for b, w in zip(bal[1:], self.collateral_weight[1:]):
                 if b:
                     coll += b * w
-        if self.isolated[i]:
-            coll += sum(self.iso_margin[i].tolist())
+        if self.isolated[i]:   # unit (i, -1) of an isolated account: its free collateral (SPEC 8.8)
+            return coll, 0.0, [0.0] * self.M, [0.0] * self.M
         return coll + sum(upnls), sum(mms), mms, upnls
 
     def position_bankruptcy_price(self, i: int, k: int, m: int = -1) -> float:
@@ -411,9 +420,14 @@ class Clearinghouse:
         if not self.isolated[i]:
             self.bal[i, 0] += realised
             return realised
-        margin = self.iso_margin[i, m] + realised
+        m0 = float(self.iso_margin[i, m])
+        margin = m0 + realised
         if closed and release:
-            freed = margin if closed == abs(old) else max(0.0, margin * closed / abs(old))
+            # the closed share of the position's equity at p; a negative margin is never released (SPEC 4.2)
+            if closed == abs(old):
+                freed = max(0.0, margin)
+            else:
+                freed = max(0.0, m0 * closed / abs(old) + realised)
             margin -= freed
             self.bal[i, 0] += freed
         if opened:

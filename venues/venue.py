@@ -112,6 +112,11 @@ class Venue:
             self.deposit(self.vault, p.backstop_vault_usd)
         self.waterfall = Waterfall(self)
 
+    def set_halted(self, halted: bool) -> None:
+        """Open or close the venue's halt window (settled rule 8): no orders, no matching, no funding, no
+        liquidations, a frozen mark; at reopening the caller updates prices, then runs the waterfall."""
+        self.halted = bool(halted)
+
     def set_step(self, step: int) -> None:
         """The model's clock (one step is one minute); stamps events and times funding."""
         self.step = step
@@ -544,6 +549,9 @@ class Venue:
         self.prev_mid = self.mid.copy()
         mids = np.array([self.book_mid(m) for m in range(self.M)])
         self.mid = mids
+        if self.halted:   # a frozen book feeds no premium, basis or funding (settled rule 8; SPEC 5)
+            self._update_asset_values()
+            return
         premium = (mids - idx) / idx
         self.premium_sum += premium
         self.premium_n += 1
@@ -553,9 +561,6 @@ class Venue:
         self._n_price_updates += 1
         alpha = 1.0 - math.exp(-STEP_MINUTES / p.premium_ema_minutes) if p.premium_ema_minutes > 0 else 1.0
         self.premium_ema += alpha * (basis - self.premium_ema)
-        if self.halted:
-            self._update_asset_values()
-            return
         interval_min = self.interval_steps * STEP_MINUTES
         to_funding = (self.interval_steps - (self.step % self.interval_steps)) * STEP_MINUTES
         filled = min(self._n_price_updates, self.basis_hist.shape[0])

@@ -91,6 +91,8 @@ class Waterfall:
         lots = self.v.ch.lots[i].tolist()
         if m >= 0:
             return [m] if lots[m] != 0 else []
+        if self.v.ch.isolated[i]:   # unit (i, -1) of an isolated account is its free collateral
+            return []
         return [k for k in range(self.M) if lots[k] != 0]
 
     def _process(self, i: int, m: int, eq: float | None = None, mms: list[float] | None = None) -> int:
@@ -115,7 +117,7 @@ class Waterfall:
             return 1
         mm = sum(mms) if m < 0 else mms[m]
         p = v.params
-        if v.vault is not None and 0 <= eq < p.backstop_threshold * mm:
+        if v.vault is not None and i != v.vault and 0 <= eq < p.backstop_threshold * mm:
             if self._vault_healthy():
                 self._takeover(i, m, positions)
                 return 1
@@ -182,6 +184,8 @@ class Waterfall:
             fills = book.take(side, size, limit_ticks, i)
             tick = book.tick_size
             filled = 0
+            rows = []
+            nominal = 0.0
             for maker, pt, n in zip(fills.maker_owner, fills.price_ticks, fills.lots):
                 price = pt * tick
                 notional = n * lot * price
@@ -195,21 +199,7 @@ class Waterfall:
                     ch.open_sell[maker, k] -= n
                 else:
                     ch.open_buy[maker, k] -= n
-                charged = 0.0
-                if liq_fee > 0:
-                    charged = min(notional * liq_fee, max(0.0, eq))
-                    if charged > 0:
-                        eq -= charged
-                        if m >= 0:
-                            ch.iso_margin[i, k] -= charged
-                        else:
-                            ch.bal[i, 0] -= charged
-                        if fund:
-                            ch.insurance[0] += charged
-                        else:
-                            ch.fees_kept[0] += charged
-                log(ev.LIQUIDATION, k, i, side, n, price, notional, charged, STAGE_BOOK, maker)
-                log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
+                paid = shortfall = 0.0
                 if fund:
                     shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
                     if shortfall > 0:
@@ -221,8 +211,27 @@ class Waterfall:
                                 ch.iso_margin[i, k] += paid
                             else:
                                 ch.bal[i, 0] += paid
-                            log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
+                nominal += notional * liq_fee
+                rows.append((maker, n, price, notional, fee_m, paid, shortfall))
                 filled += n
+            # the liquidation fee, once, from what is left after the fund paid the shortfalls (SPEC 8.4)
+            charged = min(nominal, max(0.0, eq)) if nominal > 0 else 0.0
+            if charged > 0:
+                eq -= charged
+                if m >= 0:
+                    ch.iso_margin[i, k] -= charged
+                else:
+                    ch.bal[i, 0] -= charged
+                if fund:
+                    ch.insurance[0] += charged
+                else:
+                    ch.fees_kept[0] += charged
+            for maker, n, price, notional, fee_m, paid, shortfall in rows:
+                fee_share = charged * (notional * liq_fee / nominal) if nominal > 0 else 0.0
+                log(ev.LIQUIDATION, k, i, side, n, price, notional, fee_share, STAGE_BOOK, maker)
+                log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
+                if paid > 0:
+                    log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
             if partial:
                 self.partial_done[(i, k)] = True
                 self.cooldown_until[(i, k)] = now + p.partial_liquidation_cooldown_minutes
@@ -256,10 +265,12 @@ class Waterfall:
             else:
                 ch.bal[i, 0] += left
         elif to_fund:
-            left = float(ch.bal[i, 0])
-            if left > EPS_NEG:
-                ch.bal[i, 0] = 0.0
-                ch.insurance[0] += left
+            left = ch.unit_state(i, -1)[0]
+            if left > EPS_NEG:   # the whole remaining collateral, synthetic dollar included (SPEC 8.4 step 2)
+                v.cancel_all_spot(i)
+                for a in range(ch.A):
+                    ch.insurance[a] += float(ch.bal[i, a])
+                    ch.bal[i, a] = 0.0
                 v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
 
     # ------------------------------------------------------------------ c: backstop vault

@@ -298,22 +298,27 @@ class RefVenue:
                 e += self._upnl(i, k)
         return e
 
-    # units: (i, -1) a cross account, (i, k) an isolated position
+    # units: (i, -1) a cross account, (i, k) an isolated position; (i, -1) of an isolated account is its
+    # free collateral (SPEC 8.8 [R2]): equity collateral(i), no position, mm 0
     def _unit(self, i, k) -> int:
         return k if self.isolated[i] else -1
 
     def _unit_equity(self, i, m) -> float:
         if m < 0:
-            return self.equity(i)
+            return self.collateral(i) if self.isolated[i] else self.equity(i)
         return self.iso_margin[i][m] + self._upnl(i, m)
 
     def _unit_mm(self, i, m) -> float:
         if m < 0:
+            if self.isolated[i]:
+                return 0.0
             return sum(self._mm_pos(i, k) for k in range(self.M))
         return self._mm_pos(i, m)
 
     def _unit_markets(self, i, m) -> list[int]:
-        return list(range(self.M)) if m < 0 else [m]
+        if m < 0:
+            return [] if self.isolated[i] else list(range(self.M))
+        return [m]
 
     def _unit_has_position(self, i, m) -> bool:
         return any(self.lots[i][k] != 0 for k in self._unit_markets(i, m))
@@ -444,12 +449,13 @@ class RefVenue:
         if not self.isolated[i]:
             self.bal[i][0] += realised
         else:
-            margin = self.iso_margin[i][k] + realised
+            m0 = self.iso_margin[i][k]
+            margin = m0 + realised
             if closed and release:
                 if closed == abs(old):
-                    rel = margin
+                    rel = max(0.0, margin)   # SPEC 4.2 [R2]: a negative margin is never released
                 else:
-                    rel = max(0.0, margin * closed / abs(old))
+                    rel = max(0.0, m0 * closed / abs(old) + realised)   # the closed share [R2]
                 margin -= rel
                 self.bal[i][0] += rel
             if opened:
@@ -728,27 +734,32 @@ class RefVenue:
         else:
             for k in range(self.M):
                 self.index[k] = float(index[k])
-        self.prem_n += 1
+        # SPEC 5 [R2]: while halted no premium sample, and the basis window and EMA do not move
+        sample = not self.halted
+        if sample:
+            self.prem_n += 1
         for k in range(self.M):
             book = self.books[k]
             idx = self.index[k]
-            mid = book.mid()
-            if mid is None:
-                mid = book.last_trade()
-            if mid is None:
-                mid = idx
-            self.prem_sum[k] += (mid - idx) / idx
-            basis = mid - idx
             w = self.basis_window[k]
-            w.append(basis)
-            if len(w) > self.basis_window_len:
-                del w[: len(w) - self.basis_window_len]
-            self.premium_ema[k] += self.ema_alpha * (basis - self.premium_ema[k])
+            if sample:
+                mid = book.mid()
+                if mid is None:
+                    mid = book.last_trade()
+                if mid is None:
+                    mid = idx
+                self.prem_sum[k] += (mid - idx) / idx
+                basis = mid - idx
+                w.append(basis)
+                if len(w) > self.basis_window_len:
+                    del w[: len(w) - self.basis_window_len]
+                self.premium_ema[k] += self.ema_alpha * (basis - self.premium_ema[k])
             # kept non-book terms
             if p.mark_rule == "binance_like":
                 mtf = self.interval_steps - self.step % self.interval_steps
                 self.kept_p1[k] = idx * (1 + self.last_funding_rate[k] * mtf / self.interval_minutes)
-                self.kept_p2[k] = idx + sum(w) / len(w)
+                # an empty window (halted since the start, SPEC 5 [R2]) counts as basis 0: P2 = index
+                self.kept_p2[k] = idx + (sum(w) / len(w) if w else 0.0)
             else:
                 self.kept_base[k] = idx + self.premium_ema[k]
                 om = None
@@ -904,6 +915,7 @@ class RefVenue:
             for (soid, sside, sp, slots) in fills.self_cancelled:
                 self._release_open(i, k, sside, slots)
             filled = 0
+            done = []   # per fill: (j, px, n, notional, mf, fill nominal fee, paid, shortfall)
             for j, pt, n in zip(fills.maker_owner, fills.price_ticks, fills.lots):
                 px = pt * book.tick_size
                 self._apply_fill(i, k, side * n, px, release=False)
@@ -913,16 +925,6 @@ class RefVenue:
                 self.bal[j][0] -= mf
                 self.fees_kept[0] += mf
                 self._release_open(j, k, -side, n)
-                nominal = notional * p.liquidation_fee_bps * 1e-4
-                charged = min(nominal, max(0.0, self._unit_equity(i, m)))
-                if m < 0:
-                    self.bal[i][0] -= charged
-                else:
-                    self.iso_margin[i][k] -= charged
-                if self.fund_present:
-                    self.insurance[0] += charged
-                else:
-                    self.fees_kept[0] += charged
                 paid = 0.0
                 shortfall = 0.0
                 if self.fund_present:
@@ -934,11 +936,27 @@ class RefVenue:
                             self.bal[i][0] += paid
                         else:
                             self.iso_margin[i][k] += paid
-                self._ev(LIQUIDATION, k, i, side, n, px, notional, charged, STAGE_BOOK, j)
+                done.append((j, px, n, notional, mf, notional * p.liquidation_fee_bps * 1e-4, paid, shortfall))
+                filled += n
+            # SPEC 8.4 step 1 [R2]: the liquidation fee once per position, after its fills and the fund's
+            # shortfall payments
+            nominal = sum(f[5] for f in done)
+            charged = min(nominal, max(0.0, self._unit_equity(i, m)))
+            if m < 0:
+                self.bal[i][0] -= charged
+            else:
+                self.iso_margin[i][k] -= charged
+            if self.fund_present:
+                self.insurance[0] += charged
+            else:
+                self.fees_kept[0] += charged
+            # events, after the fee, per fill in order
+            for j, px, n, notional, mf, nom_f, paid, shortfall in done:
+                fee_f = charged * (nom_f / nominal) if nominal > 0 else 0.0
+                self._ev(LIQUIDATION, k, i, side, n, px, notional, fee_f, STAGE_BOOK, j)
                 self._ev(FILL, k, j, -side, n, px, notional, mf, 0, i)
                 if paid > 0:
                     self._ev(INSURANCE, k, i, side, n, px, paid, 0.0, shortfall, -paid)
-                filled += n
             if partial:
                 self.partial_done[i][k] = True
                 self.cooldown_until[i][k] = self.step + p.partial_liquidation_cooldown_minutes
@@ -955,11 +973,15 @@ class RefVenue:
                         self.bal[i][0] += mg
                     self.iso_margin[i][m] = 0.0
             else:
-                if p.remainder_to_insurance and self.fund_present and self.bal[i][0] > EPS_NEG:
-                    amt = self.bal[i][0]
-                    self.bal[i][0] = 0.0
-                    self.insurance[0] += amt
-                    self._ev(INSURANCE, -1, i, 0, 0, 0.0, amt, 0.0, 0.0, amt)
+                # SPEC 8.4 step 2 [R2]: the whole collateral, every asset (USD even if negative)
+                e = self.equity(i)
+                if p.remainder_to_insurance and self.fund_present and e > EPS_NEG:
+                    self._cancel_all_spot(i)
+                    for a in range(self.A):
+                        amt = self.bal[i][a]
+                        self.bal[i][a] = 0.0
+                        self.insurance[a] += amt
+                    self._ev(INSURANCE, -1, i, 0, 0, 0.0, e, 0.0, 0.0, e)
             if self._unit_equity(i, m) < -EPS_NEG:
                 self._bad_debt(i, m, {}, queues)
             return
@@ -967,7 +989,7 @@ class RefVenue:
         e = self._unit_equity(i, m)
         mm = self._unit_mm(i, m)
         to_adl: list[tuple[int, int]] = []
-        if self.vault_present and 0 <= e < p.backstop_threshold * mm:
+        if self.vault_present and i != self.vault and 0 <= e < p.backstop_threshold * mm:   # [R2]
             v = self.vault
             if self.equity(v) >= (1 - p.vault_max_drawdown_pct / 100.0) * p.backstop_vault_usd:
                 self._takeover(i, m)
@@ -1162,7 +1184,8 @@ class RefVenue:
     def _negative_pass(self, queues) -> None:
         units = []
         for i in range(len(self.bal)):
-            ms = list(range(self.M)) if self.isolated[i] else [-1]
+            # isolated: each position, and (i, -1) its free collateral (SPEC 8.8 [R2])
+            ms = list(range(self.M)) + [-1] if self.isolated[i] else [-1]
             for m in ms:
                 e = self._unit_equity(i, m)
                 if e < -EPS_NEG:

@@ -289,3 +289,168 @@ def test_invariants_after_crash(preset):
     assert LIQUIDATION in kinds
     snap = v.snapshot()
     assert len(snap["bal"]) == len(v.bal) and snap["events"] == v.events
+
+
+# ---------------------------------------------------------------------- SPEC revision 2
+def test_r2_isolated_release_on_partial_and_full_close():
+    """SPEC 4.2 [R2]: a partial close releases max(0, m0 x closed / |old| + realised); a full close releases
+    max(0, margin); a negative margin stays in iso_margin of the flat position (then 8.8 books it)."""
+    v = venue("lighter_like")  # zero fees, no fund; account 0 is the vault
+    mm = v.open_account()
+    v.deposit(mm, 1_000_000.0)
+    bidder = v.open_account()
+    v.deposit(bidder, 1_000_000.0)
+    a = v.open_account(isolated=True)
+    v.deposit(a, 20_000.0)
+    assert v.set_leverage(a, "BTC", 10.0)
+    v.submit_order(mm, "BTC", SELL, 1000, 100000.0, "limit")
+    assert v.submit_order(a, "BTC", BUY, 1000)["filled_lots"] == 1000
+    assert v.iso_margin[a][0] == approx(10000.0) and v.bal[a][0] == approx(10000.0)
+    # partial close of half at 95000: realised -2500; release 10000 x 1/2 - 2500 = 2500 (R1 would give 3750)
+    v.submit_order(bidder, "BTC", BUY, 500, 95000.0, "limit")
+    assert v.submit_order(a, "BTC", SELL, 500)["filled_lots"] == 500
+    assert v.lots[a][0] == 500
+    assert v.bal[a][0] == approx(12500.0)
+    assert v.iso_margin[a][0] == approx(5000.0)
+    v.check_invariants()
+    # full close of the rest at 85000: realised -7500, margin -2500: nothing released, -2500 stays
+    v.submit_order(bidder, "BTC", BUY, 500, 85000.0, "limit")
+    assert v.submit_order(a, "BTC", SELL, 500)["filled_lots"] == 500
+    assert v.lots[a][0] == 0
+    assert v.bal[a][0] == approx(12500.0)
+    assert v.iso_margin[a][0] == approx(-2500.0)
+    v.check_invariants()
+    # the negative pass books it as bad debt of the flat isolated unit (a, 0)
+    v.run_liquidations()
+    bd = rows(v, BAD_DEBT)
+    assert len(bd) == 1 and bd[0][2] == 0 and bd[0][3] == a and bd[0][8] == approx(2500.0)
+    assert v.iso_margin[a][0] == 0.0 and v.bad_debt[0] == approx(2500.0)
+    assert v.bal[a][0] == approx(12500.0)
+    v.check_invariants()
+
+
+def test_r2_liquidation_fee_once_after_shortfall():
+    """SPEC 8.4 step 1 [R2]: the fund pays each fill's shortfall first; the fee is charged once per position
+    from what is left, and split over the LIQUIDATION rows by nominal share; events written after the fee."""
+    v = venue("binance_like")  # fund 2M, maker 2 bps, taker 5 bps, liquidation fee 40 bps, slip 500 bps
+    mm = v.open_account()
+    v.deposit(mm, 1_000_000.0)
+    bidder = v.open_account()
+    v.deposit(bidder, 1_000_000.0)
+    a = v.open_account(isolated=True)
+    v.deposit(a, 1000.0)
+    v.submit_order(mm, "BTC", SELL, 100, 100000.0, "limit")
+    assert v.submit_order(a, "BTC", BUY, 100)["filled_lots"] == 100  # margin 500, taker fee 5
+    v.submit_order(bidder, "BTC", BUY, 50, 95400.0, "limit")
+    v.submit_order(bidder, "BTC", BUY, 50, 94800.0, "limit")
+    v.mark[0] = 95300.0  # equity 500 - 470 = 30 < mm 9530 x 0.004 = 38.12; p_bk = 95000
+    assert v._unit_equity(a, 0) == approx(30.0)
+    assert v._bankruptcy_price(a, 0) == approx(95000.0)
+    fund0 = v.insurance[0]
+    fees0 = v.fees_kept[0]
+    v.run_liquidations()
+    assert v.lots[a][0] == 0 and v.lots[bidder][0] == 100
+    # fill 1 at 95400: margin 500 - 230 = 270; fill 2 at 94800: 270 - 260 = 10, shortfall 10 paid -> 20
+    # nominal = (4770 + 4740) x 0.004 = 38.04; charged = min(38.04, 20) = 20
+    assert v.insurance[0] == approx(fund0 - 10.0 + 20.0)
+    assert v.fees_kept[0] == approx(fees0 + 0.0002 * (4770.0 + 4740.0))  # the bidder's maker fees only
+    assert abs(v.iso_margin[a][0]) < 1e-9 and v.bal[a][0] == approx(495.0)
+    tail = [e for e in v.events if e[4] in (LIQUIDATION, FILL, INSURANCE)][-5:]
+    assert [(e[4], e[3]) for e in tail] == [(LIQUIDATION, a), (FILL, bidder), (LIQUIDATION, a), (FILL, bidder),
+                                            (INSURANCE, a)]
+    l1, l2 = tail[0], tail[2]
+    assert l1[6] == 50 and l1[7] == approx(95400.0) and l1[9] == approx(20.0 * 19.08 / 38.04)
+    assert l2[6] == 50 and l2[7] == approx(94800.0) and l2[9] == approx(20.0 * 18.96 / 38.04)
+    assert l1[9] + l2[9] == approx(20.0)
+    ins = tail[4]
+    assert ins[7] == approx(94800.0) and ins[8] == approx(10.0) and ins[10] == approx(10.0) and ins[11] == approx(-10.0)
+    assert v.bad_debt[0] == 0.0
+    v.check_invariants()
+
+
+def test_r2_cross_remainder_moves_whole_collateral_to_fund():
+    """SPEC 8.4 step 2 [R2]: a flat cross unit with equity > EPS_NEG hands every asset (USD even if negative)
+    to the fund; one INSURANCE row, market -1, notional = aux = equity."""
+    v = venue("binance_like")
+    mm = v.open_account()
+    v.deposit(mm, 1_000_000.0)
+    bidder = v.open_account()
+    v.deposit(bidder, 1_000_000.0)
+    a = v.open_account()
+    v.deposit(a, 600.0)
+    v.deposit(a, 0.002, "BTC")  # collateral 0.002 x 100000 x 0.9 = 180
+    assert v.submit_spot_order(a, "BTC", SELL, 1, 200000.0, "limit")["status"] == "resting"
+    v.submit_order(mm, "BTC", SELL, 100, 100000.0, "limit")
+    assert v.submit_order(a, "BTC", BUY, 100)["filled_lots"] == 100  # taker fee 5 -> USD 595
+    v.submit_order(bidder, "BTC", BUY, 100, 93800.0, "limit")
+    v.mark[0] = 92600.0  # equity 595 + 180 - 740 = 35 < mm 9260 x 0.004 = 37.04
+    assert v.equity(a) == approx(35.0)
+    fund0 = v.insurance[0]
+    v.run_liquidations()
+    assert v.lots[a][0] == 0
+    # fill at 93800: USD 595 - 620 = -25, equity 155; fee min(37.52, 155) = 37.52 -> USD -62.52, equity 117.48
+    btc = v.asset_index["BTC"]
+    assert v.bal[a] == [0.0] * v.A and v.reserved[a][btc] == approx(0.0)
+    assert v.insurance[0] == approx(fund0 + 37.52 - 62.52)
+    assert v.insurance[btc] == approx(0.002)
+    ins = rows(v, INSURANCE)[-1]
+    assert ins[2] == -1 and ins[3] == a and ins[5] == 0 and ins[6] == 0 and ins[7] == 0.0
+    assert ins[8] == approx(117.48) and ins[11] == approx(117.48) and ins[9] == 0.0 and ins[10] == 0.0
+    v.check_invariants()
+
+
+def test_r2_vault_never_takes_itself_over():
+    """SPEC 8.4 step 3 [R2]: the vault in the backstop band skips stage c (no BACKSTOP row, no self-takeover)
+    and, its equity >= 0, sends its unfilled rest to ADL at its bankruptcy price."""
+    v = venue("hyperliquid_like", {"backstop_vault_usd": 2600.0, "vault_max_drawdown_pct": 100.0})
+    vault = 0
+    mm = v.open_account()
+    v.deposit(mm, 1_000_000.0)
+    assert v.set_leverage(vault, "BTC", 40.0)
+    v.submit_order(mm, "BTC", SELL, 1000, 100000.0, "limit")
+    assert v.submit_order(vault, "BTC", BUY, 1000)["filled_lots"] == 1000  # taker fee 45
+    v.mark[0] = 98000.0
+    v.kept_base[0] = 98000.0
+    v.kept_others[0] = 98000.0
+    e = v.equity(vault)
+    assert e == approx(555.0) and 0 <= e < (2 / 3) * v._unit_mm(vault, -1)
+    v.run_liquidations()
+    assert not rows(v, BACKSTOP)
+    # 98000 < partial threshold 100000: the whole 1000 lots; no bids: all of it to ADL at 98000 - 555 = 97445
+    adl = rows(v, ADL)
+    assert [(e[3], e[5], e[6]) for e in adl] == [(mm, BUY, 1000)]
+    assert adl[0][7] == approx(97445.0) and adl[0][11] == approx(2000.0)
+    liq = rows(v, LIQUIDATION)
+    assert [(e[3], e[5], e[10], e[11]) for e in liq] == [(vault, SELL, 3, mm)]
+    assert v.lots[vault][0] == 0 and v.lots[mm][0] == 0
+    assert v.bal[vault][0] == approx(2600.0 - 45.0 - 2555.0)
+    assert v.bal[mm][0] == approx(1_000_000.0 - 15.0 + 2555.0)
+    assert v.bad_debt[0] == 0.0
+    v.check_invariants()
+
+
+def test_r2_negative_pass_books_free_collateral_of_isolated_account():
+    """SPEC 8.8 [R2]: an isolated account's free collateral below -EPS_NEG is unit (i, -1): BAD_DEBT market -1."""
+    v = venue("lighter_like")
+    a = v.open_account(isolated=True)
+    v.deposit(a, 100.0)
+    v.bal[a][0] -= 400.0  # as if 400 had been paid out of it (kept in fees so the identity holds)
+    v.fees_kept[0] += 400.0
+    v.check_invariants()
+    v.run_liquidations()
+    bd = rows(v, BAD_DEBT)
+    assert len(bd) == 1 and bd[0][2] == -1 and bd[0][3] == a and bd[0][8] == approx(300.0)
+    assert v.bal[a][0] == 0.0 and v.bad_debt[0] == approx(300.0)
+    v.check_invariants()
+
+
+def test_r2_halted_update_prices_takes_no_sample():
+    """SPEC 5 [R2]: while halted no premium sample, the basis window and the EMA stay; marks stay frozen."""
+    v = venue("hyperliquid_like")
+    v.update_prices({"BTC": 101000.0, "ALT": 10.0})
+    n, s, ema, w = v.prem_n, list(v.prem_sum), list(v.premium_ema), [list(x) for x in v.basis_window]
+    mark = list(v.mark)
+    v.set_halted(True)
+    v.update_prices({"BTC": 90000.0, "ALT": 9.0})
+    assert v.prem_n == n and v.prem_sum == s and v.premium_ema == ema and v.basis_window == w
+    assert v.mark == mark and v.index[0] == 90000.0

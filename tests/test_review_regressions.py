@@ -1,0 +1,123 @@
+"""Regression tests for the findings of the independent review of the venue mechanics (SPEC revision 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import force_mark, make_venue, trade
+from venues import events as ev
+from venues.orderbook import BUY, SELL
+
+
+def rows(v, kind):
+    return v.events.of_kind(kind)
+
+
+def test_liquidation_fee_never_crowds_out_the_fund():
+    """The fee is taken after the fund paid the shortfalls: no bad debt while the fund has money."""
+    v = make_venue("binance_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    L = v.open_account()
+    v.deposit(L, 5_000)
+    v.set_leverage(L, "BTC", 20)
+    trade(v, L, mm, "BTC", 1000, 100_000.0)        # bankruptcy price 95,000
+    v.submit_order(mm, "BTC", BUY, 500, 95_200.0, kind="limit")
+    v.submit_order(mm, "BTC", BUY, 500, 94_900.0, kind="limit")
+    force_mark(v, {"BTC": 95_300.0})               # equity 300 < maintenance 426.5
+    fund0 = v.ch.insurance[0]
+    v.run_liquidations()
+    # equity: 300 - 50 (0.5 @ 95,200) - 200 (0.5 @ 94,900) + 50 (fund: (95,000 - 94,900) x 0.5) = 100
+    ins = rows(v, ev.INSURANCE)
+    assert ins["notional"].tolist() == pytest.approx([50.0])
+    liq = rows(v, ev.LIQUIDATION)
+    assert liq["fee"].sum() == pytest.approx(100.0)   # min(40 bps x 95,050, 100)
+    assert v.ch.bad_debt[0] == 0 and v.equity(L) == pytest.approx(0.0, abs=1e-6)
+    assert v.ch.insurance[0] - fund0 == pytest.approx(50.0)
+    v.check_invariants()
+
+
+def test_partial_close_of_a_losing_isolated_position_releases_only_its_share():
+    v = make_venue("binance_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    a = v.open_account(isolated=True)
+    v.deposit(a, 5_000)
+    v.set_leverage(a, "BTC", 20)
+    trade(v, a, mm, "BTC", 1000, 100_000.0)        # margin 5,000
+    force_mark(v, {"BTC": 95_500.0})               # position equity 500
+    free0 = v.ch.bal[a, 0]
+    v.submit_order(mm, "BTC", BUY, 900, 95_500.0, kind="limit")
+    v.submit_order(a, "BTC", SELL, 900)            # closes 0.9 BTC at the mark
+    assert v.ch.bal[a, 0] - free0 == pytest.approx(0.9 * 500)
+    eq_rest = v.ch.iso_margin[a, 0] + v.ch.qty[a, 0] * (95_500.0 - v.ch.entry[a, 0])
+    assert eq_rest == pytest.approx(0.1 * 500)
+    v.check_invariants()
+
+
+def test_a_negative_isolated_margin_is_never_released_and_becomes_bad_debt():
+    v = make_venue("hyperliquid_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0, "backstop_vault_usd": 0.0})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    a = v.open_account(isolated=True)
+    v.deposit(a, 5_000)
+    v.set_leverage(a, "BTC", 20)
+    trade(v, a, mm, "BTC", 1000, 100_000.0)        # margin 5,000
+    force_mark(v, {"BTC": 94_000.0})               # position equity -1,000 (not yet liquidated)
+    v.submit_order(mm, "BTC", BUY, 1000, 94_000.0, kind="limit")
+    v.submit_order(a, "BTC", SELL, 1000, reduce_only=True)
+    assert v.ch.bal[a, 0] == pytest.approx(0.0) and v.ch.iso_margin[a, 0] == pytest.approx(-1_000.0)
+    v.run_liquidations()
+    assert v.ch.bad_debt[0] == pytest.approx(1_000.0)
+    assert rows(v, ev.BAD_DEBT)["notional"].tolist() == pytest.approx([1_000.0])
+    assert v.ch.iso_margin[a, 0] == 0.0
+    v.check_invariants()
+
+
+def test_a_negative_free_balance_of_an_isolated_account_is_booked():
+    v = make_venue("lighter_like", {"backstop_vault_usd": 0.0})
+    a = v.open_account(isolated=True)
+    v.deposit(a, 100.0)
+    v.ch.bal[a, 0] -= 150.0                        # e.g. fees on reduce-only orders took it below zero ...
+    v.ch.fees_kept[0] += 150.0                     # ... to the venue (the identity holds)
+    v.check_invariants()
+    v.run_liquidations()
+    assert v.ch.bad_debt[0] == pytest.approx(50.0) and v.ch.bal[a, 0] == 0.0
+    v.check_invariants()
+
+
+def test_the_vault_never_takes_itself_over():
+    v = make_venue("hyperliquid_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0, "backstop_vault_usd": 10_000.0})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    V = v.vault
+    v.ch.apply_fill(V, 0, 10_000, 100_000.0)        # the vault holds 10 BTC long (as from takeovers) ...
+    v.ch.apply_fill(mm, 0, -10_000, 100_000.0)      # ... against the maker
+    force_mark(v, {"BTC": 99_200.0})               # vault equity 2,000 < 2/3 x maintenance (12,400 x 2/3)
+    v.run_liquidations()
+    assert len(rows(v, ev.BACKSTOP)["account"]) == 0
+    liq = rows(v, ev.LIQUIDATION)
+    assert set(liq["account"].tolist()) == {V} and set(liq["info"].tolist()) <= {1, 3}
+    v.check_invariants()
+
+
+def test_remainder_to_insurance_moves_the_whole_collateral():
+    v = make_venue("binance_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0, "collateral_oracle": "redemption",
+                                    "liquidation_fee_bps": 0.0})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    a = v.open_account()
+    v.deposit(a, 3_000, asset="SYNTH")             # collateral value 3,000 x 0.95 = 2,850
+    v.set_leverage(a, "BTC", 20)
+    trade(v, a, mm, "BTC", 500, 100_000.0)         # 0.5 BTC
+    v.submit_order(mm, "BTC", BUY, 500, 94_650.0, kind="limit")
+    force_mark(v, {"BTC": 94_650.0})               # equity 2,850 - 2,675 = 175 < maintenance 0.4% x 47,325
+    assert len(v.scan()) == 1
+    v.run_liquidations()
+    s = v.asset_index["SYNTH"]
+    assert v.ch.bal[a].tolist() == [0.0] * len(v.assets)
+    assert v.ch.insurance[s] == pytest.approx(3_000.0)       # the synthetic dollar went to the fund too
+    ins = rows(v, ev.INSURANCE)
+    assert ins["aux"].tolist() == pytest.approx([175.0])
+    v.check_invariants()
