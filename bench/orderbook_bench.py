@@ -60,7 +60,15 @@ def run_once(stream) -> tuple[float, OrderBook, int]:
     return dt, book, len(kind)
 
 
+def speed_reference_ns() -> float:
+    """A fixed pure-Python workload (sum(range(10))), best of 5 x 200,000: the dev VM's speed drifts by up to
+    2x over minutes (seen: 210 ns to 390 ns), so figures are read next to it."""
+    import timeit
+    return min(timeit.repeat("sum(range(10))", number=200_000, repeat=5)) / 200_000 * 1e9
+
+
 def main() -> None:
+    ref_ns = speed_reference_ns()
     stream = make_stream()
     times, peak = [], 0
     gc.freeze()  # the pre-generated stream is long-lived input, not part of what is measured
@@ -75,6 +83,7 @@ def main() -> None:
     print(f"resting orders at end: {peak:,}")
     print(f"us per event, 3 runs: {', '.join(f'{t:.2f}' for t in times)}")
     print(f"median us per event: {statistics.median(times):.2f} (target <= 4.00)")
+    print(f"machine speed reference: sum(range(10)) takes {ref_ns:.0f} ns (this VM: about 210 fast, 390 slow)")
 
 
 if __name__ == "__main__":

@@ -313,8 +313,10 @@ class OrderBook:
         queues, levels = self._queues[b], self._level_lots[b]
         best = self.best_ask if side == BUY else self.best_bid
         orders = self._orders
+        by_owner = self._by_owner
         f_oid, f_own, f_px, f_lots = fills.maker_order, fills.maker_owner, fills.price_ticks, fills.lots
         left = lots
+        last = None
         while left > 0:
             p = best()
             if p is None:
@@ -330,38 +332,41 @@ class OrderBook:
                     q.popleft()
                     self._stale -= 1
                     continue
-                if o[_OWNER] == owner:  # self-trade prevention: the resting order is cancelled
+                maker = o[3]
+                if maker == owner:  # self-trade prevention: the resting order is cancelled
                     q.popleft()
-                    fills.self_cancelled.append((oid, o[_SIDE], p, o[_LOTS]))
-                    level_left -= o[_LOTS]
+                    fills.self_cancelled.append((oid, o[0], p, o[2]))
+                    level_left -= o[2]
                     del orders[oid]
-                    s = self._by_owner[owner]
+                    s = by_owner[owner]
                     s.discard(oid)
                     if not s:
-                        del self._by_owner[owner]
+                        del by_owner[owner]
                     continue
-                avail = o[_LOTS]
+                avail = o[2]
                 if avail <= left:
                     q.popleft()
                     del orders[oid]
-                    s = self._by_owner[o[_OWNER]]
+                    s = by_owner[maker]
                     s.discard(oid)
                     if not s:
-                        del self._by_owner[o[_OWNER]]
+                        del by_owner[maker]
                     take = avail
                 else:
-                    o[_LOTS] = avail - left
+                    o[2] = avail - left
                     take = left
                 left -= take
                 level_left -= take
                 f_oid.append(oid)
-                f_own.append(o[_OWNER])
+                f_own.append(maker)
                 f_px.append(p)
                 f_lots.append(take)
-                self.last_trade_ticks = p
+                last = p
             if level_left > 0:
                 levels[p] = level_left
             else:
                 del levels[p]
                 self._stale -= len(queues.pop(p))  # whatever is left in the deque is stale
+        if last is not None:
+            self.last_trade_ticks = last
         self.traded_lots += lots - left
