@@ -81,3 +81,270 @@ def fundamental_paths(seed: int, steps: int, initial: dict[str, float], vol_dail
             path = path * shock.path(a, steps)
         out[a] = path
     return out
+
+
+# ====================================================================================== the model
+import mesa  # noqa: E402
+
+from agents.directional import DirectionalParams, draw_leverage, exit_prices, order_lots, signal_side  # noqa: E402
+from agents.market_maker import QuoteParams, ladder, realised_vol_bps  # noqa: E402
+from venues import events as ev  # noqa: E402
+from venues.orderbook import BUY, SELL  # noqa: E402
+from venues.params import ConfigError  # noqa: E402
+from venues.presets import load_preset  # noqa: E402
+from venues.prices import weighted_median  # noqa: E402
+from venues.venue import Venue  # noqa: E402
+
+ASSETS = ("BTC", "ALT")
+
+
+@dataclass
+class ModelConfig:
+    """A run's settings (issue "Experiments" moves these into validated Hydra groups)."""
+
+    seed: int = 0
+    steps: int = 1440
+    scenario: str = "oct10"
+    check_invariants: bool = True
+    warmup_minutes: int = 120
+    venues: dict | None = None
+    """name -> {"preset": str, "overrides": dict}; default binance/hyperliquid/lighter on their presets."""
+    initial_prices: dict | None = None
+    vol_daily: dict | None = None
+    correlation: float = 0.7
+    shock_tail_df: float = math.inf
+    n_market_makers: int = 3
+    n_directional: int = 1000
+    mm_depth_usd: dict | None = None
+    """Quoted notional per side per venue, USD, by asset (BTC deep, ALT thin)."""
+    mm_capital_usd: float = 20_000_000.0
+    mm_withdraw_threshold: float = 5.0
+    mm_return_minutes: int = 30
+    directional: DirectionalParams | None = None
+    shock: ShockScript | None = None
+
+    def resolved(self) -> "ModelConfig":
+        if self.scenario not in ("calm", "oct10"):
+            raise ConfigError(f"scenario: expected one of calm, oct10, got {self.scenario!r}")
+        if self.steps < 1 or self.warmup_minutes < 0:
+            raise ConfigError(f"steps: expected a positive number of minutes, got {self.steps!r}")
+        self.venues = self.venues or {"binance": {"preset": "binance_like"},
+                                      "hyperliquid": {"preset": "hyperliquid_like"},
+                                      "lighter": {"preset": "lighter_like"}}
+        self.initial_prices = self.initial_prices or {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0}
+        self.vol_daily = self.vol_daily or {"BTC": 0.03, "ALT": 0.06}
+        self.mm_depth_usd = self.mm_depth_usd or {"BTC": 3_000_000.0, "ALT": 300_000.0}
+        self.directional = self.directional or DirectionalParams()
+        if self.scenario == "oct10" and self.shock is None:
+            self.shock = ShockScript(start_minute=self.warmup_minutes + 60)
+        return self
+
+
+class MarketMaker(mesa.Agent):
+    """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up), withdraws
+    past its volatility threshold and returns later; its account can itself be liquidated."""
+
+    def __init__(self, model: "CascadeModel", index: int, venue_name: str):
+        super().__init__(model)
+        cfg = model.cfg
+        self.venue = model.venues[venue_name]
+        self.venue_name = venue_name
+        self.own_rng = stream(cfg.seed, "agent", "market_maker", index)
+        self.account = self.venue.open_account()
+        self.venue.deposit(self.account, cfg.mm_capital_usd)
+        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a], withdraw_threshold=cfg.mm_withdraw_threshold,
+                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a]) for a in ASSETS}
+        for k, a in enumerate(self.venue.perp_names):
+            # a leverage the tier table allows at the largest position its quotes and inventory limit can reach
+            worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
+            self.venue.set_leverage(self.account, k, min(10.0, float(self.venue.ch.tiers[k].max_leverage_at(worst))))
+        self.withdrawn_until = -1
+        self.withdrawals: list[int] = []   # steps at which it pulled its quotes
+
+    def requote(self, t: int) -> None:
+        v, model = self.venue, self.model
+        if t < self.withdrawn_until:
+            return
+        for k, a in enumerate(v.perp_names):
+            fair = model.reference[a]
+            lot = v.books[k].lot_size
+            window = model.mid_history(self.venue_name, k, 15)
+            vol = realised_vol_bps(window)
+            inventory = v.ch.lots[self.account, k] * lot * fair
+            bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
+            v.cancel_all(self.account, k)
+            if bids.size == 0:
+                v.cancel_all(self.account)
+                self.withdrawn_until = t + model.cfg.mm_return_minutes
+                self.withdrawals.append(t)
+                return
+            for px, usd in zip(bids, bsz):
+                n = int(usd / (px * lot))
+                if n > 0:
+                    v.submit_order(self.account, k, BUY, n, float(px), kind="limit", post_only=True)
+            for px, usd in zip(asks, asz):
+                n = int(usd / (px * lot))
+                if n > 0:
+                    v.submit_order(self.account, k, SELL, n, float(px), kind="limit", post_only=True)
+
+
+class DirectionalTrader(mesa.Agent):
+    """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
+
+    def __init__(self, model: "CascadeModel", index: int, venue_name: str, market: str, capital: float,
+                 leverage: float, momentum: bool):
+        super().__init__(model)
+        self.index = index
+        self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
+        self.venue_name = venue_name
+        self.venue = model.venues[venue_name]
+        self.k = self.venue.market_index(market)
+        self.capital = capital
+        self.momentum = momentum
+        self.account = self.venue.open_account()
+        self.venue.deposit(self.account, capital)
+        cap = float(self.venue.ch.tiers[self.k].max_leverage[0])
+        self.leverage = min(leverage, cap)
+        self.venue.set_leverage(self.account, self.k, self.leverage)
+
+    def act(self) -> None:
+        model, v, p = self.model, self.venue, self.model.cfg.directional
+        t = model.steps
+        lots = int(v.ch.lots[self.account, self.k])
+        if lots == 0:
+            window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
+            side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
+            price = float(v.ch.mark[self.k])
+            n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
+                           v.books[self.k].lot_size)
+            if n > 0:
+                r = v.submit_order(self.account, self.k, side, n)
+                if r.filled_lots:
+                    sl, tp = exit_prices(r.avg_price, side, p)
+                    model.set_stops(self.index, side, sl, tp)
+        model.schedule_event(self.act, at=t + 0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
+
+    def exit(self) -> None:
+        v = self.venue
+        lots = int(v.ch.lots[self.account, self.k])
+        if lots:
+            v.submit_order(self.account, self.k, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)
+
+
+class CascadeModel(mesa.Model):
+    """Siloed perp venues, market makers and directional traders under an exogenous shock."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(rng=cfg.seed)
+        self.cfg = cfg = cfg.resolved()
+        T = cfg.steps
+        self.fund_paths = fundamental_paths(cfg.seed, T + 1, {a: cfg.initial_prices[a] for a in ASSETS},
+                                            cfg.vol_daily, cfg.correlation, cfg.shock_tail_df,
+                                            cfg.shock if cfg.scenario == "oct10" else None)
+        self.venues: dict[str, Venue] = {}
+        for vid, (name, spec) in enumerate(cfg.venues.items()):
+            params = load_preset(spec["preset"], spec.get("overrides"), where=f"venues.{name}")
+            self.venues[name] = Venue(name, params, cfg.initial_prices, venue_id=vid, capacity=cfg.n_directional + 64)
+        self.reference = {a: cfg.initial_prices[a] for a in ASSETS}
+        self.venue_names = list(self.venues)
+        V = len(self.venue_names)
+        # time series, preallocated for the run (settled rule 12)
+        self.ts_mid = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_mark = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_index = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_oi_usd = np.zeros((T + 1, V, len(ASSETS)))
+        self.ts_fundamental = np.stack([self.fund_paths[a] for a in ASSETS], axis=1)
+        self.conservation_error_rel = 0.0
+        self.makers = [MarketMaker(self, k, self.venue_names[k % V]) for k in range(cfg.n_market_makers)]
+        self._build_directional()
+        for name, v in self.venues.items():
+            self.ts_mid[0, self.venue_names.index(name)] = v.mid
+        for mm in self.makers:
+            mm.requote(0)
+
+    # ------------------------------------------------------------------ populations
+    def _build_directional(self) -> None:
+        cfg = self.cfg
+        n = cfg.n_directional
+        p = cfg.directional
+        rng = stream(cfg.seed, "population", "directional")
+        capital = rng.lognormal(math.log(p.capital_median_usd), p.capital_sigma, n)
+        leverage = draw_leverage(rng, n, p, cap=200.0)
+        venue_idx = rng.integers(0, len(self.venue_names), n)
+        market = np.where(rng.random(n) < 0.7, "BTC", "ALT")
+        momentum = rng.random(n) < p.momentum_share
+        first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
+        self.stop_side = np.zeros(n, dtype=np.int8)
+        self.stop_sl = np.zeros(n)
+        self.stop_tp = np.zeros(n)
+        self.stop_venue = venue_idx.astype(np.int16)
+        self.stop_market = np.where(market == "BTC", 0, 1).astype(np.int16)
+        self.traders = []
+        for k in range(n):
+            tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
+                                   float(leverage[k]), bool(momentum[k]))
+            self.traders.append(tr)
+            self.schedule_event(tr.act, at=float(first[k]) + 0.5)
+
+    def set_stops(self, k: int, side: int, sl: float, tp: float) -> None:
+        self.stop_side[k], self.stop_sl[k], self.stop_tp[k] = side, sl, tp
+
+    def mid_history(self, venue_name: str, k: int, n: int) -> np.ndarray:
+        v = self.venue_names.index(venue_name)
+        t = self.steps
+        return self.ts_mid[max(0, t - n): t + 1, v, k]
+
+    # ------------------------------------------------------------------ one minute
+    def step(self) -> None:
+        t = self.steps
+        cfg = self.cfg
+        # 1. fundamentals move: the outside reference of each asset (settled rule 4)
+        for j, a in enumerate(ASSETS):
+            self.reference[a] = float(self.fund_paths[a][t])
+        # 2. market makers requote around the reference (their own schedule: every minute)
+        for mm in self.makers:
+            mm.requote(t)
+        # 3. index and mark: the weighted median of the outside reference and the CEX spot mid (rule 4);
+        #    other venues' perp mids at the previous step feed the hyperliquid-style marks
+        prev_mids = self.ts_mid[t - 1]
+        for vi, (name, v) in enumerate(self.venues.items()):
+            v.set_step(t)
+            index = {}
+            for j, a in enumerate(ASSETS):
+                refs = [self.reference[a]]
+                for other in self.venues.values():
+                    mid = other.spot_mid(a)
+                    if mid is not None:
+                        refs.append(mid)
+                index[a] = weighted_median(refs, [2.0] + [1.0] * (len(refs) - 1))
+            others = [[float(prev_mids[u, j]) for u in range(len(self.venues)) if u != vi] for j in range(len(ASSETS))]
+            v.update_prices(index, other_mids=others)
+        # 4. each venue's liquidation waterfall, then funding (settled rules 2 and 5)
+        for v in self.venues.values():
+            v.run_liquidations()
+            v.unwind_vault()
+            v.settle_funding()
+        # 5. stops: traders whose mark crossed their stop-loss or take-profit act (a vectorized trigger check)
+        self._check_stops()
+        # 6. record, and the accounting identity when asked (settled rule 1)
+        for vi, v in enumerate(self.venues.values()):
+            self.ts_mid[t, vi] = v.mid
+            self.ts_mark[t, vi] = v.ch.mark
+            self.ts_index[t, vi] = v.index
+            self.ts_oi_usd[t, vi] = np.array(v.ch.oi_long_lots) * v.ch.lot_size * v.ch.mark
+            if cfg.check_invariants:
+                self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
+        if t >= cfg.steps:
+            self.running = False
+
+    def _check_stops(self) -> None:
+        if not len(self.traders):
+            return
+        marks = np.stack([v.ch.mark for v in self.venues.values()])
+        px = marks[self.stop_venue, self.stop_market]
+        s = self.stop_side
+        hit = ((s == BUY) & ((px <= self.stop_sl) | (px >= self.stop_tp))) | \
+              ((s == SELL) & ((px >= self.stop_sl) | (px <= self.stop_tp)))
+        for k in np.flatnonzero(hit).tolist():
+            self.stop_side[k] = 0
+            self.traders[k].exit()
