@@ -10,17 +10,11 @@ part of a config shifts no one else's draws and paired runs stay paired.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-
-def stream(seed: int, *keys: str | int) -> np.random.Generator:
-    """The generator for a named consumer: SeedSequence(seed) spawned by fixed keys (crc32 of each name),
-    identical in any process and independent of what other consumers draw."""
-    key = tuple(k if isinstance(k, int) else zlib.crc32(str(k).encode()) for k in keys)
-    return np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=key))
+from agents.base import stream  # noqa: F401  (re-exported: the streams of settled rule 10)
 
 
 @dataclass
@@ -86,8 +80,8 @@ def fundamental_paths(seed: int, steps: int, initial: dict[str, float], vol_dail
 # ====================================================================================== the model
 import mesa  # noqa: E402
 
-from agents.directional import DirectionalParams, draw_leverage, exit_prices, order_lots, signal_side  # noqa: E402
-from agents.market_maker import QuoteParams, ladder, realised_vol_bps  # noqa: E402
+from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage  # noqa: E402
+from agents.market_maker import MarketMaker  # noqa: E402
 from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.params import ConfigError  # noqa: E402
@@ -138,97 +132,6 @@ class ModelConfig:
         if self.scenario == "oct10" and self.shock is None:
             self.shock = ShockScript(start_minute=self.warmup_minutes + 60)
         return self
-
-
-class MarketMaker(mesa.Agent):
-    """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up), withdraws
-    past its volatility threshold and returns later; its account can itself be liquidated."""
-
-    def __init__(self, model: "CascadeModel", index: int, venue_name: str):
-        super().__init__(model)
-        cfg = model.cfg
-        self.venue = model.venues[venue_name]
-        self.venue_name = venue_name
-        self.own_rng = stream(cfg.seed, "agent", "market_maker", index)
-        self.account = self.venue.open_account()
-        self.venue.deposit(self.account, cfg.mm_capital_usd)
-        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a], withdraw_threshold=cfg.mm_withdraw_threshold,
-                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a]) for a in ASSETS}
-        for k, a in enumerate(self.venue.perp_names):
-            # a leverage the tier table allows at the largest position its quotes and inventory limit can reach
-            worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
-            self.venue.set_leverage(self.account, k, min(10.0, float(self.venue.ch.tiers[k].max_leverage_at(worst))))
-        self.withdrawn_until = -1
-        self.withdrawals: list[int] = []   # steps at which it pulled its quotes
-
-    def requote(self, t: int) -> None:
-        v, model = self.venue, self.model
-        if t < self.withdrawn_until:
-            return
-        for k, a in enumerate(v.perp_names):
-            fair = model.reference[a]
-            lot = v.books[k].lot_size
-            window = model.mid_history(self.venue_name, k, 15)
-            vol = realised_vol_bps(window)
-            inventory = v.ch.lots[self.account, k] * lot * fair
-            bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
-            v.cancel_all(self.account, k)
-            if bids.size == 0:
-                v.cancel_all(self.account)
-                self.withdrawn_until = t + model.cfg.mm_return_minutes
-                self.withdrawals.append(t)
-                return
-            for px, usd in zip(bids, bsz):
-                n = int(usd / (px * lot))
-                if n > 0:
-                    v.submit_order(self.account, k, BUY, n, float(px), kind="limit", post_only=True)
-            for px, usd in zip(asks, asz):
-                n = int(usd / (px * lot))
-                if n > 0:
-                    v.submit_order(self.account, k, SELL, n, float(px), kind="limit", post_only=True)
-
-
-class DirectionalTrader(mesa.Agent):
-    """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
-
-    def __init__(self, model: "CascadeModel", index: int, venue_name: str, market: str, capital: float,
-                 leverage: float, momentum: bool):
-        super().__init__(model)
-        self.index = index
-        self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
-        self.venue_name = venue_name
-        self.venue = model.venues[venue_name]
-        self.k = self.venue.market_index(market)
-        self.capital = capital
-        self.momentum = momentum
-        self.account = self.venue.open_account()
-        self.venue.deposit(self.account, capital)
-        cap = float(self.venue.ch.tiers[self.k].max_leverage[0])
-        self.leverage = min(leverage, cap)
-        self.venue.set_leverage(self.account, self.k, self.leverage)
-
-    def act(self) -> None:
-        model, v, p = self.model, self.venue, self.model.cfg.directional
-        t = model.steps
-        lots = int(v.ch.lots[self.account, self.k])
-        if lots == 0:
-            window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
-            side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
-            price = float(v.ch.mark[self.k])
-            n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
-                           v.books[self.k].lot_size)
-            if n > 0:
-                r = v.submit_order(self.account, self.k, side, n)
-                if r.filled_lots:
-                    sl, tp = exit_prices(r.avg_price, side, p)
-                    model.set_stops(self.index, side, sl, tp)
-        model.schedule_event(self.act, at=t + 0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
-
-    def exit(self) -> None:
-        v = self.venue
-        lots = int(v.ch.lots[self.account, self.k])
-        if lots:
-            v.submit_order(self.account, self.k, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)
 
 
 class CascadeModel(mesa.Model):

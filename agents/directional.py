@@ -2,8 +2,7 @@
 
 Each trader enters on a momentum or contrarian signal, at a heavy-tailed leverage capped by the venue, and
 leaves by a stop-loss or a take-profit (MECHANICS "Calm-market realism": BitMEX longs at 22-39x effective
-leverage, 80% at or below 54x). The rules are pure functions here; the agent that uses them comes with the
-model of issue "Agents and the model".
+leverage, 80% at or below 54x). The rules are pure functions; the agent below uses them.
 """
 
 from __future__ import annotations
@@ -11,9 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mesa
 import numpy as np
 
 from venues.orderbook import BUY, SELL
+
+from .base import stream
 
 
 @dataclass
@@ -70,3 +72,46 @@ def exit_prices(entry: float, side: int, p: DirectionalParams) -> tuple[float, f
     if side == BUY:
         return entry * (1.0 - sl), entry * (1.0 + tp)
     return entry * (1.0 + sl), entry * (1.0 - tp)
+
+
+class DirectionalTrader(mesa.Agent):
+    """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
+
+    def __init__(self, model, index: int, venue_name: str, market: str, capital: float,
+                 leverage: float, momentum: bool):
+        super().__init__(model)
+        self.index = index
+        self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
+        self.venue_name = venue_name
+        self.venue = model.venues[venue_name]
+        self.k = self.venue.market_index(market)
+        self.capital = capital
+        self.momentum = momentum
+        self.account = self.venue.open_account()
+        self.venue.deposit(self.account, capital)
+        cap = float(self.venue.ch.tiers[self.k].max_leverage[0])
+        self.leverage = min(leverage, cap)
+        self.venue.set_leverage(self.account, self.k, self.leverage)
+
+    def act(self) -> None:
+        model, v, p = self.model, self.venue, self.model.cfg.directional
+        t = model.steps
+        lots = int(v.ch.lots[self.account, self.k])
+        if lots == 0:
+            window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
+            side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
+            price = float(v.ch.mark[self.k])
+            n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
+                           v.books[self.k].lot_size)
+            if n > 0:
+                r = v.submit_order(self.account, self.k, side, n)
+                if r.filled_lots:
+                    sl, tp = exit_prices(r.avg_price, side, p)
+                    model.set_stops(self.index, side, sl, tp)
+        model.schedule_event(self.act, at=t + 0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
+
+    def exit(self) -> None:
+        v = self.venue
+        lots = int(v.ch.lots[self.account, self.k])
+        if lots:
+            v.submit_order(self.account, self.k, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)

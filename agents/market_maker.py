@@ -1,4 +1,4 @@
-"""Market makers' quoting rule (the agent that uses it comes with issue "Agents and the model").
+"""Market makers: the quoting rule (a pure function) and the agent that uses it.
 
 A maker quotes a ladder of bids and asks around its fair value, skewed against its inventory; it widens and
 cuts size as realised volatility and inventory grow, and withdraws entirely past a threshold (the thin books
@@ -11,7 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mesa
 import numpy as np
+
+from venues.orderbook import BUY, SELL
+
+from .base import stream
 
 
 @dataclass
@@ -67,3 +72,54 @@ def realised_vol_bps(prices: np.ndarray) -> float:
     if x.size < 3:
         return 0.0
     return float(np.std(np.diff(np.log(x))) * 1e4)
+
+
+ASSETS = ("BTC", "ALT")
+
+
+class MarketMaker(mesa.Agent):
+    """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up), withdraws
+    past its volatility threshold and returns later; its account can itself be liquidated."""
+
+    def __init__(self, model, index: int, venue_name: str):
+        super().__init__(model)
+        cfg = model.cfg
+        self.venue = model.venues[venue_name]
+        self.venue_name = venue_name
+        self.own_rng = stream(cfg.seed, "agent", "market_maker", index)
+        self.account = self.venue.open_account()
+        self.venue.deposit(self.account, cfg.mm_capital_usd)
+        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a], withdraw_threshold=cfg.mm_withdraw_threshold,
+                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a]) for a in ASSETS}
+        for k, a in enumerate(self.venue.perp_names):
+            # a leverage the tier table allows at the largest position its quotes and inventory limit can reach
+            worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
+            self.venue.set_leverage(self.account, k, min(10.0, float(self.venue.ch.tiers[k].max_leverage_at(worst))))
+        self.withdrawn_until = -1
+        self.withdrawals: list[int] = []   # steps at which it pulled its quotes
+
+    def requote(self, t: int) -> None:
+        v, model = self.venue, self.model
+        if t < self.withdrawn_until:
+            return
+        for k, a in enumerate(v.perp_names):
+            fair = model.reference[a]
+            lot = v.books[k].lot_size
+            window = model.mid_history(self.venue_name, k, 15)
+            vol = realised_vol_bps(window)
+            inventory = v.ch.lots[self.account, k] * lot * fair
+            bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
+            v.cancel_all(self.account, k)
+            if bids.size == 0:
+                v.cancel_all(self.account)
+                self.withdrawn_until = t + model.cfg.mm_return_minutes
+                self.withdrawals.append(t)
+                return
+            for px, usd in zip(bids, bsz):
+                n = int(usd / (px * lot))
+                if n > 0:
+                    v.submit_order(self.account, k, BUY, n, float(px), kind="limit", post_only=True)
+            for px, usd in zip(asks, asz):
+                n = int(usd / (px * lot))
+                if n > 0:
+                    v.submit_order(self.account, k, SELL, n, float(px), kind="limit", post_only=True)
