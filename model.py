@@ -81,6 +81,7 @@ def fundamental_paths(seed: int, steps: int, initial: dict[str, float], vol_dail
 import mesa  # noqa: E402
 
 from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage  # noqa: E402
+from agents.farmer import Farmer, FarmerParams, Incentives, pair_yield_per_day  # noqa: E402
 from agents.market_maker import MarketMaker  # noqa: E402
 from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
@@ -115,6 +116,14 @@ class ModelConfig:
     mm_withdraw_threshold: float = 5.0
     mm_return_minutes: int = 30
     directional: DirectionalParams | None = None
+    n_farmers: int = 200
+    farmers: FarmerParams | None = None
+    incentives: dict | None = None
+    """venue name -> Incentives (points per USD of volume and per USD of open interest per hour)."""
+    point_value_usd: float = 0.02
+    """USD value of one point (the farmers' expected yield uses it)."""
+    transfer_delay_minutes: float = 30.0
+    """Minutes between a withdrawal leaving one venue and its deposit landing on another."""
     shock: ShockScript | None = None
 
     def resolved(self) -> "ModelConfig":
@@ -129,6 +138,15 @@ class ModelConfig:
         self.vol_daily = self.vol_daily or {"BTC": 0.03, "ALT": 0.06}
         self.mm_depth_usd = self.mm_depth_usd or {"BTC": 3_000_000.0, "ALT": 300_000.0}
         self.directional = self.directional or DirectionalParams()
+        self.farmers = self.farmers or FarmerParams()
+        if self.incentives is None:   # a points season on the two on-chain venues (config)
+            self.incentives = {"hyperliquid": Incentives(0.0, 0.0), "lighter": Incentives(1e-3, 1e-3)}
+        if self.farmers.policy not in ("close_other", "rehedge", "hold"):
+            raise ConfigError(f"farmers.policy: expected one of close_other, rehedge, hold, got {self.farmers.policy!r}")
+        if not self.transfer_delay_minutes >= 0:
+            raise ConfigError(f"transfers.delay_minutes: expected a number >= 0, got {self.transfer_delay_minutes!r}")
+        if not self.point_value_usd >= 0:
+            raise ConfigError(f"incentives.point_value_usd: expected a number >= 0, got {self.point_value_usd!r}")
         if self.scenario == "oct10" and self.shock is None:
             self.shock = ShockScript(start_minute=self.warmup_minutes + 60)
         return self
@@ -158,8 +176,14 @@ class CascadeModel(mesa.Model):
         self.ts_oi_usd = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_fundamental = np.stack([self.fund_paths[a] for a in ASSETS], axis=1)
         self.conservation_error_rel = 0.0
+        self.ts_naked_usd = np.zeros(T + 1)
+        self.ts_in_flight = np.zeros(T + 1, dtype=np.int64)
+        self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
+        self.transfer_log: list[tuple] = []                               # (step, farmer, from, to, USD, arrival)
+        self.broken_log: list[tuple[int, int, str]] = []                  # (step, farmer, venue of the closed leg)
         self.makers = [MarketMaker(self, k, self.venue_names[k % V]) for k in range(cfg.n_market_makers)]
         self._build_directional()
+        self._build_farmers()
         for name, v in self.venues.items():
             self.ts_mid[0, self.venue_names.index(name)] = v.mid
         for mm in self.makers:
@@ -188,6 +212,100 @@ class CascadeModel(mesa.Model):
                                    float(leverage[k]), bool(momentum[k]))
             self.traders.append(tr)
             self.schedule_event(tr.act, at=float(first[k]) + 0.5)
+
+    def _build_farmers(self) -> None:
+        cfg = self.cfg
+        n = cfg.n_farmers
+        p = cfg.farmers
+        rng = stream(cfg.seed, "population", "farmers")
+        capital = rng.lognormal(math.log(p.capital_median_usd), p.capital_sigma, n)
+        leverage = rng.uniform(p.leverage_min, p.leverage_max, n)
+        hurdle = rng.exponential(p.hurdle_daily_pct_mean / 100.0, n)
+        first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
+        self.farmers: list[Farmer] = []
+        self.hedged: list[Farmer] = []
+        for k in range(n):
+            f = Farmer(self, k, float(capital[k]), float(leverage[k]), float(hurdle[k]))
+            self.farmers.append(f)
+            self.schedule_event(f.consider_entry, at=float(first[k]) + 0.5)
+
+    def pair_yields(self, market: str, hold_days: float) -> np.ndarray:
+        """Expected daily yield per USD of notional for each (long venue, short venue) pair (agents/farmer.py)."""
+        vs = list(self.venues.values())
+        none = Incentives()
+        inc = [self.cfg.incentives.get(name, none) for name in self.venue_names]
+        rate_h = [float(v.last_funding_rate[v.market_index(market)]) / v.params.funding_interval_hours for v in vs]
+        y = np.zeros((len(vs), len(vs)))
+        for a in range(len(vs)):
+            for b in range(len(vs)):
+                y[a, b] = pair_yield_per_day(self.cfg.point_value_usd, inc[a], inc[b], rate_h[a], rate_h[b],
+                                             vs[a].fee_taker, vs[b].fee_taker, hold_days)
+        return y
+
+    def register_farmer(self, f: Farmer) -> None:
+        self.hedged.append(f)
+
+    def transfer(self, farmer: Farmer, src: str, src_acct: int, dst: str, dst_acct: int, usd: float) -> bool:
+        """Move collateral between venues: the withdrawal leaves now, the deposit lands after the delay."""
+        if not self.venues[src].withdraw(src_acct, usd):
+            return False
+        arrival = self.steps + self.cfg.transfer_delay_minutes
+        self.transfers.append((arrival, farmer.index, dst, dst_acct, usd))
+        self.transfer_log.append((self.steps, farmer.index, src, dst, usd, arrival))
+        return True
+
+    def transfer_pending(self, farmer: Farmer, dst: str) -> bool:
+        return any(f == farmer.index and d == dst for _, f, d, _, _ in self.transfers)
+
+    def _deliver_transfers(self) -> None:
+        if not self.transfers:
+            return
+        now = self.steps
+        keep = []
+        for item in self.transfers:
+            arrival, _, dst, acct, usd = item
+            if arrival <= now:
+                self.venues[dst].deposit(acct, usd)
+            else:
+                keep.append(item)
+        self.transfers = keep
+
+    def _watch_farmers(self) -> None:
+        """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass a venue."""
+        if not self.hedged:
+            return
+        margins = {name: v.ch.account_margins() for name, v in self.venues.items()}
+        still = []
+        naked = 0.0
+        alert = self.cfg.farmers.alert_margin_ratio
+        for f in self.hedged:
+            if f.state != "hedged":
+                if f.state == "broken":
+                    naked += f.naked_notional()
+                    still.append(f)
+                continue
+            l_lots, s_lots = f.leg_lots(f.long_venue), f.leg_lots(f.short_venue)
+            if (l_lots == 0) != (s_lots == 0):
+                closed = f.long_venue if l_lots == 0 else f.short_venue
+                self.broken_log.append((self.steps, f.index, closed))
+                f.on_broken(self.steps)
+                naked += f.naked_notional()
+                still.append(f)
+                continue
+            if l_lots == 0 and s_lots == 0:
+                f.state = "closed"
+                continue
+            still.append(f)
+            for name in (f.long_venue, f.short_venue):
+                eq, mm = margins[name]
+                acct = f.legs[name]
+                if mm[acct] > 0 and eq[acct] < alert * mm[acct]:
+                    f.check_now = True
+            if getattr(f, "check_now", False):
+                f.check_now = False
+                f.rebalance()
+        self.hedged = still
+        self.ts_naked_usd[self.steps] = naked
 
     def set_stops(self, k: int, side: int, sl: float, tp: float) -> None:
         self.stop_side[k], self.stop_sl[k], self.stop_tp[k] = side, sl, tp
@@ -229,7 +347,11 @@ class CascadeModel(mesa.Model):
             v.settle_funding()
         # 5. stops: traders whose mark crossed their stop-loss or take-profit act (a vectorized trigger check)
         self._check_stops()
-        # 6. record, and the accounting identity when asked (settled rule 1)
+        # 6. transfers between venues arrive; farmers see broken hedges and margin alerts
+        self._deliver_transfers()
+        self._watch_farmers()
+        self.ts_in_flight[t] = len(self.transfers)
+        # 7. record, and the accounting identity when asked (settled rule 1)
         for vi, v in enumerate(self.venues.values()):
             self.ts_mid[t, vi] = v.mid
             self.ts_mark[t, vi] = v.ch.mark

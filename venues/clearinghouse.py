@@ -297,6 +297,25 @@ class Clearinghouse:
         order = np.lexsort((mk, acc, ratio))  # ascending margin ratio, ties by account, then market
         return Scan(acc[order], mk[order], eq[order], mm[order], ratio[order])
 
+    def account_margins(self) -> tuple[np.ndarray, np.ndarray]:
+        """(equity, maintenance margin) of every account (cross accounts; an isolated account's equity counts
+        its positions' margins), one vectorized pass like the scan's."""
+        n = self.n
+        q_t = self.qty[:n].T
+        mark_c = self.mark[:, None]
+        not_t = self._scratch("notional", n)
+        np.abs(q_t, out=not_t)
+        not_t *= mark_c
+        mm_t = self._scratch("mm", n)
+        self._maintenance_t(not_t, mm_t)
+        up_t = self._scratch("upnl", n)
+        np.subtract(mark_c, self.entry[:n].T, out=up_t)
+        up_t *= q_t
+        eq = up_t.sum(axis=0) + self.collateral_value()
+        if self.isolated[:n].any():
+            eq += self.iso_margin[:n].sum(axis=1)
+        return eq, mm_t.sum(axis=0)
+
     def bankruptcy_prices(self, fee_rate: float = 0.0, rows=slice(None)) -> np.ndarray:
         """Per position, the price at which closing it leaves its equity share at zero (nan where flat).
 

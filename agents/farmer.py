@@ -1,0 +1,217 @@
+"""Delta-neutral points farmers: long on one venue, short the same asset on another.
+
+Each venue is its own clearinghouse, so the two legs are margined apart: a price move drains one leg while the
+other gains, and collateral can only be moved by a withdrawal that lands on the other venue after
+`transfers.delay_minutes`. When a leg is liquidated, taken over or ADL'd, the other is suddenly naked (the
+10 October 2025 farmers, MECHANICS "delta-neutral farmers").
+
+Entry rule (documented, responds to incentives): the expected daily yield of a pair per USD of notional is
+    points value (volume points on both legs for the round trip over `hold_days`, open-interest points on both
+    legs) + the funding the pair collects (short leg's rate - long leg's rate, per day) - taker fees of the round
+    trip spread over `hold_days`;
+a farmer enters the best pair when yield x leverage (per USD of its capital) exceeds its hurdle rate, drawn per
+farmer; the notional is capital x leverage / 2 per leg (half the capital on each venue).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from venues.orderbook import BUY, SELL
+
+from .base import stream
+
+
+@dataclass
+class FarmerParams:
+    """The farmer population's parameters."""
+
+    capital_median_usd: float = 50_000.0
+    """Median capital, USD (lognormal)."""
+    capital_sigma: float = 0.8
+    """Log-standard deviation of capital."""
+    leverage_min: float = 3.0
+    """Smallest leverage per leg (uniform between min and max)."""
+    leverage_max: float = 10.0
+    """Largest leverage per leg."""
+    hurdle_daily_pct_mean: float = 0.05
+    """Mean hurdle: the daily return on capital a farmer needs to enter, percent (exponential draw)."""
+    hold_days: float = 14.0
+    """Expected holding period, days (spreads the round-trip fees and volume points)."""
+    alert_margin_ratio: float = 1.5
+    """A leg whose equity falls below this multiple of maintenance margin triggers a transfer from the other."""
+    reaction_minutes: float = 10.0
+    """Delay before a farmer reacts to a broken hedge, minutes."""
+    policy: str = "close_other"
+    """Reaction to a broken hedge: close_other, rehedge or hold."""
+    check_minutes: float = 60.0
+    """Mean time between routine checks, minutes."""
+
+
+@dataclass
+class Incentives:
+    """A venue's points program (incentives.<venue>)."""
+
+    points_per_volume_usd: float = 0.0
+    """Points per USD of traded notional."""
+    points_per_oi_usd_hour: float = 0.0
+    """Points per USD of open notional held for an hour."""
+
+
+def pair_yield_per_day(point_value_usd: float, inc_long: Incentives, inc_short: Incentives,
+                       funding_long_per_hour: float, funding_short_per_hour: float, taker_long: float,
+                       taker_short: float, hold_days: float) -> float:
+    """Expected daily yield per USD of notional per leg of a long-here short-there pair (see module doc)."""
+    volume = (inc_long.points_per_volume_usd + inc_short.points_per_volume_usd) * 2.0 / hold_days
+    oi = (inc_long.points_per_oi_usd_hour + inc_short.points_per_oi_usd_hour) * 24.0
+    funding = (funding_short_per_hour - funding_long_per_hour) * 24.0   # the short receives, the long pays
+    fees = (taker_long + taker_short) * 2.0 / hold_days
+    return point_value_usd * (volume + oi) + funding - fees
+
+
+def best_pair(yields: np.ndarray) -> tuple[int, int, float]:
+    """(long venue, short venue, yield) of the best ordered pair in a (venues x venues) yield matrix whose
+    diagonal is ignored (the two legs must be on different venues)."""
+    y = np.array(yields, dtype=float)
+    np.fill_diagonal(y, -np.inf)
+    flat = int(np.argmax(y))
+    a, b = divmod(flat, y.shape[1])
+    return a, b, float(y[a, b])
+
+
+def transfer_needed(equity: float, maintenance: float, alert_ratio: float) -> float:
+    """USD a leg needs to get back to twice the alert ratio of maintenance margin (0 if it is above alert)."""
+    if maintenance <= 0 or equity >= alert_ratio * maintenance:
+        return 0.0
+    return 2.0 * alert_ratio * maintenance - equity
+
+
+class Farmer(mesa.Agent):
+    """A delta-neutral farmer with an account on each of two venues."""
+
+    def __init__(self, model, index: int, capital: float, leverage: float, hurdle_daily: float):
+        super().__init__(model)
+        self.index = index
+        self.own_rng = stream(model.cfg.seed, "agent", "farmer", index)
+        self.capital = capital
+        self.leverage = leverage
+        self.hurdle_daily = hurdle_daily
+        self.legs: dict[str, int] = {}        # venue name -> account id
+        self.long_venue: str | None = None
+        self.short_venue: str | None = None
+        self.market = "BTC"
+        self.state = "idle"                   # idle, hedged, broken, closed
+        self.broken_at: int | None = None
+        self.check_now = False
+
+    # ------------------------------------------------------------------ entry
+    def consider_entry(self) -> None:
+        model = self.model
+        if self.state != "idle":
+            return
+        names = model.venue_names
+        y = model.pair_yields(self.market, self.model.cfg.farmers.hold_days)
+        a, b, yld = best_pair(y)
+        if yld * self.leverage < self.hurdle_daily:
+            model.schedule_event(self.consider_entry,
+                                 after=0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes)))
+            return
+        self.long_venue, self.short_venue = names[a], names[b]
+        half = self.capital / 2.0
+        notional = half * self.leverage * 0.9   # 10% headroom for fees and the walk of the book
+        for name in (self.long_venue, self.short_venue):
+            v = model.venues[name]
+            if name not in self.legs:
+                acct = v.open_account()
+                v.deposit(acct, half)
+                self.legs[name] = acct
+            k = v.market_index(self.market)
+            v.set_leverage(self.legs[name], k, min(self.leverage, float(v.ch.tiers[k].max_leverage_at(notional))))
+        lots = int(notional / (model.reference[self.market] * model.venues[self.long_venue].books[0].lot_size))
+        filled = []
+        for name, side in ((self.long_venue, BUY), (self.short_venue, SELL)):
+            r = model.venues[name].submit_order(self.legs[name], self.market, side, lots)
+            filled.append(r.filled_lots)
+        # square the legs if one filled less (delta-neutral means equal size)
+        diff = filled[0] - filled[1]
+        if diff > 0:
+            model.venues[self.long_venue].submit_order(self.legs[self.long_venue], self.market, SELL, diff,
+                                                       reduce_only=True)
+        elif diff < 0:
+            model.venues[self.short_venue].submit_order(self.legs[self.short_venue], self.market, BUY, -diff,
+                                                        reduce_only=True)
+        wait = 0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes))
+        if min(filled) > 0:
+            self.state = "hedged"
+            model.register_farmer(self)
+            model.schedule_event(self.check, after=wait)
+        else:
+            model.schedule_event(self.consider_entry, after=wait)
+
+    # ------------------------------------------------------------------ monitoring
+    def leg_lots(self, name: str) -> int:
+        v = self.model.venues[name]
+        return int(v.ch.lots[self.legs[name], v.market_index(self.market)])
+
+    def check(self) -> None:
+        """Routine check on the farmer's own schedule."""
+        if self.state != "hedged":
+            return
+        self.rebalance()
+        self.model.schedule_event(self.check,
+                                  after=0.5 + float(self.own_rng.exponential(self.model.cfg.farmers.check_minutes)))
+
+    def rebalance(self) -> None:
+        """Move collateral from the richer leg to one near maintenance (also on a margin alert from the model);
+        the withdrawal leaves now, the deposit lands after the transfer delay."""
+        model, p = self.model, self.model.cfg.farmers
+        states = {}
+        for name in (self.long_venue, self.short_venue):
+            v = model.venues[name]
+            states[name] = v.ch.unit_state(self.legs[name], -1)[:2]
+        for poor, rich in ((self.long_venue, self.short_venue), (self.short_venue, self.long_venue)):
+            need = transfer_needed(states[poor][0], states[poor][1], p.alert_margin_ratio)
+            if need > 0 and not model.transfer_pending(self, poor):
+                v = model.venues[rich]
+                amount = min(need, v.withdrawable(self.legs[rich]))
+                if amount > 1.0:
+                    model.transfer(self, rich, self.legs[rich], poor, self.legs[poor], amount)
+
+    def on_broken(self, t: int) -> None:
+        """A leg was closed by liquidation, backstop or ADL while the other stayed open."""
+        self.state = "broken"
+        self.broken_at = t
+        self.model.schedule_event(self.react, after=self.model.cfg.farmers.reaction_minutes)
+
+    def react(self) -> None:
+        model, policy = self.model, self.model.cfg.farmers.policy
+        if self.state != "broken" or policy == "hold":
+            return
+        for name in (self.long_venue, self.short_venue):
+            lots = self.leg_lots(name)
+            if lots == 0:
+                continue
+            v = model.venues[name]
+            if policy == "close_other":
+                v.submit_order(self.legs[name], self.market, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)
+            else:  # rehedge: reopen the closed leg's side on its venue, if margin allows
+                other = self.short_venue if name == self.long_venue else self.long_venue
+                w = model.venues[other]
+                w.submit_order(self.legs[other], self.market, BUY if lots < 0 else SELL, abs(lots))
+        if self.leg_lots(self.long_venue) == 0 and self.leg_lots(self.short_venue) == 0:
+            self.state = "closed"
+        elif self.leg_lots(self.long_venue) != 0 and self.leg_lots(self.short_venue) != 0:
+            self.state = "hedged"
+
+    def naked_notional(self) -> float:
+        if self.state not in ("broken",):
+            return 0.0
+        total = 0.0
+        for name in (self.long_venue, self.short_venue):
+            v = self.model.venues[name]
+            k = v.market_index(self.market)
+            total += abs(float(v.ch.qty[self.legs[name], k])) * float(v.ch.mark[k])
+        return total
