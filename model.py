@@ -176,6 +176,11 @@ class CascadeModel(mesa.Model):
         self.ts_oi_usd = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_fundamental = np.stack([self.fund_paths[a] for a in ASSETS], axis=1)
         self.conservation_error_rel = 0.0
+        self.ts_insurance = np.zeros((T + 1, V))
+        self.ts_vault_equity = np.zeros((T + 1, V))
+        self.ts_funding_hour = np.zeros((T + 1, V, len(ASSETS)))
+        self.ts_depth1 = np.zeros((T + 1, V, len(ASSETS)))
+        self.ts_depth5 = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_naked_usd = np.zeros(T + 1)
         self.ts_in_flight = np.zeros(T + 1, dtype=np.int64)
         self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
@@ -357,6 +362,13 @@ class CascadeModel(mesa.Model):
             self.ts_mark[t, vi] = v.ch.mark
             self.ts_index[t, vi] = v.index
             self.ts_oi_usd[t, vi] = np.array(v.ch.oi_long_lots) * v.ch.lot_size * v.ch.mark
+            self.ts_insurance[t, vi] = v.ch.insurance[0]
+            if v.vault is not None:
+                self.ts_vault_equity[t, vi] = v.equity(v.vault)
+            self.ts_funding_hour[t, vi] = v.last_funding_rate / v.params.funding_interval_hours
+            for k, book in enumerate(v.books):
+                self.ts_depth1[t, vi, k] = book.depth_usd(100)
+                self.ts_depth5[t, vi, k] = book.depth_usd(500)
             if cfg.check_invariants:
                 self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
         if t >= cfg.steps:
@@ -373,3 +385,76 @@ class CascadeModel(mesa.Model):
         for k in np.flatnonzero(hit).tolist():
             self.stop_side[k] = 0
             self.traders[k].exit()
+
+
+# ====================================================================================== metrics
+def shock_start(cfg: ModelConfig) -> int:
+    return cfg.shock.start_minute if cfg.scenario == "oct10" and cfg.shock is not None else cfg.warmup_minutes
+
+
+def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
+    """The run's metrics (names are a public interface, documented in the README)."""
+    cfg = m.cfg
+    t0 = min(shock_start(cfg), m.steps)
+    T = m.steps
+    totals = dict(liquidated_notional_usd=0.0, n_liquidations=0, n_accounts_liquidated=0, backstop_notional_usd=0.0,
+                  insurance_paid_usd=0.0, adl_notional_usd=0.0, n_adl_fills=0, adl_low_leverage_share=0.0,
+                  bad_debt_usd=0.0)
+    low_lev_adl = 0.0
+    venues = {}
+    fund_dd = {a: _drawdown_pct(m.ts_fundamental[t0:T + 1, j]) for j, a in enumerate(ASSETS)}
+    for vi, (name, v) in enumerate(m.venues.items()):
+        c = v.events.columns()
+        kind = c["kind"]
+        liq = kind == ev.LIQUIDATION
+        adl = kind == ev.ADL
+        bs = (kind == ev.BACKSTOP) & (c["lots"] > 0)
+        paid = (kind == ev.INSURANCE) & (c["aux"] < 0)
+        oi = m.ts_oi_usd[:, vi, :].sum(axis=1)
+        oi_start = float(oi[t0])
+        oi_min = float(oi[t0:T + 1].min())
+        vd = dict(
+            liquidated_notional_usd=float(c["notional"][liq].sum()),
+            adl_notional_usd=float(c["notional"][adl].sum()),
+            n_adl_fills=int(adl.sum()),
+            insurance_fund_start_usd=float(m.ts_insurance[t0, vi]),
+            insurance_fund_end_usd=float(v.ch.insurance[0]),
+            vault_pnl_usd=float(v.equity(v.vault) - v.params.backstop_vault_usd) if v.vault is not None else 0.0,
+            bad_debt_usd=float(v.ch.bad_debt[0]),
+            oi_start_usd=oi_start, oi_min_usd=oi_min,
+            oi_drop_pct=100.0 * (1.0 - oi_min / oi_start) if oi_start > 0 else 0.0,
+            markets={},
+        )
+        for j, a in enumerate(ASSETS):
+            dd = _drawdown_pct(m.ts_mid[t0:T + 1, vi, j])
+            vd["markets"][a] = dict(max_drawdown_pct=dd,
+                                    amplification=dd / fund_dd[a] if fund_dd[a] > 0 else float("nan"))
+        venues[name] = vd
+        totals["liquidated_notional_usd"] += vd["liquidated_notional_usd"]
+        totals["n_liquidations"] += int(liq.sum())
+        totals["n_accounts_liquidated"] += int(np.unique(c["account"][liq]).size)
+        totals["backstop_notional_usd"] += float(c["notional"][bs].sum())
+        totals["insurance_paid_usd"] += float(c["notional"][paid].sum())
+        totals["adl_notional_usd"] += vd["adl_notional_usd"]
+        totals["n_adl_fills"] += vd["n_adl_fills"]
+        totals["bad_debt_usd"] += vd["bad_debt_usd"]
+        low_lev_adl += float(c["notional"][adl & (c["info"] <= 2.0)].sum())
+    if totals["adl_notional_usd"] > 0:
+        totals["adl_low_leverage_share"] = low_lev_adl / totals["adl_notional_usd"]   # settled rule 11
+    marks = m.ts_mark[1:T + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disl = (np.nanmax(marks, axis=1) / np.nanmin(marks, axis=1) - 1.0) * 100.0
+    totals.update(broken_hedges=len(m.broken_log), peak_naked_notional_usd=float(m.ts_naked_usd.max()),
+                  max_dislocation_pct=float(np.nanmax(disl)) if disl.size else 0.0,
+                  conservation_error_rel=float(m.conservation_error_rel))
+    n_agents = len(m.agents)
+    return dict(status=status, seed=cfg.seed, steps=T, n_agents=n_agents, wall_s=wall_s, totals=totals,
+                venues=venues)
+
+
+def _drawdown_pct(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0 or x[0] <= 0:
+        return 0.0
+    return float(100.0 * (1.0 - x.min() / x[0]))

@@ -108,7 +108,7 @@ class DirectionalTrader(mesa.Agent):
                 if r.filled_lots:
                     sl, tp = exit_prices(r.avg_price, side, p)
                     model.set_stops(self.index, side, sl, tp)
-        model.schedule_event(self.act, at=t + 0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
+        model.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
 
     def exit(self) -> None:
         v = self.venue
