@@ -81,6 +81,7 @@ def fundamental_paths(seed: int, steps: int, initial: dict[str, float], vol_dail
 import mesa  # noqa: E402
 
 from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage  # noqa: E402
+from agents.arbitrageur import Arbitrageur, ArbParams  # noqa: E402
 from agents.farmer import Farmer, FarmerParams, Incentives, pair_yield_per_day  # noqa: E402
 from agents.market_maker import MarketMaker  # noqa: E402
 from venues import events as ev  # noqa: E402
@@ -124,6 +125,18 @@ class ModelConfig:
     """USD value of one point (the farmers' expected yield uses it)."""
     transfer_delay_minutes: float = 30.0
     """Minutes between a withdrawal leaving one venue and its deposit landing on another."""
+    n_arbitrageurs: int = 6
+    arbitrageurs: ArbParams | None = None
+    outside_depth_usd: dict | None = None
+    """Notional that moves the outside reference by 1 (log) at once, USD, by asset (impact rule, settled rule 4)."""
+    outside_impact_decay: float = 0.9
+    """Share of the outside impact left after a minute (half-life about 6.6 minutes)."""
+    synth_holder_share: float = 0.3
+    """Share of directional traders on a venue accepting the synthetic dollar who post it as collateral."""
+    synth_wave_usd: float = 30_000_000.0
+    """oct10: synthetic dollars sold at market on the CEX's spot book over the shock's fall (exogenous)."""
+    mm_synth_depth_usd: float = 1_000_000.0
+    """Quoted notional per side on the synthetic dollar's spot book, USD."""
     shock: ShockScript | None = None
 
     def resolved(self) -> "ModelConfig":
@@ -139,6 +152,8 @@ class ModelConfig:
         self.mm_depth_usd = self.mm_depth_usd or {"BTC": 3_000_000.0, "ALT": 300_000.0}
         self.directional = self.directional or DirectionalParams()
         self.farmers = self.farmers or FarmerParams()
+        self.arbitrageurs = self.arbitrageurs or ArbParams()
+        self.outside_depth_usd = self.outside_depth_usd or {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0}
         if self.incentives is None:   # a points season on the two on-chain venues (config)
             self.incentives = {"hyperliquid": Incentives(0.0, 0.0), "lighter": Incentives(1e-3, 1e-3)}
         if self.farmers.policy not in ("close_other", "rehedge", "hold"):
@@ -167,6 +182,9 @@ class CascadeModel(mesa.Model):
             params = load_preset(spec["preset"], spec.get("overrides"), where=f"venues.{name}")
             self.venues[name] = Venue(name, params, cfg.initial_prices, venue_id=vid, capacity=cfg.n_directional + 64)
         self.reference = {a: cfg.initial_prices[a] for a in ASSETS}
+        self.outside_impact = {a: 0.0 for a in ASSETS}      # log impact of agents' outside flow, decaying
+        self._outside_flow = {a: 0.0 for a in ASSETS}       # USD bought (+) / sold (-) outside since last step
+        self.redemptions: list[tuple[float, str, int, float]] = []   # (arrival, venue, account, USD)
         self.venue_names = list(self.venues)
         V = len(self.venue_names)
         # time series, preallocated for the run (settled rule 12)
@@ -182,6 +200,7 @@ class CascadeModel(mesa.Model):
         self.ts_depth1 = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_depth5 = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_naked_usd = np.zeros(T + 1)
+        self.ts_synth_mid = np.full(T + 1, np.nan)   # the synthetic dollar's spot mid on the CEX (its market oracle)
         self.ts_in_flight = np.zeros(T + 1, dtype=np.int64)
         self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
         self.transfer_log: list[tuple] = []                               # (step, farmer, from, to, USD, arrival)
@@ -189,6 +208,10 @@ class CascadeModel(mesa.Model):
         self.makers = [MarketMaker(self, k, self.venue_names[k % V]) for k in range(cfg.n_market_makers)]
         self._build_directional()
         self._build_farmers()
+        self.arbs = [Arbitrageur(self, k, cfg.arbitrageurs) for k in range(cfg.n_arbitrageurs)]
+        for a in self.arbs:
+            self.schedule_event(a.act, at=0.75)
+        self._build_synth_wave()
         for name, v in self.venues.items():
             self.ts_mid[0, self.venue_names.index(name)] = v.mid
         for mm in self.makers:
@@ -206,6 +229,7 @@ class CascadeModel(mesa.Model):
         market = np.where(rng.random(n) < 0.7, "BTC", "ALT")
         momentum = rng.random(n) < p.momentum_share
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
+        synth = rng.random(n) < cfg.synth_holder_share
         self.stop_side = np.zeros(n, dtype=np.int8)
         self.stop_sl = np.zeros(n)
         self.stop_tp = np.zeros(n)
@@ -214,7 +238,7 @@ class CascadeModel(mesa.Model):
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
-                                   float(leverage[k]), bool(momentum[k]))
+                                   float(leverage[k]), bool(momentum[k]), bool(synth[k]))
             self.traders.append(tr)
             self.schedule_event(tr.act, at=float(first[k]) + 0.5)
 
@@ -233,6 +257,32 @@ class CascadeModel(mesa.Model):
             f = Farmer(self, k, float(capital[k]), float(leverage[k]), float(hurdle[k]))
             self.farmers.append(f)
             self.schedule_event(f.consider_entry, at=float(first[k]) + 0.5)
+
+    def _build_synth_wave(self) -> None:
+        """oct10's exogenous seller of the synthetic dollar on the CEX's spot book (MECHANICS: USDe on Binance)."""
+        self.wave = None
+        cfg = self.cfg
+        if cfg.scenario != "oct10" or cfg.synth_wave_usd <= 0:
+            return
+        for name, v in self.venues.items():
+            if "SYNTH" in v.spot_names:
+                acct = v.open_account()
+                v.deposit(acct, cfg.synth_wave_usd, asset="SYNTH")
+                per_min = cfg.synth_wave_usd / max(1, cfg.shock.fall_minutes)
+                self.wave = (name, acct, per_min)
+                return
+
+    def outside_flow(self, asset: str, usd: float) -> None:
+        """Agents' buying (+) or selling (-) in the outside spot market, USD; moves the reference next step."""
+        self._outside_flow[asset] += usd
+
+    def redeem(self, agent, venue_name: str, account: int, qty: float) -> bool:
+        """Send synthetic dollars to redemption: they leave the venue now, USD 1.00 each lands after the delay."""
+        v = self.venues[venue_name]
+        if not v.withdraw(account, qty, asset="SYNTH"):
+            return False
+        self.redemptions.append((self.steps + self.cfg.arbitrageurs.redemption_minutes, venue_name, account, qty))
+        return True
 
     def pair_yields(self, market: str, hold_days: float) -> np.ndarray:
         """Expected daily yield per USD of notional for each (long venue, short venue) pair (agents/farmer.py)."""
@@ -263,6 +313,15 @@ class CascadeModel(mesa.Model):
         return any(f == farmer.index and d == dst for _, f, d, _, _ in self.transfers)
 
     def _deliver_transfers(self) -> None:
+        if self.redemptions:
+            keep = []
+            for item in self.redemptions:
+                arrival, name, acct, usd = item
+                if arrival <= self.steps:
+                    self.venues[name].deposit(acct, usd)   # redeemed at 1.00
+                else:
+                    keep.append(item)
+            self.redemptions = keep
         if not self.transfers:
             return
         now = self.steps
@@ -324,9 +383,21 @@ class CascadeModel(mesa.Model):
     def step(self) -> None:
         t = self.steps
         cfg = self.cfg
-        # 1. fundamentals move: the outside reference of each asset (settled rule 4)
+        # 1. fundamentals move; the outside reference is the fundamental moved by agents' outside flow through
+        #    a decaying impact (settled rule 4: the one impact rule, the outside market not being modelled)
         for j, a in enumerate(ASSETS):
-            self.reference[a] = float(self.fund_paths[a][t])
+            imp = self.outside_impact[a] * cfg.outside_impact_decay + self._outside_flow[a] / cfg.outside_depth_usd[a]
+            self.outside_impact[a] = imp
+            self._outside_flow[a] = 0.0
+            self.reference[a] = float(self.fund_paths[a][t]) * math.exp(imp)
+        # the scripted seller of the synthetic dollar (oct10): exogenous flow while the fundamentals fall
+        if self.wave is not None and cfg.shock.start_minute <= t < cfg.shock.start_minute + cfg.shock.fall_minutes:
+            name, acct, per_min = self.wave
+            v = self.venues[name]
+            s = v.spot_index("SYNTH")
+            lots = int(min(per_min, v.ch.bal[acct, v.asset_index["SYNTH"]]) / v.spot_books[s].lot_size)
+            if lots > 0:
+                v.submit_spot_order(acct, s, SELL, lots)
         # 2. market makers requote around the reference (their own schedule: every minute)
         for mm in self.makers:
             mm.requote(t)
@@ -371,6 +442,10 @@ class CascadeModel(mesa.Model):
                 self.ts_depth5[t, vi, k] = book.depth_usd(500)
             if cfg.check_invariants:
                 self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
+        for v in self.venues.values():
+            if "SYNTH" in v.spot_names:
+                self.ts_synth_mid[t] = v.spot_mid("SYNTH") or np.nan
+                break
         if t >= cfg.steps:
             self.running = False
 

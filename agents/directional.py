@@ -78,7 +78,7 @@ class DirectionalTrader(mesa.Agent):
     """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
 
     def __init__(self, model, index: int, venue_name: str, market: str, capital: float,
-                 leverage: float, momentum: bool):
+                 leverage: float, momentum: bool, synth_collateral: bool = False):
         super().__init__(model)
         self.index = index
         self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
@@ -88,7 +88,9 @@ class DirectionalTrader(mesa.Agent):
         self.capital = capital
         self.momentum = momentum
         self.account = self.venue.open_account()
-        self.venue.deposit(self.account, capital)
+        # some post the synthetic dollar (for its yield) where the venue accepts it as collateral
+        self.synth = synth_collateral and self.venue.params.synthetic_collateral
+        self.venue.deposit(self.account, capital, asset="SYNTH" if self.synth else "USD")
         cap = float(self.venue.ch.tiers[self.k].max_leverage[0])
         self.leverage = min(leverage, cap)
         self.venue.set_leverage(self.account, self.k, self.leverage)

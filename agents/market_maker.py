@@ -97,8 +97,19 @@ class MarketMaker(mesa.Agent):
             self.venue.set_leverage(self.account, k, min(10.0, float(self.venue.ch.tiers[k].max_leverage_at(worst))))
         self.withdrawn_until = -1
         self.withdrawals: list[int] = []   # steps at which it pulled its quotes
+        # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): inventory to quote asks from
+        self.spot_params = {}
+        self.spot_mids: dict[str, list[float]] = {}
+        for name in self.venue.spot_names:
+            depth = cfg.mm_synth_depth_usd if name == "SYNTH" else cfg.mm_depth_usd.get(name, 0.0) / 3.0
+            price = 1.0 if name == "SYNTH" else cfg.initial_prices[name]
+            self.venue.deposit(self.account, 2.0 * depth / price, asset=self.venue.params.spots[name].base)
+            self.spot_params[name] = QuoteParams(depth_usd=depth, withdraw_threshold=cfg.mm_withdraw_threshold,
+                                                 inventory_limit_usd=4.0 * depth, calm_vol_bps=5.0)
+            self.spot_mids[name] = []
 
     def requote(self, t: int) -> None:
+        self.requote_spot(t)
         v, model = self.venue, self.model
         if t < self.withdrawn_until:
             return
@@ -123,3 +134,38 @@ class MarketMaker(mesa.Agent):
                 n = int(usd / (px * lot))
                 if n > 0:
                     v.submit_order(self.account, k, SELL, n, float(px), kind="limit", post_only=True)
+
+    def requote_spot(self, t: int) -> None:
+        """Spot ladders around the reference (the synthetic dollar: its redemption value, 1.00); asks limited
+        to the inventory held; a book whose volatility passes the threshold is left empty this minute."""
+        v, model = self.venue, self.model
+        for s, name in enumerate(v.spot_names):
+            book = v.spot_books[s]
+            for oid in book.orders_of(self.account):
+                v.cancel_spot(self.account, oid, s)
+            mid = book.mid() or book.last_trade()
+            hist = self.spot_mids[name]
+            if mid is not None:
+                hist.append(mid)
+                del hist[:-15]
+            fair = 1.0 if name == "SYNTH" else model.reference[name]
+            base = v.asset_index[v.params.spots[name].base]
+            held = float(v.ch.bal[self.account, base])
+            target = 2.0 * self.spot_params[name].depth_usd / fair
+            bids, bsz, asks, asz = ladder(fair, (held - target) * fair, realised_vol_bps(np.array(hist)),
+                                          self.spot_params[name])
+            if bids.size == 0:
+                if t not in self.withdrawals:
+                    self.withdrawals.append(t)
+                continue
+            lot = book.lot_size
+            for px, usd in zip(bids, bsz):
+                n = int(usd / (px * lot))
+                if n > 0:
+                    v.submit_spot_order(self.account, s, BUY, n, float(px), kind="limit")
+            left = held
+            for px, usd in zip(asks, asz):
+                n = int(min(usd / px, left) / lot)
+                if n > 0:
+                    v.submit_spot_order(self.account, s, SELL, n, float(px), kind="limit")
+                    left -= n * lot

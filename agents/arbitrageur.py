@@ -1,0 +1,136 @@
+"""Arbitrageurs: capital-limited traders who close gaps between a venue's perp and the index, hedging in the
+outside spot market (their flow moves the outside reference, settled rule 4), and who buy the synthetic
+dollar below its peg to redeem it at 1.00 after a delay (which pulls its price back).
+
+A gap is traded when it exceeds the venue's taker fee, the outside market's fee and the arbitrage threshold;
+the position is unwound when the gap is back inside half that band. Each arbitrageur holds margin on every
+venue it trades; moving it between venues is subject to the same transfer delay as anyone's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+
+from venues.orderbook import BUY, SELL
+
+from .base import stream
+
+
+@dataclass
+class ArbParams:
+    """The arbitrageur population's parameters."""
+
+    capital_usd: float = 5_000_000.0
+    """Capital of each arbitrageur, USD, split evenly over the venues."""
+    threshold_bps: float = 10.0
+    """Gap beyond fees needed to trade, bps."""
+    outside_fee_bps: float = 5.0
+    """Fee of the hedge in the outside spot market, bps."""
+    clip_usd: float = 500_000.0
+    """Largest notional per trade, USD."""
+    max_position_usd: float = 3_000_000.0
+    """Largest position per venue and asset, USD."""
+    leverage: float = 5.0
+    """Leverage of its perp accounts."""
+    peg_threshold: float = 0.005
+    """Buys the synthetic dollar below 1 - this (and redeems it), fraction."""
+    redemption_minutes: float = 60.0
+    """Minutes from a redemption request to USD at 1.00 (minting takes the same time)."""
+
+
+def gap_side(mid: float, index: float, band: float) -> int:
+    """SELL the perp when it is rich by more than `band` (fraction), BUY when cheap, else 0."""
+    if not (mid > 0 and index > 0):
+        return 0
+    gap = mid / index - 1.0
+    if gap > band:
+        return SELL
+    if gap < -band:
+        return BUY
+    return 0
+
+
+def clip_lots(gap_usd_value: float, clip_usd: float, room_usd: float, price: float, lot: float) -> int:
+    """Lots of one arbitrage trade: the smaller of the clip and the room left under the position limit."""
+    usd = min(clip_usd, room_usd, gap_usd_value)
+    if usd <= 0 or price <= 0:
+        return 0
+    return int(usd / (price * lot))
+
+
+class Arbitrageur(mesa.Agent):
+    """An arbitrageur with an account on every venue; acts every minute (its own schedule)."""
+
+    def __init__(self, model, index: int, params: ArbParams):
+        super().__init__(model)
+        self.index = index
+        self.own_rng = stream(model.cfg.seed, "agent", "arbitrageur", index)
+        self.p = params
+        self.accounts: dict[str, int] = {}
+        share = params.capital_usd / len(model.venues)
+        for name, v in model.venues.items():
+            acct = v.open_account()
+            v.deposit(acct, share)
+            for k in range(v.M):
+                v.set_leverage(acct, k, min(params.leverage, float(v.ch.tiers[k].max_leverage_at(
+                    params.max_position_usd))))
+            self.accounts[name] = acct
+        self.synth_pending = 0.0   # synthetic dollars sent to redemption, not yet paid
+
+    def act(self) -> None:
+        model, p = self.model, self.p
+        for name, v in model.venues.items():
+            acct = self.accounts[name]
+            if v.halted:
+                continue
+            band = v.fee_taker + (p.outside_fee_bps + p.threshold_bps) * 1e-4
+            for k, asset in enumerate(v.perp_names):
+                book = v.books[k]
+                bb, ba = book.best_bid(), book.best_ask()
+                index = float(v.index[k])
+                lot = book.lot_size
+                pos = int(v.ch.lots[acct, k])
+                pos_usd = pos * lot * index
+                if bb is not None and bb * book.tick_size > index * (1 + band):       # perp rich: sell it
+                    room = p.max_position_usd + pos_usd
+                    n = clip_lots(p.clip_usd, p.clip_usd, room, bb * book.tick_size, lot)
+                    if n:
+                        r = v.submit_order(acct, k, SELL, n, index * (1 + band), kind="ioc")
+                        model.outside_flow(asset, +r.filled_lots * lot * index)      # hedge: buy outside
+                elif ba is not None and ba * book.tick_size < index * (1 - band):     # perp cheap: buy it
+                    room = p.max_position_usd - pos_usd
+                    n = clip_lots(p.clip_usd, p.clip_usd, room, ba * book.tick_size, lot)
+                    if n:
+                        r = v.submit_order(acct, k, BUY, n, index * (1 - band), kind="ioc")
+                        model.outside_flow(asset, -r.filled_lots * lot * index)      # hedge: sell outside
+                elif pos != 0 and bb is not None and ba is not None:
+                    mid = 0.5 * (bb + ba) * book.tick_size
+                    if abs(mid / index - 1.0) < band / 2:                           # gap closed: unwind
+                        n = min(abs(pos), clip_lots(p.clip_usd, p.clip_usd, p.clip_usd, mid, lot))
+                        if n:
+                            side = SELL if pos > 0 else BUY
+                            r = v.submit_order(acct, k, side, n, reduce_only=True)
+                            model.outside_flow(asset, (1 if pos > 0 else -1) * r.filled_lots * lot * index)
+            self._peg(name, v, acct)
+        model.schedule_event(self.act, after=1.0)
+
+    def _peg(self, name: str, v, acct: int) -> None:
+        """Buy the synthetic dollar below its peg and send it to redemption (USD at 1.00 after the delay)."""
+        if "SYNTH" not in v.spot_names:
+            return
+        s = v.spot_index("SYNTH")
+        book = v.spot_books[s]
+        ba = book.best_ask()
+        p = self.p
+        if ba is None or ba * book.tick_size >= 1.0 - p.peg_threshold:
+            return
+        budget = min(p.clip_usd, v.withdrawable(acct) * 0.5)
+        lots = int(budget / (ba * book.tick_size * book.lot_size))
+        if lots <= 0:
+            return
+        r = v.submit_spot_order(acct, s, BUY, lots, 1.0 - p.peg_threshold, kind="ioc")
+        qty = r.filled_lots * book.lot_size
+        if qty > 0:
+            self.model.redeem(self, name, acct, qty)
