@@ -1108,6 +1108,8 @@ class RefVenue:
         remaining = X
         ranking = self.p.adl_ranking
         if ranking == "pro_rata":
+            # SPEC 8.6: the leftover's pnl_leverage queue is ranked (if not yet this round) before the cuts
+            q = self._queue(queues, "pnl_leverage", k, -s_i)
             cands = [c for c in range(len(self.bal))
                      if c != i and self.lots[c][k] != 0 and _sign(self.lots[c][k]) == -s_i]
             T = sum(abs(self.lots[c][k]) for c in cands)
@@ -1120,7 +1122,6 @@ class RefVenue:
                         self._adl_fill(i, k, c, take, p_adl, STAGE_ADL)
                         remaining -= take
             if remaining > 0:
-                q = self._queue(queues, "pnl_leverage", k, -s_i)
                 remaining = self._walk(i, k, s_i, q, remaining, p_adl, True)
         else:
             q = self._queue(queues, ranking, k, -s_i)
