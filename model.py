@@ -200,6 +200,10 @@ class CascadeModel(mesa.Model):
         self.ts_depth1 = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_depth5 = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_naked_usd = np.zeros(T + 1)
+        self.ts_liquidated_usd = np.zeros((T + 1, V))   # per step and venue: liquidated notional (all stages)
+        self.ts_adl_usd = np.zeros((T + 1, V))          # per step and venue: ADL notional
+        self._liq_seen = np.zeros(V)
+        self._adl_seen = np.zeros(V)
         self.ts_synth_mid = np.full(T + 1, np.nan)   # the synthetic dollar's spot mid on the CEX (its market oracle)
         self.ts_in_flight = np.zeros(T + 1, dtype=np.int64)
         self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
@@ -434,6 +438,9 @@ class CascadeModel(mesa.Model):
             self.ts_index[t, vi] = v.index
             self.ts_oi_usd[t, vi] = np.array(v.ch.oi_long_lots) * v.ch.lot_size * v.ch.mark
             self.ts_insurance[t, vi] = v.ch.insurance[0]
+            self.ts_liquidated_usd[t, vi] = v.waterfall.liquidated_usd - self._liq_seen[vi]
+            self.ts_adl_usd[t, vi] = v.waterfall.adl_usd - self._adl_seen[vi]
+            self._liq_seen[vi], self._adl_seen[vi] = v.waterfall.liquidated_usd, v.waterfall.adl_usd
             if v.vault is not None:
                 self.ts_vault_equity[t, vi] = v.equity(v.vault)
             self.ts_funding_hour[t, vi] = v.last_funding_rate / v.params.funding_interval_hours

@@ -54,6 +54,11 @@ def test_each_mechanic_fires_after_the_shock(oct10):
     for key, steps in seen.items():
         assert any(s is not None for s in steps), f"no {key} in oct10"
     assert min(s for s in seen["book"] if s is not None) >= s0
+    # the per-step series add up to the events
+    for vi, v in enumerate(oct10.venues.values()):
+        c = v.events.columns()
+        assert oct10.ts_liquidated_usd[:, vi].sum() == pytest.approx(c["notional"][c["kind"] == ev.LIQUIDATION].sum())
+        assert oct10.ts_adl_usd[:, vi].sum() == pytest.approx(c["notional"][c["kind"] == ev.ADL].sum())
     # money moved between venues, and was in flight after the shock began
     assert oct10.transfer_log and oct10.ts_in_flight[s0:].max() > 0
 

@@ -34,6 +34,9 @@ class Waterfall:
         self._queues: dict[tuple, list[int]] = {}
         self.M = M
         self.rounds_run = 0
+        # running totals for the model's per-step series (USD of liquidated and of ADL notional)
+        self.liquidated_usd = 0.0
+        self.adl_usd = 0.0
 
     # ================================================================== driver
     def run(self) -> int:
@@ -229,6 +232,7 @@ class Waterfall:
             for maker, n, price, notional, fee_m, paid, shortfall in rows:
                 fee_share = charged * (notional * liq_fee / nominal) if nominal > 0 else 0.0
                 log(ev.LIQUIDATION, k, i, side, n, price, notional, fee_share, STAGE_BOOK, maker)
+                self.liquidated_usd += notional
                 log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
                 if paid > 0:
                     log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
@@ -295,6 +299,7 @@ class Waterfall:
             ch.apply_fill(V, k, x, mark)
             self._flat(i, k)
             log(ev.LIQUIDATION, k, i, side, abs(x), mark, notional, 0.0, info=STAGE_BACKSTOP, aux=V)
+            self.liquidated_usd += notional
             log(ev.BACKSTOP, k, V, -side, abs(x), mark, notional, 0.0, info=float(i), aux=0.0)
         if m < 0:
             ch.bal[V] += ch.bal[i]
@@ -416,6 +421,8 @@ class Waterfall:
             self._flat(c, k)
         notional = x * float(ch.lot_size[k]) * price
         v.events.append(ev.LIQUIDATION, k, i, -s_i, x, price, notional, 0.0, info=stage, aux=c)
+        self.liquidated_usd += notional
+        self.adl_usd += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
 
     # ------------------------------------------------------------------ f: bad debt
