@@ -238,16 +238,7 @@ class Clearinghouse:
         accounts and flat isolated positions included (ratio -inf where maintenance is 0)."""
         n = self.n
         qty = self.qty[:n]
-        q_t = qty.T                                   # (markets x accounts) views of the F-order state
-        mark_c = self.mark[:, None]
-        not_t = self._scratch("notional", n)
-        np.abs(q_t, out=not_t)
-        not_t *= mark_c
-        mm_t = self._scratch("mm", n)
-        self._maintenance_t(not_t, mm_t)
-        up_t = self._scratch("upnl", n)
-        np.subtract(mark_c, self.entry[:n].T, out=up_t)
-        up_t *= q_t
+        mm_t, up_t = self._margin_pass("scan")
         mm, upnl = mm_t.T, up_t.T
         self.last_scan_mm = mm_t   # (markets x accounts) maintenance at this scan's marks (valid until the next)
         iso = self.isolated[:n]
@@ -297,20 +288,27 @@ class Clearinghouse:
         order = np.lexsort((mk, acc, ratio))  # ascending margin ratio, ties by account, then market
         return Scan(acc[order], mk[order], eq[order], mm[order], ratio[order])
 
+    def _margin_pass(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """Maintenance margin and unrealised PnL of every position as (markets x accounts) arrays, in scratch
+        buffers of their own per `tag` (valid until the next pass with that tag)."""
+        n = self.n
+        q_t = self.qty[:n].T                          # (markets x accounts) views of the F-order state
+        mark_c = self.mark[:, None]
+        not_t = self._scratch(tag + ":notional", n)
+        np.abs(q_t, out=not_t)
+        not_t *= mark_c
+        mm_t = self._scratch(tag + ":mm", n)
+        self._maintenance_t(not_t, mm_t)
+        up_t = self._scratch(tag + ":upnl", n)
+        np.subtract(mark_c, self.entry[:n].T, out=up_t)
+        up_t *= q_t
+        return mm_t, up_t
+
     def account_margins(self) -> tuple[np.ndarray, np.ndarray]:
         """(equity, maintenance margin) of every account (cross accounts; an isolated account's equity counts
         its positions' margins), one vectorized pass like the scan's."""
         n = self.n
-        q_t = self.qty[:n].T
-        mark_c = self.mark[:, None]
-        not_t = self._scratch("notional", n)
-        np.abs(q_t, out=not_t)
-        not_t *= mark_c
-        mm_t = self._scratch("mm", n)
-        self._maintenance_t(not_t, mm_t)
-        up_t = self._scratch("upnl", n)
-        np.subtract(mark_c, self.entry[:n].T, out=up_t)
-        up_t *= q_t
+        mm_t, up_t = self._margin_pass("margins")
         eq = up_t.sum(axis=0) + self.collateral_value()
         if self.isolated[:n].any():
             eq += self.iso_margin[:n].sum(axis=1)
