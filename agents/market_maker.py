@@ -116,7 +116,9 @@ class MarketMaker(mesa.Agent):
         for k, a in enumerate(v.perp_names):
             fair = model.reference[a]
             lot = v.books[k].lot_size
-            window = model.mid_history(self.venue_name, k, 15)
+            # volatility over the last 15 minutes, but only since it last came back: the minutes it was away
+            # (an empty, jumpy book) do not count, or it would leave again at once
+            window = model.mid_history(self.venue_name, k, max(0, min(15, t - max(self.withdrawn_until, 0))))
             vol = realised_vol_bps(window)
             inventory = v.ch.lots[self.account, k] * lot * fair
             bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
