@@ -486,19 +486,14 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
     venues = {}
     fund_dd = {a: _drawdown_pct(m.ts_fundamental[t0:T + 1, j]) for j, a in enumerate(ASSETS)}
     for vi, (name, v) in enumerate(m.venues.items()):
-        c = v.events.columns()
-        kind = c["kind"]
-        liq = kind == ev.LIQUIDATION
-        adl = kind == ev.ADL
-        bs = (kind == ev.BACKSTOP) & (c["lots"] > 0)
-        paid = (kind == ev.INSURANCE) & (c["aux"] < 0)
+        w = v.waterfall   # running totals: the event log of a long run has gone to disk
         oi = m.ts_oi_usd[:, vi, :].sum(axis=1)
         oi_start = float(oi[t0])
         oi_min = float(oi[t0:T + 1].min())
         vd = dict(
-            liquidated_notional_usd=float(c["notional"][liq].sum()),
-            adl_notional_usd=float(c["notional"][adl].sum()),
-            n_adl_fills=int(adl.sum()),
+            liquidated_notional_usd=w.liquidated_usd,
+            adl_notional_usd=w.adl_usd,
+            n_adl_fills=w.n_adl_fills,
             insurance_fund_start_usd=float(m.ts_insurance[t0, vi]),
             insurance_fund_end_usd=float(v.ch.insurance[0]),
             vault_pnl_usd=float(v.equity(v.vault) - v.params.backstop_vault_usd) if v.vault is not None else 0.0,
@@ -512,15 +507,15 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
             vd["markets"][a] = dict(max_drawdown_pct=dd,
                                     amplification=dd / fund_dd[a] if fund_dd[a] > 0 else float("nan"))
         venues[name] = vd
-        totals["liquidated_notional_usd"] += vd["liquidated_notional_usd"]
-        totals["n_liquidations"] += int(liq.sum())
-        totals["n_accounts_liquidated"] += int(np.unique(c["account"][liq]).size)
-        totals["backstop_notional_usd"] += float(c["notional"][bs].sum())
-        totals["insurance_paid_usd"] += float(c["notional"][paid].sum())
-        totals["adl_notional_usd"] += vd["adl_notional_usd"]
-        totals["n_adl_fills"] += vd["n_adl_fills"]
+        totals["liquidated_notional_usd"] += w.liquidated_usd
+        totals["n_liquidations"] += w.n_liquidations
+        totals["n_accounts_liquidated"] += len(w.liquidated_accounts)
+        totals["backstop_notional_usd"] += w.backstop_usd
+        totals["insurance_paid_usd"] += w.insurance_paid_usd
+        totals["adl_notional_usd"] += w.adl_usd
+        totals["n_adl_fills"] += w.n_adl_fills
         totals["bad_debt_usd"] += vd["bad_debt_usd"]
-        low_lev_adl += float(c["notional"][adl & (c["info"] <= 2.0)].sum())
+        low_lev_adl += w.adl_low_leverage_usd
     if totals["adl_notional_usd"] > 0:
         totals["adl_low_leverage_share"] = low_lev_adl / totals["adl_notional_usd"]   # settled rule 11
     marks = m.ts_mark[1:T + 1]

@@ -15,6 +15,8 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
 from model import ASSETS, CascadeModel, ModelConfig, compute_metrics
@@ -67,15 +69,32 @@ def timeseries_frame(m: CascadeModel) -> pd.DataFrame:
     return df[df["step"] <= m.steps]
 
 
-def events_frame(m: CascadeModel) -> pd.DataFrame:
-    frames = []
-    for name, v in m.venues.items():
-        c = {k: x.copy() for k, x in v.events.columns().items()}
-        f = pd.DataFrame(c)
-        f["venue"] = name
-        f["kind"] = pd.Categorical.from_codes(f["kind"].astype(int), categories=list(ev.KIND_NAMES))
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+class EventsParquet:
+    """The run's events, spilled to one Parquet file in blocks as the venues' logs fill (memory stays flat);
+    written under a temporary name and renamed when complete."""
+
+    def __init__(self, path: Path, venue_names: list[str]):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self.venue_names = venue_names
+        self.writer: pq.ParquetWriter | None = None
+
+    def sink_for(self, venue_id: int):
+        def sink(cols: dict[str, np.ndarray]) -> None:
+            table = pa.table({**cols, "venue": pa.array([self.venue_names[venue_id]] * len(cols["kind"])),
+                              "kind": pa.array(np.array(ev.KIND_NAMES)[cols["kind"].astype(int)].tolist())})
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            self.writer.write_table(table)
+        return sink
+
+    def close(self) -> None:
+        if self.writer is None:   # no event at all: still an (empty) file with the columns
+            empty = {name: np.zeros(0) for name in ("step", "venue", "kind")}
+            pd.DataFrame(empty).to_parquet(self.tmp, index=False)
+        else:
+            self.writer.close()
+        os.replace(self.tmp, self.path)
 
 
 def run_experiment(cfg: DictConfig, out_dir: str | Path) -> dict:
@@ -86,11 +105,16 @@ def run_experiment(cfg: DictConfig, out_dir: str | Path) -> dict:
     mcfg = model_config(cfg).resolved()        # bad input is refused here, before anything runs
     t0 = time.perf_counter()
     m = CascadeModel(mcfg)
+    events = EventsParquet(out / "events.parquet", m.venue_names)
+    for vid, v in enumerate(m.venues.values()):
+        v.events.sink = events.sink_for(vid)
     m.run_for(mcfg.steps)
     wall_s = time.perf_counter() - t0           # settled rule 12: model build to the end of its last step
     metrics = compute_metrics(m, wall_s)
+    for v in m.venues.values():
+        v.events.drain()
+    events.close()
     _atomic_write(out / "timeseries.parquet", lambda p: timeseries_frame(m).to_parquet(p, index=False))
-    _atomic_write(out / "events.parquet", lambda p: events_frame(m).to_parquet(p, index=False))
     _atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2, allow_nan=True)))
     return metrics
 

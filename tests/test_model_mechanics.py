@@ -54,6 +54,14 @@ def test_each_mechanic_fires_after_the_shock(oct10):
     for key, steps in seen.items():
         assert any(s is not None for s in steps), f"no {key} in oct10"
     assert min(s for s in seen["book"] if s is not None) >= s0
+    # the running totals behind the metrics agree with the events
+    for v in oct10.venues.values():
+        c, w = v.events.columns(), v.waterfall
+        liq, adl = c["kind"] == ev.LIQUIDATION, c["kind"] == ev.ADL
+        assert w.n_liquidations == liq.sum() and w.n_adl_fills == adl.sum()
+        assert w.liquidated_accounts == set(c["account"][liq].tolist())
+        assert w.adl_low_leverage_usd == pytest.approx(c["notional"][adl & (c["info"] <= 2)].sum())
+        assert w.insurance_paid_usd == pytest.approx(c["notional"][(c["kind"] == ev.INSURANCE) & (c["aux"] < 0)].sum())
     # the per-step series add up to the events
     for vi, v in enumerate(oct10.venues.values()):
         c = v.events.columns()

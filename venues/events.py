@@ -48,10 +48,18 @@ _COLUMNS = (
 
 
 class EventLog:
-    """Column buffers for event rows; `append` is O(1) amortised, growth is by chunks, never per row."""
+    """Column buffers for event rows; `append` is O(1) amortised, growth is by chunks, never per row.
 
-    def __init__(self, venue_id: int = 0, chunk: int = 65_536):
+    With a `sink` (a callable taking a dict of column arrays), the filled rows are handed to it whenever
+    `spill_rows` of them have gathered, and dropped from memory: a long run's memory stays flat (settled rule 12)
+    while its events go, for instance, to a Parquet file. `drain()` hands over the rest at the end.
+    """
+
+    def __init__(self, venue_id: int = 0, chunk: int = 65_536, sink=None, spill_rows: int = 262_144):
         self.venue_id = venue_id
+        self.sink = sink
+        self.spill_rows = int(spill_rows)
+        self.spilled = 0   # rows already handed to the sink
         self.chunk = int(chunk)
         self.n = 0
         self._cap = self.chunk
@@ -75,17 +83,30 @@ class EventLog:
             self._flush()
 
     def _flush(self) -> None:
+        """Move the queued rows into the column buffers (and spill them to the sink past `spill_rows`)."""
         rows = self._pending
-        if not rows:
+        if rows:
+            k = len(rows)
+            while self.n + k > self._cap:
+                self._grow()
+            for (name, _dt), col in zip(_COLUMNS, zip(*rows)):
+                self._cols[name][self.n: self.n + k] = col
+            self.n += k
+            self._pending = []
+        if self.sink is not None and self.n >= self.spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.sink is None or self.n == 0:
             return
-        k = len(rows)
-        while self.n + k > self._cap:
-            self._grow()
-        block = list(zip(*rows))
-        for (name, _dt), col in zip(_COLUMNS, block):
-            self._cols[name][self.n: self.n + k] = col
-        self.n += k
-        self._pending = []
+        self.sink({name: arr[: self.n].copy() for name, arr in self._cols.items()})
+        self.spilled += self.n
+        self.n = 0
+
+    def drain(self) -> None:
+        """Hand every row still held to the sink and forget it (no-op without a sink)."""
+        self._flush()
+        self._spill()
 
     def __len__(self) -> int:
         return self.n + len(self._pending)

@@ -34,9 +34,16 @@ class Waterfall:
         self._queues: dict[tuple, list[int]] = {}
         self.M = M
         self.rounds_run = 0
-        # running totals for the model's per-step series (USD of liquidated and of ADL notional)
+        # running totals (the run's metrics and per-step series read these, not the event log, which a long
+        # run spills to disk)
         self.liquidated_usd = 0.0
+        self.n_liquidations = 0
+        self.liquidated_accounts: set[int] = set()
         self.adl_usd = 0.0
+        self.n_adl_fills = 0
+        self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
+        self.backstop_usd = 0.0
+        self.insurance_paid_usd = 0.0
 
     # ================================================================== driver
     def run(self) -> int:
@@ -233,9 +240,12 @@ class Waterfall:
                 fee_share = charged * (notional * liq_fee / nominal) if nominal > 0 else 0.0
                 log(ev.LIQUIDATION, k, i, side, n, price, notional, fee_share, STAGE_BOOK, maker)
                 self.liquidated_usd += notional
+                self.n_liquidations += 1
+                self.liquidated_accounts.add(i)
                 log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
                 if paid > 0:
                     log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
+                    self.insurance_paid_usd += paid
             if partial:
                 self.partial_done[(i, k)] = True
                 self.cooldown_until[(i, k)] = now + p.partial_liquidation_cooldown_minutes
@@ -300,6 +310,9 @@ class Waterfall:
             self._flat(i, k)
             log(ev.LIQUIDATION, k, i, side, abs(x), mark, notional, 0.0, info=STAGE_BACKSTOP, aux=V)
             self.liquidated_usd += notional
+            self.n_liquidations += 1
+            self.liquidated_accounts.add(i)
+            self.backstop_usd += notional
             log(ev.BACKSTOP, k, V, -side, abs(x), mark, notional, 0.0, info=float(i), aux=0.0)
         if m < 0:
             ch.bal[V] += ch.bal[i]
@@ -422,7 +435,12 @@ class Waterfall:
         notional = x * float(ch.lot_size[k]) * price
         v.events.append(ev.LIQUIDATION, k, i, -s_i, x, price, notional, 0.0, info=stage, aux=c)
         self.liquidated_usd += notional
+        self.n_liquidations += 1
+        self.liquidated_accounts.add(i)
         self.adl_usd += notional
+        self.n_adl_fills += 1
+        if lev <= 2.0:
+            self.adl_low_leverage_usd += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
 
     # ------------------------------------------------------------------ f: bad debt
