@@ -105,3 +105,15 @@ def test_tick_rounding_never_worsens_a_limit():
     b = OrderBook(0.5, 1.0)
     assert b.to_ticks(100.3, BUY) == 200 and b.to_ticks(100.3, SELL) == 201
     assert b.to_ticks(100.0, BUY) == 200 and b.to_ticks(100.0, SELL) == 200
+
+
+def test_levels_emptied_far_from_the_touch_do_not_grow_the_heaps():
+    b = OrderBook(1.0, 1.0)
+    b.post(BUY, 10, 1, owner=1)
+    for k in range(30_000):   # a maker stepping its quotes down a long way, each level emptied behind it
+        oid, _ = b.post(SELL, 100_000 - k, 1, owner=2)
+        b.cancel(oid)
+    assert len(b._heaps[1]) <= 2 * len(b._queues[1]) + 4097
+    assert b.best_ask() is None and b.best_bid() == 10
+    b.post(SELL, 50, 2, owner=3)
+    assert b.best_ask() == 50

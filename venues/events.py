@@ -55,7 +55,7 @@ class EventLog:
     while its events go, for instance, to a Parquet file. `drain()` hands over the rest at the end.
     """
 
-    def __init__(self, venue_id: int = 0, chunk: int = 65_536, sink=None, spill_rows: int = 262_144):
+    def __init__(self, venue_id: int = 0, chunk: int = 65_536, sink=None, spill_rows: int = 32_768):
         self.venue_id = venue_id
         self.sink = sink
         self.spill_rows = int(spill_rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 BUY = 1
 SELL = -1
@@ -249,7 +249,10 @@ class OrderBook:
             in_heap = self._in_heap[b]
             if price_ticks not in in_heap:
                 in_heap.add(price_ticks)
-                heappush(self._heaps[b], -price_ticks if b == 0 else price_ticks)
+                heap = self._heaps[b]
+                heappush(heap, -price_ticks if b == 0 else price_ticks)
+                if len(heap) > 2 * len(queues) + 4096:   # emptied levels far from the touch: rebuild
+                    self._rebuild_heap(b)
         by_owner = self._by_owner
         if owner in by_owner:
             by_owner[owner].add(oid)
@@ -300,6 +303,14 @@ class OrderBook:
         return total
 
     # ------------------------------------------------------------------ internals
+    def _rebuild_heap(self, b: int) -> None:
+        """Keep only live price levels in a side's heap (amortised: runs when stale prices dominate it)."""
+        live = list(self._level_lots[b])
+        heap = [-p for p in live] if b == 0 else live[:]
+        heapify(heap)
+        self._heaps = (heap, self._heaps[1]) if b == 0 else (self._heaps[0], heap)
+        self._in_heap = (set(live), self._in_heap[1]) if b == 0 else (self._in_heap[0], set(live))
+
     def _compact(self) -> None:
         """Drop cancelled ids from every level's deque (amortised: runs once stale ids outnumber live orders)."""
         orders = self._orders
