@@ -74,8 +74,7 @@ class Arbitrageur(mesa.Agent):
             acct = v.open_account()
             v.deposit(acct, share)
             for k in range(v.M):
-                v.set_leverage(acct, k, min(params.leverage, float(v.ch.tiers[k].max_leverage_at(
-                    params.max_position_usd))))
+                v.set_leverage(acct, k, min(params.leverage, v.max_leverage(k, params.max_position_usd)))
             self.accounts[name] = acct
         self.synth_pending = 0.0   # synthetic dollars sent to redemption, not yet paid
 
@@ -89,9 +88,9 @@ class Arbitrageur(mesa.Agent):
             for k, asset in enumerate(v.perp_names):
                 book = v.books[k]
                 bb, ba = book.best_bid(), book.best_ask()
-                index = float(v.index[k])
+                index = v.index_price(k)
                 lot = book.lot_size
-                pos = int(v.ch.lots[acct, k])
+                pos = v.position(acct, k)
                 pos_usd = pos * lot * index
                 if bb is not None and bb * book.tick_size > index * (1 + band):       # perp rich: sell it
                     room = p.max_position_usd + pos_usd

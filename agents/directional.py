@@ -91,20 +91,20 @@ class DirectionalTrader(mesa.Agent):
         # some post the synthetic dollar (for its yield) where the venue accepts it as collateral
         self.synth = synth_collateral and self.venue.params.synthetic_collateral
         self.venue.deposit(self.account, capital, asset="SYNTH" if self.synth else "USD")
-        cap = float(self.venue.ch.tiers[self.k].max_leverage[0])
+        cap = self.venue.max_leverage(self.k)
         self.leverage = min(leverage, cap)
         self.venue.set_leverage(self.account, self.k, self.leverage)
 
     def act(self) -> None:
         model, v, p = self.model, self.venue, self.model.cfg.directional
         t = model.steps
-        lots = int(v.ch.lots[self.account, self.k])
+        lots = v.position(self.account, self.k)
         if lots == 0:
             window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
             side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
-            price = float(v.ch.mark[self.k])
+            price = v.mark_price(self.k)
             n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
-                           v.books[self.k].lot_size)
+                           v.lot_size(self.k))
             if n > 0:
                 r = v.submit_order(self.account, self.k, side, n)
                 if r.filled_lots:
@@ -114,6 +114,6 @@ class DirectionalTrader(mesa.Agent):
 
     def exit(self) -> None:
         v = self.venue
-        lots = int(v.ch.lots[self.account, self.k])
+        lots = v.position(self.account, self.k)
         if lots:
             v.submit_order(self.account, self.k, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)

@@ -129,8 +129,8 @@ class Farmer(mesa.Agent):
                 v.deposit(acct, half)
                 self.legs[name] = acct
             k = v.market_index(self.market)
-            v.set_leverage(self.legs[name], k, min(self.leverage, float(v.ch.tiers[k].max_leverage_at(notional))))
-        lots = int(notional / (model.reference[self.market] * model.venues[self.long_venue].books[0].lot_size))
+            v.set_leverage(self.legs[name], k, min(self.leverage, v.max_leverage(k, notional)))
+        lots = int(notional / (model.reference[self.market] * model.venues[self.long_venue].lot_size(self.market)))
         filled = []
         for name, side in ((self.long_venue, BUY), (self.short_venue, SELL)):
             r = model.venues[name].submit_order(self.legs[name], self.market, side, lots)
@@ -154,7 +154,7 @@ class Farmer(mesa.Agent):
     # ------------------------------------------------------------------ monitoring
     def leg_lots(self, name: str) -> int:
         v = self.model.venues[name]
-        return int(v.ch.lots[self.legs[name], v.market_index(self.market)])
+        return v.position(self.legs[name], self.market)
 
     def check(self) -> None:
         """Routine check on the farmer's own schedule."""
@@ -171,7 +171,7 @@ class Farmer(mesa.Agent):
         states = {}
         for name in (self.long_venue, self.short_venue):
             v = model.venues[name]
-            states[name] = v.ch.unit_state(self.legs[name], -1)[:2]
+            states[name] = v.margin(self.legs[name])
         for poor, rich in ((self.long_venue, self.short_venue), (self.short_venue, self.long_venue)):
             need = transfer_needed(states[poor][0], states[poor][1], p.alert_margin_ratio)
             if need > 0 and not model.transfer_pending(self, poor):
@@ -213,5 +213,5 @@ class Farmer(mesa.Agent):
         for name in (self.long_venue, self.short_venue):
             v = self.model.venues[name]
             k = v.market_index(self.market)
-            total += abs(float(v.ch.qty[self.legs[name], k])) * float(v.ch.mark[k])
+            total += abs(v.position(self.legs[name], k)) * v.lot_size(k) * v.mark_price(k)
         return total

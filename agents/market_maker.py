@@ -94,7 +94,7 @@ class MarketMaker(mesa.Agent):
         for k, a in enumerate(self.venue.perp_names):
             # a leverage the tier table allows at the largest position its quotes and inventory limit can reach
             worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
-            self.venue.set_leverage(self.account, k, min(10.0, float(self.venue.ch.tiers[k].max_leverage_at(worst))))
+            self.venue.set_leverage(self.account, k, min(10.0, self.venue.max_leverage(k, worst)))
         self.withdrawn_until = -1
         self.withdrawals: list[int] = []   # steps at which it pulled its quotes
         # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): inventory to quote asks from
@@ -120,7 +120,7 @@ class MarketMaker(mesa.Agent):
             # (an empty, jumpy book) do not count, or it would leave again at once
             window = model.mid_history(self.venue_name, k, max(0, min(15, t - max(self.withdrawn_until, 0))))
             vol = realised_vol_bps(window)
-            inventory = v.ch.lots[self.account, k] * lot * fair
+            inventory = v.position(self.account, k) * lot * fair
             bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
             v.cancel_all(self.account, k)
             if bids.size == 0:
@@ -151,8 +151,7 @@ class MarketMaker(mesa.Agent):
                 hist.append(mid)
                 del hist[:-15]
             fair = 1.0 if name == "SYNTH" else model.reference[name]
-            base = v.asset_index[v.params.spots[name].base]
-            held = float(v.ch.bal[self.account, base])
+            held = v.balance(self.account, v.params.spots[name].base)
             target = 2.0 * self.spot_params[name].depth_usd / fair
             bids, bsz, asks, asz = ladder(fair, (held - target) * fair, realised_vol_bps(np.array(hist)),
                                           self.spot_params[name])

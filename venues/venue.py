@@ -226,6 +226,32 @@ class Venue:
     def equity(self, account: int) -> float:
         return float(self.ch.equity(slice(account, account + 1))[0])
 
+    # ------------------------------------------------------------------ what an agent may read
+    def position(self, account: int, market: int | str) -> int:
+        """The account's position in lots (signed)."""
+        return int(self.ch.lots[account, self.market_index(market)])
+
+    def balance(self, account: int, asset: str = USD) -> float:
+        return float(self.ch.bal[account, self.asset_index[asset]])
+
+    def mark_price(self, market: int | str) -> float:
+        return self.ch.mark_list[self.market_index(market)]
+
+    def index_price(self, market: int | str) -> float:
+        return float(self.index[self.market_index(market)])
+
+    def lot_size(self, market: int | str) -> float:
+        return self.books[self.market_index(market)].lot_size
+
+    def max_leverage(self, market: int | str, notional_usd: float = 0.0) -> float:
+        """The effective max leverage (tier and venue cap, settled rule 7) for a position of that notional."""
+        return float(self.ch.tiers[self.market_index(market)].max_leverage_at(notional_usd))
+
+    def margin(self, account: int) -> tuple[float, float]:
+        """(equity, maintenance margin) of a cross account, USD."""
+        eq, mm, _, _ = self.ch.unit_state(account, -1)
+        return eq, mm
+
     # ================================================================== margin helpers
     def _worst_notional(self, i: int, m: int, side: int, lots: int) -> float:
         """Largest |position| notional (at mark) the account could reach in market m if all its resting
