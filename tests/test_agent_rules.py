@@ -56,3 +56,13 @@ def test_transfer_needed():
     assert transfer_needed(2_000.0, 1_000.0, 1.5) == 0.0
     assert transfer_needed(1_200.0, 1_000.0, 1.5) == pytest.approx(1_800.0)   # back to 3 x maintenance
     assert transfer_needed(1_200.0, 0.0, 1.5) == 0.0
+
+
+def test_arbitrage_gap_and_clip():
+    from agents.arbitrageur import clip_lots, gap_side
+    assert gap_side(101.0, 100.0, 0.005) == SELL      # perp 1% rich, band 0.5%: sell it
+    assert gap_side(99.0, 100.0, 0.005) == BUY
+    assert gap_side(100.3, 100.0, 0.005) == 0
+    assert gap_side(0.0, 100.0, 0.005) == 0
+    assert clip_lots(1e9, 500_000.0, 200_000.0, 100_000.0, 0.001) == 2000   # the room binds: 200k / 100
+    assert clip_lots(1e9, 500_000.0, -1.0, 100_000.0, 0.001) == 0

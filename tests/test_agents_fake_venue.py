@@ -156,3 +156,33 @@ def test_farmer_closes_the_naked_leg_after_a_broken_hedge():
     assert f.state == "broken" and f.naked_notional() == pytest.approx(450 * 100.0)
     f.react()
     assert b.orders[-1] == (f.legs["b"], BUY, 450, True) and f.state == "closed"
+
+
+def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
+    """Against a real, small venue (the maker needs books): ten levels a side, then nothing past the threshold."""
+    from agents.market_maker import MarketMaker
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    v = Venue("x", load_preset("hyperliquid_like"), {"BTC": 100_000.0, "ALT": 10.0}, capacity=16)
+    model = FakeModel({"x": v}, np.array([100_000.0] * 20))
+    model.cfg.mm_capital_usd = 50_000_000.0
+    model.cfg.mm_depth_usd = {"BTC": 1_000_000.0, "ALT": 100_000.0}
+    model.cfg.mm_withdraw_threshold = 5.0
+    model.cfg.mm_return_minutes = 30
+    model.cfg.mm_synth_depth_usd = 0.0
+    model.cfg.initial_prices = {"BTC": 100_000.0, "ALT": 10.0}
+    model.reference = {"BTC": 100_000.0, "ALT": 10.0}
+    model.steps = 20
+    mm = MarketMaker(model, 0, "x")
+    mm.requote(20)
+    snap = v.books[0].snapshot(20)
+    assert len(snap["bids"]) == 10 and len(snap["asks"]) == 10
+    assert snap["bids"][0][0] < 1_000_000 < snap["asks"][0][0]          # around 100,000 USD in 0.1 ticks
+    # one-minute moves of 1% (100 bps, 10 x calm) in the venue's mids: the maker pulls all its quotes
+    model.mids = 100_000.0 * np.exp(np.cumsum(np.tile([0.01, -0.01], 10)))
+    model.mid_history = lambda venue, k, n: model.mids[-(n + 1):]
+    mm.requote(21)
+    assert mm.withdrawals == [21] and v.books[0].orders_of(mm.account) == []
+    mm.requote(30)                                                      # still away until minute 51
+    assert v.books[0].orders_of(mm.account) == []
