@@ -10,7 +10,9 @@ Entry rule (documented, responds to incentives): the expected daily yield of a p
     legs) + the funding the pair collects (short leg's rate - long leg's rate, per day) - taker fees of the round
     trip spread over `hold_days`;
 a farmer enters the best pair when yield x leverage (per USD of its capital) exceeds its hurdle rate, drawn per
-farmer; the notional is capital x leverage / 2 per leg (half the capital on each venue).
+farmer, and commits the share min(1, yield x leverage / (2 x hurdle)) of its capital (half of it at the hurdle,
+all of it at twice the hurdle): richer incentives bring both more farmers and bigger positions. Half the
+committed capital goes to each venue; the notional per leg is that half x leverage.
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ def best_pair(yields: np.ndarray) -> tuple[int, int, float]:
     return a, b, float(y[a, b])
 
 
+def commit_share(daily_return: float, hurdle: float) -> float:
+    """Share of its capital a farmer commits at this expected daily return on capital (see module doc)."""
+    if hurdle <= 0:
+        return 1.0
+    return min(1.0, daily_return / (2.0 * hurdle))
+
+
 def transfer_needed(equity: float, maintenance: float, alert_ratio: float) -> float:
     """USD a leg needs to get back to twice the alert ratio of maintenance margin (0 if it is above alert)."""
     if maintenance <= 0 or equity >= alert_ratio * maintenance:
@@ -120,7 +129,7 @@ class Farmer(mesa.Agent):
                                  after=0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes)))
             return
         self.long_venue, self.short_venue = names[a], names[b]
-        half = self.capital / 2.0
+        half = self.capital * commit_share(yld * self.leverage, self.hurdle_daily) / 2.0
         notional = half * self.leverage * 0.9   # 10% headroom for fees and the walk of the book
         for name in (self.long_venue, self.short_venue):
             v = model.venues[name]

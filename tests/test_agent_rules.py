@@ -8,7 +8,7 @@ import pytest
 
 from agents.base import stream
 from agents.directional import DirectionalParams, draw_leverage, exit_prices, order_lots, signal_side
-from agents.farmer import Incentives, best_pair, pair_yield_per_day, transfer_needed
+from agents.farmer import Incentives, best_pair, commit_share, pair_yield_per_day, transfer_needed
 from venues.orderbook import BUY, SELL
 
 
@@ -66,3 +66,9 @@ def test_arbitrage_gap_and_clip():
     assert gap_side(0.0, 100.0, 0.005) == 0
     assert clip_lots(1e9, 500_000.0, 200_000.0, 100_000.0, 0.001) == 2000   # the room binds: 200k / 100
     assert clip_lots(1e9, 500_000.0, -1.0, 100_000.0, 0.001) == 0
+
+
+def test_farmers_commit_more_as_incentives_rise():
+    assert commit_share(0.01, 0.01) == pytest.approx(0.5)   # at the hurdle: half the capital
+    assert commit_share(0.015, 0.01) == pytest.approx(0.75)
+    assert commit_share(0.05, 0.01) == 1.0
