@@ -89,8 +89,10 @@ class EventLog:
             k = len(rows)
             while self.n + k > self._cap:
                 self._grow()
-            for (name, _dt), col in zip(_COLUMNS, zip(*rows)):
-                self._cols[name][self.n: self.n + k] = col
+            # one conversion of the whole block (every value is exact in float64: ints stay far below 2^53)
+            block = np.array(rows, dtype=np.float64)
+            for j, (name, _dt) in enumerate(_COLUMNS):
+                self._cols[name][self.n: self.n + k] = block[:, j]
             self.n += k
             self._pending = []
         if self.sink is not None and self.n >= self.spill_rows:

@@ -271,35 +271,47 @@ class Venue:
         self.events.append(ev.REJECT, market, account, side, lots, price, 0.0, info=ev.REASON_CODE[reason])
         return OrderResult("rejected", reason=reason)
 
+    def _locked_value(self, i: int) -> float:
+        """Collateral value (USD) reserved by the account's resting spot orders."""
+        if not self.spot_books:
+            return 0.0
+        return sum(a * w for a, w in zip(self._spot_locked[i].tolist(), self.ch.collateral_weight) if a)
+
     def _check_perp_order(self, i: int, m: int, side: int, lots: int, est_price: float) -> str:
-        """'' if the order may go in, else the rejection reason (settled rule 7 and initial margin)."""
+        """'' if the order may go in, else the rejection reason (settled rule 7 and initial margin).
+        Plain floats over the account's row: this runs for every order an agent sends."""
         ch = self.ch
-        pos = int(ch.lots[i, m])
-        worst_before = self._worst_notional(i, m, 0, 0)
-        worst_after = self._worst_notional(i, m, side, lots)
-        if worst_after <= worst_before + 1e-9:
+        L, ob, osl = ch.lots[i].tolist(), ch.open_buy[i].tolist(), ch.open_sell[i].tolist()
+        lot, mark = ch._lot_list, ch.mark_list
+
+        def worst(k: int, s: int, n: int) -> float:
+            # the largest |position| notional reachable if all resting orders and this order filled
+            up = L[k] + ob[k] + (n if s == BUY else 0)
+            dn = L[k] - osl[k] - (n if s == SELL else 0)
+            return max(abs(up), abs(dn)) * lot[k] * mark[k]
+
+        pos = L[m]
+        worst_after = worst(m, side, lots)
+        if worst_after <= worst(m, 0, 0) + 1e-9:
             return ""  # it cannot increase exposure: always allowed
-        tiers = ch.tiers[m]
-        lev = ch.leverage[i, m]
-        if lev > tiers.max_leverage_at(worst_after) * (1 + 1e-12):
+        levs = ch.leverage[i].tolist()
+        lev = levs[m]
+        if lev > ch.tiers[m].max_leverage_at(worst_after) * (1 + 1e-12):
             return "tier_max_leverage"
         new_pos = pos + (lots if side == BUY else -lots)
-        increase = max(0, abs(new_pos) - abs(pos)) * ch.lot_size[m] * ch.mark[m]
-        oi_usd = ch.oi_long_lots[m] * ch.lot_size[m] * ch.mark[m]
+        increase = max(0, abs(new_pos) - abs(pos)) * lot[m] * mark[m]
+        oi_usd = ch.oi_long_lots[m] * lot[m] * mark[m]
         if increase > 0 and oi_usd + increase > self.params.perps[self.perp_names[m]].oi_cap_usd:
             return "oi_cap"
-        q = lots * ch.lot_size[m]
+        q = lots * lot[m]
         fee = q * est_price * self.fee_taker
-        adverse = max(0.0, (est_price - ch.mark[m]) * q if side == BUY else (ch.mark[m] - est_price) * q)
+        adverse = max(0.0, (est_price - mark[m]) * q if side == BUY else (mark[m] - est_price) * q)
         if ch.isolated[i]:
             need = increase / lev + fee + adverse
-            if need > ch.bal[i, 0] - self._spot_locked[i, 0] + 1e-9:
-                return "initial_margin"
-            return ""
-        worst = np.array([self._worst_notional(i, k, side if k == m else 0, lots if k == m else 0)
-                          for k in range(self.M)])
-        im = float((worst / ch.leverage[i]).sum())
-        eq = self.equity(i) - float(self._spot_locked[i] @ (ch.asset_value * (1.0 - ch.asset_haircut)))
+            free = float(ch.bal[i, 0]) - (float(self._spot_locked[i, 0]) if self.spot_books else 0.0)
+            return "initial_margin" if need > free + 1e-9 else ""
+        im = sum(worst(k, side if k == m else 0, lots if k == m else 0) / levs[k] for k in range(self.M))
+        eq = ch.unit_state(i, -1)[0] - self._locked_value(i)
         if eq - fee - adverse < im - 1e-9:
             return "initial_margin"
         return ""
