@@ -121,3 +121,26 @@ def test_remainder_to_insurance_moves_the_whole_collateral():
     ins = rows(v, ev.INSURANCE)
     assert ins["aux"].tolist() == pytest.approx([175.0])
     v.check_invariants()
+
+
+def test_a_synth_holder_closed_at_zero_on_an_empty_spot_book_hands_its_synth_to_the_fund():
+    """R3: market mode, no bids for the synthetic dollar: what the book cannot take goes to the fund at its
+    oracle value, so only the deficit beyond the collateral's value is bad debt, and the account ends at zero."""
+    v = make_venue("binance_like")
+    mm = v.open_account()
+    v.deposit(mm, 10_000, asset="SYNTH")
+    s = v.spot_index("SYNTH")
+    v.submit_spot_order(mm, s, SELL, 1_000, 1.0, kind="limit")      # asks only: no one to sell to
+    a = v.open_account()
+    v.deposit(a, 1_000, asset="SYNTH")                              # collateral value 1,000 x 0.95
+    v.ch.bal[a, 0] -= 2_000.0                                       # a USD debt (e.g. realised losses) ...
+    v.ch.fees_kept[0] += 2_000.0                                    # ... that went to the venue
+    assert v.equity(a) == pytest.approx(-1_050.0)
+    syn = v.asset_index["SYNTH"]
+    fund_usd0 = v.ch.insurance[0]
+    v.run_liquidations()
+    assert v.ch.bal[a].tolist() == [0.0] * len(v.assets)            # closed at zero
+    assert v.ch.insurance[syn] == pytest.approx(1_000.0)             # the fund took the synthetic dollars ...
+    assert fund_usd0 - v.ch.insurance[0] == pytest.approx(950.0)     # ... at their value after haircut
+    assert v.ch.bad_debt[0] == pytest.approx(1_050.0)
+    v.check_invariants()

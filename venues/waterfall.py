@@ -487,31 +487,34 @@ class Waterfall:
             amount = float(ch.bal[i, a])
             if amount <= 0:
                 continue
-            if v.assets[a] == "SYNTH" and p.collateral_oracle == "redemption":
-                if ch.touched is not None:   # balances move without a fill: keep the round's bookkeeping exact
-                    ch.touched.add(i)
-                    if v.vault is not None:
-                        ch.touched.add(v.vault)
-                value = amount * float(ch.asset_value[a]) * (1.0 - float(ch.asset_haircut[a]))
-                ch.bal[i, a] = 0.0
-                ch.bal[i, 0] += value
-                if v.fund_present and ch.insurance[0] >= value:
-                    ch.insurance[0] -= value
-                    ch.insurance[a] += amount
-                elif v.vault is not None and ch.bal[v.vault, 0] >= value:
-                    ch.bal[v.vault, 0] -= value
-                    ch.bal[v.vault, a] += amount
-                else:
-                    ch.fees_kept[0] -= value
-                    ch.fees_kept[a] += amount
-            else:
+            # market mode (and spot-held BTC / ALT): sold on the venue's spot book first, IOC (SPEC 8.7)
+            if not (v.assets[a] == "SYNTH" and p.collateral_oracle == "redemption"):
                 s = v.spot_book_of(a)
-                if s is None:
-                    continue
-                book = v.spot_books[s]
-                lots = int(math.floor(amount / book.lot_size))
-                if lots > 0:
-                    v.submit_spot_order(i, s, SELL, lots)
+                if s is not None:
+                    lots = int(math.floor(amount / v.spot_books[s].lot_size))
+                    if lots > 0:
+                        v.submit_spot_order(i, s, SELL, lots)
+                amount = float(ch.bal[i, a])
+            if amount <= 0:
+                continue
+            # what is left (redemption mode, or what the book could not take) is taken at its oracle value
+            # after haircut by the fund, else the vault, else the venue's fees kept: the account closes at zero
+            if ch.touched is not None:   # balances move without a fill: keep the round's bookkeeping exact
+                ch.touched.add(i)
+                if v.vault is not None:
+                    ch.touched.add(v.vault)
+            value = amount * float(ch.asset_value[a]) * (1.0 - float(ch.asset_haircut[a]))
+            ch.bal[i, a] = 0.0
+            ch.bal[i, 0] += value
+            if v.fund_present and ch.insurance[0] >= value:
+                ch.insurance[0] -= value
+                ch.insurance[a] += amount
+            elif v.vault is not None and ch.bal[v.vault, 0] >= value:
+                ch.bal[v.vault, 0] -= value
+                ch.bal[v.vault, a] += amount
+            else:
+                ch.fees_kept[0] -= value
+                ch.fees_kept[a] += amount
 
     # ------------------------------------------------------------------ after the rounds
     def _negative_pass(self, negative) -> None:

@@ -1150,7 +1150,16 @@ class RefVenue:
                 if not b > 0:
                     continue
                 name = self.assets[a]
-                if name == SYNTH and p.collateral_oracle == "redemption":
+                # SPEC 8.7 step 2 (R3): market mode and other assets are first sold on the venue's spot book
+                # (IOC); what is left is taken at its oracle value by the fund, else the vault, else fees kept
+                if not (name == SYNTH and p.collateral_oracle == "redemption"):
+                    s = next((s for s, base in enumerate(self.spot_base) if base == name), None)
+                    if s is not None:
+                        n = math.floor(b / self.spot_books[s].lot_size)
+                        if n >= 1:
+                            self.submit_spot_order(i, s, SELL, int(n), kind="market")
+                b = self.bal[i][a]
+                if b > 0:
                     value = b * self.val[a] * (1.0 - self.hc[a])
                     if self.fund_present and self.insurance[0] >= value:
                         self.insurance[0] -= value
@@ -1163,13 +1172,6 @@ class RefVenue:
                         self.fees_kept[a] += b
                     self.bal[i][a] -= b
                     self.bal[i][0] += value
-                else:
-                    s = next((s for s, base in enumerate(self.spot_base) if base == name), None)
-                    if s is None:
-                        continue
-                    n = math.floor(b / self.spot_books[s].lot_size)
-                    if n >= 1:
-                        self.submit_spot_order(i, s, SELL, int(n), kind="market")
         # 3. book what is still negative
         usd = self.bal[i][0] if m < 0 else self.iso_margin[i][m]
         if usd < 0:
