@@ -84,7 +84,6 @@ from agents.directional import DirectionalParams, DirectionalTrader, draw_levera
 from agents.arbitrageur import Arbitrageur, ArbParams  # noqa: E402
 from agents.farmer import Farmer, FarmerParams, Incentives, pair_yield_per_day  # noqa: E402
 from agents.market_maker import MarketMaker  # noqa: E402
-from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.params import ConfigError  # noqa: E402
 from venues.presets import load_preset  # noqa: E402

@@ -97,7 +97,6 @@ class DirectionalTrader(mesa.Agent):
 
     def act(self) -> None:
         model, v, p = self.model, self.venue, self.model.cfg.directional
-        t = model.steps
         lots = v.position(self.account, self.k)
         if lots == 0:
             window = model.mid_history(self.venue_name, self.k, p.signal_minutes)

@@ -11,7 +11,7 @@ import pytest
 from conftest import PRICES, ladder, make_venue, trade
 from venues.clearinghouse import TierTable
 from venues.orderbook import BUY, SELL
-from venues.params import ConfigError, Tier
+from venues.params import ConfigError
 from venues.presets import load_preset
 
 

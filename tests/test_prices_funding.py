@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import PRICES, make_venue
+from conftest import make_venue
 from venues.orderbook import BUY, SELL
 from venues.prices import binance_mark, funding_rate, hyperliquid_mark, median_of, weighted_median
 

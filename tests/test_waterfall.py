@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from conftest import force_mark, make_venue, trade
 from venues import events as ev
-from venues.orderbook import BUY, SELL
+from venues.orderbook import BUY
 
 NO_FEES = {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0}
 
@@ -34,7 +33,7 @@ def adl_world(ranking: str, long_lots: int = 600):
         force_mark(v, {"BTC": px})   # each short opens at the mark of its day
         trade(v, mm, acct, "BTC", lots, px)
     force_mark(v, {"BTC": 100_000.0})
-    bk_collateral = 3_000.0 + (600 - long_lots) * 0.0   # 3k: equity at 90k = 3k - 0.6 x 10k = -3k
+    bk_collateral = 3_000.0   # equity at 90k = 3k - 0.6 x 10k = -3k (with 600 lots)
     v.deposit(L, bk_collateral)
     v.set_leverage(L, "BTC", 40)
     trade(v, L, mm, "BTC", long_lots, 100_000.0)
