@@ -134,6 +134,8 @@ class ModelConfig:
     """Share of directional traders on a venue accepting the synthetic dollar who post it as collateral."""
     synth_wave_usd: float = 30_000_000.0
     """oct10: synthetic dollars sold at market on the CEX's spot book over the shock's fall (exogenous)."""
+    synth_wave_floor: float = 0.5
+    """Lowest price the oct10 seller of the synthetic dollar accepts; what it cannot sell waits a minute."""
     mm_synth_depth_usd: float = 1_000_000.0
     """Quoted notional per side on the synthetic dollar's spot book, USD."""
     shock: ShockScript | None = None
@@ -244,6 +246,8 @@ class CascadeModel(mesa.Model):
                                    float(leverage[k]), bool(momentum[k]), bool(synth[k]))
             self.traders.append(tr)
             self.schedule_event(tr.act, at=float(first[k]) + 0.5)
+        self.synth_holders = [tr for tr in self.traders if tr.synth]
+        self._depeg_alarm = False
 
     def _build_farmers(self) -> None:
         cfg = self.cfg
@@ -273,6 +277,7 @@ class CascadeModel(mesa.Model):
                 v.deposit(acct, cfg.synth_wave_usd, asset="SYNTH")
                 per_min = cfg.synth_wave_usd / max(1, cfg.shock.fall_minutes)
                 self.wave = (name, acct, per_min)
+                self.wave_sold = 0.0
                 return
 
     def outside_flow(self, asset: str, usd: float) -> None:
@@ -394,13 +399,15 @@ class CascadeModel(mesa.Model):
             self._outside_flow[a] = 0.0
             self.reference[a] = float(self.fund_paths[a][t]) * math.exp(imp)
         # the scripted seller of the synthetic dollar (oct10): exogenous flow while the fundamentals fall
-        if self.wave is not None and cfg.shock.start_minute <= t < cfg.shock.start_minute + cfg.shock.fall_minutes:
+        if self.wave is not None and t >= cfg.shock.start_minute and self.wave_sold < cfg.synth_wave_usd - 1.0:
             name, acct, per_min = self.wave
             v = self.venues[name]
             s = v.spot_index("SYNTH")
-            lots = int(min(per_min, v.ch.bal[acct, v.asset_index["SYNTH"]]) / v.spot_books[s].lot_size)
+            due = per_min * (t - cfg.shock.start_minute + 1) - self.wave_sold   # its quota so far, less what sold
+            lots = int(min(due, v.ch.bal[acct, v.asset_index["SYNTH"]]) / v.spot_books[s].lot_size)
             if lots > 0:
-                v.submit_spot_order(acct, s, SELL, lots)
+                r = v.submit_spot_order(acct, s, SELL, lots, cfg.synth_wave_floor, kind="ioc")
+                self.wave_sold += r.filled_lots * v.spot_books[s].lot_size
         # 2. market makers requote around the reference (their own schedule: every minute)
         for mm in self.makers:
             mm.requote(t)
@@ -452,6 +459,16 @@ class CascadeModel(mesa.Model):
             if "SYNTH" in v.spot_names:
                 self.ts_synth_mid[t] = v.spot_mid("SYNTH") or np.nan
                 break
+        # 8. a depeg alert: when the synthetic dollar's mid first falls past the holders' threshold, each holder
+        #    looks after its own reaction delay (agents/directional.py: synth_exit); re-armed once it recovers
+        mid = self.ts_synth_mid[t]
+        if self.synth_holders and np.isfinite(mid):
+            below = mid < 1.0 - cfg.directional.synth_exit_depeg
+            if below and not self._depeg_alarm:
+                for tr in self.synth_holders:
+                    self.schedule_event(tr.on_depeg,
+                                        after=0.5 + float(tr.own_rng.exponential(cfg.directional.synth_reaction_minutes)))
+            self._depeg_alarm = bool(below)
         if t >= cfg.steps:
             self.running = False
 

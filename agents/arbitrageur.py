@@ -36,6 +36,10 @@ class ArbParams:
     """Leverage of its perp accounts."""
     peg_threshold: float = 0.005
     """Buys the synthetic dollar below 1 - this (and redeems it), fraction."""
+    peg_budget_usd: float = 1_000_000.0
+    """Most USD each arbitrageur bids for the synthetic dollar on one venue at a time."""
+    peg_levels: int = 7
+    """Bid levels of its synthetic-dollar ladder."""
     redemption_minutes: float = 60.0
     """Minutes from a redemption request to USD at 1.00 (minting takes the same time)."""
 
@@ -50,6 +54,16 @@ def gap_side(mid: float, index: float, band: float) -> int:
     if gap < -band:
         return BUY
     return 0
+
+
+def peg_ladder(budget_usd: float, threshold: float, levels: int) -> list[tuple[float, float]]:
+    """(price, USD) bids for the synthetic dollar: level j at a discount of threshold x 2^j (0.5%, 1%, 2%, ...
+    for a 0.5% threshold), the budget split evenly: a capital-limited buyer keeps dollars back for deeper
+    discounts. Levels whose price would be at or below zero are dropped."""
+    if budget_usd <= 0 or levels <= 0:
+        return []
+    out = [(1.0 - threshold * 2.0**j, budget_usd / levels) for j in range(levels)]
+    return [(px, usd) for px, usd in out if px > 0]
 
 
 def clip_lots(gap_usd_value: float, clip_usd: float, room_usd: float, price: float, lot: float) -> int:
@@ -116,20 +130,22 @@ class Arbitrageur(mesa.Agent):
         model.schedule_event(self.act, after=1.0)
 
     def _peg(self, name: str, v, acct: int) -> None:
-        """Buy the synthetic dollar below its peg and send it to redemption (USD at 1.00 after the delay)."""
+        """Bid for the synthetic dollar below its peg and send what it bought to redemption (USD at 1.00 after
+        the delay): `peg_ladder`, a capital-limited ladder that asks a larger discount for its deeper dollars.
+        Capital tied up in redemption is not bid again until it lands.
+        """
         if "SYNTH" not in v.spot_names:
             return
         s = v.spot_index("SYNTH")
         book = v.spot_books[s]
-        ba = book.best_ask()
+        for oid in book.orders_of(acct):
+            v.cancel_spot(acct, oid, s)
+        held = v.balance(acct, "SYNTH")
+        if held >= book.lot_size:
+            self.model.redeem(self, name, acct, held)
         p = self.p
-        if ba is None or ba * book.tick_size >= 1.0 - p.peg_threshold:
-            return
-        budget = min(p.clip_usd, v.withdrawable(acct) * 0.5)
-        lots = int(budget / (ba * book.tick_size * book.lot_size))
-        if lots <= 0:
-            return
-        r = v.submit_spot_order(acct, s, BUY, lots, 1.0 - p.peg_threshold, kind="ioc")
-        qty = r.filled_lots * book.lot_size
-        if qty > 0:
-            self.model.redeem(self, name, acct, qty)
+        budget = min(p.peg_budget_usd, 0.5 * v.withdrawable(acct))
+        for px, usd in peg_ladder(budget, p.peg_threshold, p.peg_levels):
+            lots = int(usd / (px * book.lot_size))
+            if lots > 0:
+                v.submit_spot_order(acct, s, BUY, lots, px, kind="limit")

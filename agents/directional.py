@@ -40,12 +40,30 @@ class DirectionalParams:
     """Exit when the price moves this far in favour, percent."""
     mean_wait_minutes: float = 240.0
     """Mean time between a trader's decisions, minutes (exponential)."""
+    synth_exit_depeg: float = 0.01
+    """A holder of the synthetic dollar acts when its spot mid is this far below 1.00 (fraction)."""
+    synth_reaction_minutes: float = 10.0
+    """Mean delay from the depeg alert to a holder's action, minutes (exponential)."""
+    synth_sell_floor: float = 0.5
+    """Lowest price a holder who sells accepts for the synthetic dollar, USD."""
 
 
 def draw_leverage(rng: np.random.Generator, n: int, p: DirectionalParams, cap: float) -> np.ndarray:
     """Heavy-tailed leverage: Pareto from leverage_min with tail index leverage_tail, capped at `cap`."""
     lev = p.leverage_min * (1.0 + rng.pareto(p.leverage_tail, n))
     return np.minimum(lev, cap)
+
+
+def synth_exit(mid: float | None, has_position: bool, p: DirectionalParams) -> str | None:
+    """What a holder of the synthetic dollar does when it looks at the spot mid.
+
+    Below 1 - synth_exit_depeg: a holder with an open position needs its collateral now, so it swaps the
+    synthetic dollars for USD on the spot book ("sell"; its flow deepens the depeg, as on 10 October 2025);
+    a holder with no position can wait, so it sends them to redemption at 1.00 ("redeem"). Otherwise None.
+    """
+    if mid is None or not (mid < 1.0 - p.synth_exit_depeg):
+        return None
+    return "sell" if has_position else "redeem"
 
 
 def signal_side(prices: np.ndarray, momentum: bool) -> int:
@@ -110,6 +128,23 @@ class DirectionalTrader(mesa.Agent):
                     sl, tp = exit_prices(r.avg_price, side, p)
                     model.set_stops(self.index, side, sl, tp)
         model.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
+
+    def on_depeg(self) -> None:
+        """A depeg alert reached this holder (after its reaction delay): sell or redeem by `synth_exit`."""
+        v, p = self.venue, self.model.cfg.directional
+        if not self.synth or "SYNTH" not in v.spot_names or v.halted:
+            return
+        s = v.spot_index("SYNTH")
+        book = v.spot_books[s]
+        held = v.balance(self.account, "SYNTH")
+        lots = int(held / book.lot_size)
+        if lots <= 0:
+            return
+        action = synth_exit(v.spot_mid("SYNTH"), v.position(self.account, self.k) != 0, p)
+        if action == "sell":
+            v.submit_spot_order(self.account, s, SELL, lots, p.synth_sell_floor, kind="ioc")
+        elif action == "redeem":
+            self.model.redeem(self, self.venue_name, self.account, lots * book.lot_size)
 
     def exit(self) -> None:
         v = self.venue

@@ -96,7 +96,8 @@ class MarketMaker(mesa.Agent):
             worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
             self.venue.set_leverage(self.account, k, min(10.0, self.venue.max_leverage(k, worst)))
         self.withdrawn_until = -1
-        self.withdrawals: list[int] = []   # steps at which it pulled its quotes
+        self.withdrawals: list[int] = []   # steps at which it pulled its perp quotes
+        self.spot_withdrawals: list[tuple[int, str]] = []   # (step, spot book) left empty for a minute
         # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): inventory to quote asks from
         self.spot_params = {}
         self.spot_mids: dict[str, list[float]] = {}
@@ -153,11 +154,15 @@ class MarketMaker(mesa.Agent):
             fair = 1.0 if name == "SYNTH" else model.reference[name]
             held = v.balance(self.account, v.params.spots[name].base)
             target = 2.0 * self.spot_params[name].depth_usd / fair
+            if name == "SYNTH" and held - target > 0.5 * self.spot_params[name].inventory_limit_usd:
+                # bought far more synthetic dollars than it quotes from: redeem the excess at 1.00 (lands
+                # after the redemption delay), which frees its bid again
+                if model.redeem(self, self.venue_name, self.account, held - target):
+                    held = target
             bids, bsz, asks, asz = ladder(fair, (held - target) * fair, realised_vol_bps(np.array(hist)),
                                           self.spot_params[name])
             if bids.size == 0:
-                if t not in self.withdrawals:
-                    self.withdrawals.append(t)
+                self.spot_withdrawals.append((t, name))
                 continue
             lot = book.lot_size
             for px, usd in zip(bids, bsz):

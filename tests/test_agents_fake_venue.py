@@ -186,3 +186,132 @@ def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
     assert mm.withdrawals == [21] and v.books[0].orders_of(mm.account) == []
     mm.requote(30)                                                      # still away until minute 51
     assert v.books[0].orders_of(mm.account) == []
+
+
+def _arb_model(venue):
+    from agents.arbitrageur import ArbParams
+    model = FakeModel({"x": venue}, np.array([100_000.0] * 5))
+    model.flows = []
+    model.outside_flow = lambda asset, usd: model.flows.append((asset, usd))
+    model.redeemed = []
+    model.redeem = lambda agent, name, acct, qty: (model.redeemed.append((name, acct, qty)),
+                                                   venue.withdraw(acct, qty, asset="SYNTH"))[1]
+    return model, ArbParams(capital_usd=2_000_000.0, clip_usd=200_000.0, max_position_usd=1_000_000.0)
+
+
+def test_arbitrageur_buys_a_cheap_perp_hedges_outside_and_unwinds_when_the_gap_closes():
+    """A perp ask 50 bps under the index (band: taker fee + 5 bps outside fee + 10 bps threshold): the
+    arbitrageur lifts it up to its clip, sells the same notional outside, and sells back once the gap is shut."""
+    from agents.arbitrageur import Arbitrageur
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    v = Venue("x", load_preset("hyperliquid_like"), {"BTC": 100_000.0, "ALT": 10.0}, capacity=16)
+    maker = v.open_account()
+    v.deposit(maker, 10_000_000.0)
+    v.set_leverage(maker, 0, 10.0)
+    v.submit_order(maker, 0, SELL, 5_000, 99_500.0, kind="limit", post_only=True)   # 5 BTC at 99,500
+    model, p = _arb_model(v)
+    arb = Arbitrageur(model, 0, p)
+    acct = arb.accounts["x"]
+    arb.act()
+    lots = v.position(acct, 0)
+    assert lots == int(200_000.0 / (99_500.0 * v.lot_size(0)))        # the clip: 2.01 BTC -> 2,010 lots
+    assert model.flows == [("BTC", pytest.approx(-lots * v.lot_size(0) * 100_000.0))]
+    # the gap closes (the maker's ask now sits at the index): the arbitrageur unwinds reduce-only
+    v.cancel_all(maker)
+    v.submit_order(maker, 0, SELL, 5_000, 100_010.0, kind="limit", post_only=True)
+    v.submit_order(maker, 0, BUY, 5_000, 99_990.0, kind="limit", post_only=True)
+    arb.act()
+    assert v.position(acct, 0) == lots - 2_000                          # one clip (200,000 USD at 100,000)
+    arb.act()
+    assert v.position(acct, 0) == 0
+    assert model.flows[-1][1] > 0                                         # bought back the outside hedge
+
+
+def test_arbitrageur_leaves_a_gap_inside_the_band_alone():
+    from agents.arbitrageur import Arbitrageur
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    v = Venue("x", load_preset("hyperliquid_like"), {"BTC": 100_000.0, "ALT": 10.0}, capacity=16)
+    maker = v.open_account()
+    v.deposit(maker, 10_000_000.0)
+    v.set_leverage(maker, 0, 10.0)
+    v.submit_order(maker, 0, SELL, 5_000, 99_900.0, kind="limit", post_only=True)   # 10 bps: inside the band
+    model, p = _arb_model(v)
+    arb = Arbitrageur(model, 0, p)
+    arb.act()
+    assert v.position(arb.accounts["x"], 0) == 0 and model.flows == []
+
+
+def test_arbitrageur_bids_a_ladder_under_the_peg_and_redeems_what_it_bought():
+    """On a venue with a synthetic-dollar spot book: bids at 0.995, 0.99, 0.98, ... (peg_ladder); a seller
+    hits them; the next minute the arbitrageur sends what it bought to redemption and bids again."""
+    from agents.arbitrageur import Arbitrageur, peg_ladder
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    assert [round(px, 4) for px, _ in peg_ladder(700.0, 0.005, 7)] == [0.995, 0.99, 0.98, 0.96, 0.92, 0.84, 0.68]
+    assert peg_ladder(0.0, 0.005, 7) == [] and len(peg_ladder(1.0, 0.3, 7)) == 2   # no bid at or below zero
+    v = Venue("x", load_preset("binance_like"), {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0}, capacity=16)
+    model, p = _arb_model(v)
+    arb = Arbitrageur(model, 0, p)
+    acct = arb.accounts["x"]
+    arb.act()
+    book = v.spot_books[v.spot_index("SYNTH")]
+    bids = book.snapshot(10)["bids"]
+    assert [round(px * book.tick_size, 4) for px, _ in bids] == [0.995, 0.99, 0.98, 0.96, 0.92, 0.84, 0.68]
+    seller = v.open_account()
+    v.deposit(seller, 500_000.0, asset="SYNTH")
+    r = v.submit_spot_order(seller, v.spot_index("SYNTH"), SELL, int(300_000 / book.lot_size), 0.5, kind="ioc")
+    assert r.filled_lots > 0 and r.avg_price < 0.995                      # walked past the first level
+    bought = v.balance(acct, "SYNTH")
+    assert bought == pytest.approx(r.filled_lots * book.lot_size)
+    arb.act()
+    assert model.redeemed == [("x", acct, pytest.approx(bought))] and v.balance(acct, "SYNTH") == 0.0
+
+
+def test_synthetic_dollar_holders_sell_or_redeem_on_a_depeg():
+    from agents.directional import synth_exit
+
+    p = DirectionalParams(synth_exit_depeg=0.01)
+    assert synth_exit(0.995, True, p) is None and synth_exit(None, True, p) is None
+    assert synth_exit(0.98, True, p) == "sell" and synth_exit(0.98, False, p) == "redeem"
+
+
+def test_a_holder_redeems_without_a_position_and_sells_with_one():
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    v = Venue("x", load_preset("binance_like"), {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0}, capacity=16)
+    model, _ = _arb_model(v)
+    s = v.spot_index("SYNTH")
+    book = v.spot_books[s]
+    bidder = v.open_account()
+    v.deposit(bidder, 1_000_000.0)
+    v.submit_spot_order(bidder, s, BUY, int(100_000 / book.lot_size), 0.97, kind="limit")   # the mid: 0.97 bid...
+    v.submit_spot_order(bidder, s, BUY, int(100_000 / book.lot_size), 0.80, kind="limit")
+    model.cfg.directional = DirectionalParams(synth_exit_depeg=0.01, synth_sell_floor=0.9)
+    idle = DirectionalTrader(model, 0, "x", "BTC", capital=10_000.0, leverage=5.0, momentum=True,
+                             synth_collateral=True)
+    assert idle.synth and v.balance(idle.account, "SYNTH") == 10_000.0
+    idle.on_depeg()                                     # ...and no ask, no trade yet: no price, nothing done
+    assert model.redeemed == []
+    seller = v.open_account()
+    v.deposit(seller, 5_000.0, asset="SYNTH")
+    v.submit_spot_order(seller, s, SELL, int(1_000 / book.lot_size), 0.97, kind="ioc")   # a trade at 0.97
+    model.redeemed.clear()
+    idle.on_depeg()
+    assert model.redeemed == [("x", idle.account, 10_000.0)]
+    busy = DirectionalTrader(model, 1, "x", "BTC", capital=10_000.0, leverage=5.0, momentum=True,
+                             synth_collateral=True)
+    maker = v.open_account()
+    v.deposit(maker, 10_000_000.0)
+    v.set_leverage(maker, 0, 10.0)
+    v.submit_order(maker, 0, SELL, 100, 100_010.0, kind="limit", post_only=True)
+    v.submit_order(busy.account, 0, BUY, 100, kind="market")
+    assert v.position(busy.account, 0) == 100
+    busy.on_depeg()                                     # has a position: swaps its dollars down to its floor 0.9
+    assert v.balance(busy.account, "SYNTH") == 0.0 and model.redeemed == [("x", idle.account, 10_000.0)]
+    assert v.balance(bidder, "SYNTH") == pytest.approx(1_000.0 + 10_000.0)   # all of it at the 0.97 bid
