@@ -103,13 +103,18 @@ class ModelConfig:
     check_invariants: bool = True
     warmup_minutes: int = 120
     venues: dict | None = None
-    """name -> {"preset": str, "overrides": dict}; default binance/hyperliquid/lighter on their presets."""
+    """name -> {"preset": str, "overrides": dict} or {"params": VenueParams}; default binance/hyperliquid/lighter
+    on their presets."""
+    halts: dict | None = None
+    """venue name -> (start, end) minutes of a halt window (settled rule 8)."""
     initial_prices: dict | None = None
     vol_daily: dict | None = None
     correlation: float = 0.7
     shock_tail_df: float = math.inf
     n_market_makers: int = 3
     n_directional: int = 1000
+    directional_btc_share: float = 0.7
+    """Share of directional traders on the major (the rest on the alt)."""
     mm_depth_usd: dict | None = None
     """Quoted notional per side per venue, USD, by asset (BTC deep, ALT thin)."""
     mm_capital_usd: float = 20_000_000.0
@@ -139,6 +144,10 @@ class ModelConfig:
     mm_synth_depth_usd: float = 1_000_000.0
     """Quoted notional per side on the synthetic dollar's spot book, USD."""
     shock: ShockScript | None = None
+    adl_counterfactuals: bool = False
+    """Record what adl_haircut's rules would have taken on each ADL event (experiment venue_designs)."""
+    adl_cap_pct: float = 50.0
+    """Cap of the capped pro-rata counterfactual, percent of a winner's profit."""
 
     def resolved(self) -> "ModelConfig":
         if self.scenario not in ("calm", "oct10"):
@@ -180,13 +189,18 @@ class CascadeModel(mesa.Model):
                                             cfg.shock if cfg.scenario == "oct10" else None)
         self.venues: dict[str, Venue] = {}
         for vid, (name, spec) in enumerate(cfg.venues.items()):
-            params = load_preset(spec["preset"], spec.get("overrides"), where=f"venues.{name}")
+            params = spec.get("params") or load_preset(spec["preset"], spec.get("overrides"), where=f"venues.{name}")
             self.venues[name] = Venue(name, params, cfg.initial_prices, venue_id=vid, capacity=cfg.n_directional + 64)
         self.reference = {a: cfg.initial_prices[a] for a in ASSETS}
         self.outside_impact = {a: 0.0 for a in ASSETS}      # log impact of agents' outside flow, decaying
         self._outside_flow = {a: 0.0 for a in ASSETS}       # USD bought (+) / sold (-) outside since last step
         self.redemptions: list[tuple[float, str, int, float]] = []   # (arrival, venue, account, USD)
         self.venue_names = list(self.venues)
+        self.halts = {n: tuple(w) for n, w in (cfg.halts or {}).items()}
+        if cfg.adl_counterfactuals:
+            from venues.adl import AdlCounterfactuals
+            for v in self.venues.values():
+                v.waterfall.counterfactuals = AdlCounterfactuals(cfg.adl_cap_pct)
         V = len(self.venue_names)
         # time series, preallocated for the run (settled rule 12)
         self.ts_mid = np.full((T + 1, V, len(ASSETS)), np.nan)
@@ -231,7 +245,7 @@ class CascadeModel(mesa.Model):
         capital = rng.lognormal(math.log(p.capital_median_usd), p.capital_sigma, n)
         leverage = draw_leverage(rng, n, p, cap=200.0)
         venue_idx = rng.integers(0, len(self.venue_names), n)
-        market = np.where(rng.random(n) < 0.7, "BTC", "ALT")
+        market = np.where(rng.random(n) < cfg.directional_btc_share, "BTC", "ALT")
         momentum = rng.random(n) < p.momentum_share
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         synth = rng.random(n) < cfg.synth_holder_share
@@ -255,7 +269,10 @@ class CascadeModel(mesa.Model):
         p = cfg.farmers
         rng = stream(cfg.seed, "population", "farmers")
         capital = rng.lognormal(math.log(p.capital_median_usd), p.capital_sigma, n)
-        leverage = rng.uniform(p.leverage_min, p.leverage_max, n)
+        if p.leverage_dist == "loguniform":
+            leverage = np.exp(rng.uniform(math.log(p.leverage_min), math.log(p.leverage_max), n))
+        else:
+            leverage = rng.uniform(p.leverage_min, p.leverage_max, n)
         hurdle = rng.exponential(p.hurdle_daily_pct_mean / 100.0, n)
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         self.farmers: list[Farmer] = []
@@ -379,6 +396,11 @@ class CascadeModel(mesa.Model):
         self.hedged = still
         self.ts_naked_usd[self.steps] = naked
 
+    def adl_counterfactual_summary(self) -> dict:
+        """Per venue: what adl_haircut's queue, pro-rata and capped pro-rata would have taken on its ADL events."""
+        return {name: v.waterfall.counterfactuals.summary() for name, v in self.venues.items()
+                if v.waterfall.counterfactuals is not None}
+
     def set_stops(self, k: int, side: int, sl: float, tp: float) -> None:
         self.stop_side[k], self.stop_sl[k], self.stop_tp[k] = side, sl, tp
 
@@ -391,6 +413,12 @@ class CascadeModel(mesa.Model):
     def step(self) -> None:
         t = self.steps
         cfg = self.cfg
+        # 0. halt windows open and close (settled rule 8: a halted venue takes no orders, matches nothing, pays
+        #    no funding and freezes its mark)
+        for name, (h0, h1) in self.halts.items():
+            v = self.venues[name]
+            if v.halted != (h0 <= t < h1):
+                v.set_halted(h0 <= t < h1)
         # 1. fundamentals move; the outside reference is the fundamental moved by agents' outside flow through
         #    a decaying impact (settled rule 4: the one impact rule, the outside market not being modelled)
         for j, a in enumerate(ASSETS):

@@ -1,14 +1,25 @@
-"""One run of the simulator (Hydra entry). `python run.py` runs the default scenario and writes metrics.json,
-timeseries.parquet and events.parquet into the run's output folder.
+"""The simulator's command line (Hydra). `python run.py` runs the default scenario; `-m` sweeps.
 
-`main(cfg)` is a thin shell over `run_experiment(cfg, out_dir) -> dict`, which tests call directly.
+- One run writes into its folder (outputs/runs/<date>/<time>/): Hydra's .hydra/, config.yaml (the resolved
+  config), metrics.json, timeseries.parquet, events.parquet and dashboard.png, each written to a temporary
+  name and renamed.
+- A sweep writes each job to outputs/multirun/<date>/<time>/<n>/ and, when it ends, summary.parquet and
+  summary.csv at its root (one row per job: its overrides as columns, the metrics flattened with dotted
+  names). `python run.py --aggregate DIR` builds them afterwards (e.g. for a sweep run on a cluster).
+- Bad input is refused before anything runs: one line naming the key and what is allowed, exit status 2.
+
+`main(cfg)` is a thin shell over `run_experiment(cfg, out_dir) -> dict`, which tests call directly; it returns
+the metric named by `objective` so that optimizing sweepers work.
 """
 
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -19,25 +30,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
+from conf import schema
 from model import ASSETS, CascadeModel, ModelConfig, compute_metrics
 from venues import events as ev
+from venues.params import ConfigError
+
+log = logging.getLogger("perp_cascades")
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
-def model_config(cfg: DictConfig) -> ModelConfig:
-    """The plain, validated model config from the Hydra config."""
-    c = OmegaConf.to_container(cfg, resolve=True)
-    c.pop("hydra", None)
-    pop = c.get("population", {})
-    return ModelConfig(
-        seed=int(c["seed"]), steps=int(c["steps"]), scenario=str(c["scenario"]),
-        check_invariants=bool(c["check_invariants"]), warmup_minutes=int(c.get("warmup_minutes", 120)),
-        venues={k: {"preset": v["preset"], "overrides": v.get("overrides") or {}} for k, v in c["venues"].items()},
-        n_market_makers=int(pop.get("market_makers", 3)), n_directional=int(pop.get("directional", 1000)),
-        n_farmers=int(pop.get("farmers", 200)),
-        transfer_delay_minutes=float(c.get("transfers", {}).get("delay_minutes", 30.0)),
-        point_value_usd=float(c.get("incentives", {}).get("point_value_usd", 0.02)),
-        shock_tail_df=float(c.get("shock_tail_df", math.inf)),
-    )
+def model_config(cfg: DictConfig | dict) -> ModelConfig:
+    """The model's plain, validated config from Hydra's composed config (conf/schema.py)."""
+    return schema.load(cfg).model_config()
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -97,36 +101,290 @@ class EventsParquet:
         os.replace(self.tmp, self.path)
 
 
-def run_experiment(cfg: DictConfig, out_dir: str | Path) -> dict:
-    """Build the model from `cfg`, run it, write metrics.json, timeseries.parquet and events.parquet into
-    `out_dir`; return the metrics."""
+def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool | None = None) -> dict:
+    """Validate `cfg`, build the model, run it, and write config.yaml, metrics.json, timeseries.parquet,
+    events.parquet (and dashboard.png when `cfg.dashboard`) into `out_dir`; return the metrics.
+
+    Bad input raises ConfigError (one line naming the key) before the folder gets any result in it."""
+    rc = schema.load(cfg)                      # bad input is refused here, before anything runs
+    logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
+    mcfg = rc.model_config().resolved()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mcfg = model_config(cfg).resolved()        # bad input is refused here, before anything runs
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    tree.pop("hydra", None)
+    _atomic_write(out / "config.yaml", lambda p: p.write_text(OmegaConf.to_yaml(OmegaConf.create(tree))))
+    show = rc.progress if progress is None else progress
     t0 = time.perf_counter()
     m = CascadeModel(mcfg)
     events = EventsParquet(out / "events.parquet", m.venue_names)
     for vid, v in enumerate(m.venues.values()):
         v.events.sink = events.sink_for(vid)
-    m.run_for(mcfg.steps)
+    _run_with_progress(m, mcfg.steps, show)
     wall_s = time.perf_counter() - t0           # settled rule 12: model build to the end of its last step
     metrics = compute_metrics(m, wall_s)
+    metrics["experiment"] = rc.experiment
+    if mcfg.adl_counterfactuals:
+        metrics["adl_counterfactuals"] = m.adl_counterfactual_summary()
     for v in m.venues.values():
         v.events.drain()
     events.close()
     _atomic_write(out / "timeseries.parquet", lambda p: timeseries_frame(m).to_parquet(p, index=False))
     _atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2, allow_nan=True)))
+    if rc.dashboard:
+        import plot
+        plot.dashboard(out)
     return metrics
+
+
+def _run_with_progress(m: CascadeModel, steps: int, show: bool) -> None:
+    """Run `steps` steps; with `show`, a progress bar with the current worst venue drawdown (percent from
+    the pre-shock level, over every venue and market)."""
+    if not show:
+        m.run_for(steps)
+        return
+    from tqdm import tqdm
+    chunk = max(1, steps // 100)
+    base = None
+    with tqdm(total=steps, unit="min", desc="simulating", file=sys.stderr, leave=True, mininterval=0.5,
+              dynamic_ncols=True, disable=not sys.stderr.isatty()) as bar:
+        done = 0
+        while done < steps:
+            n = min(chunk, steps - done)
+            m.run_for(n)
+            done += n
+            mids = m.ts_mid[: m.steps + 1]
+            if base is None:
+                base = np.nanmax(mids[:1], axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dd = float(np.nanmax(1.0 - np.nanmin(mids, axis=0) / base)) * 100.0
+            bar.set_postfix_str(f"worst drawdown {dd:.1f}%")
+            bar.update(n)
+
+
+def get_metric(metrics: dict, dotted: str) -> float:
+    """metrics["a"]["b"]... from "a.b..." (the objective)."""
+    x = metrics
+    for part in dotted.split("."):
+        if not isinstance(x, dict) or part not in x:
+            raise ConfigError(f"objective: {dotted!r} is not a metric of metrics.json")
+        x = x[part]
+    return float(x)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
-    out_dir = HydraConfig.get().runtime.output_dir
-    metrics = run_experiment(cfg, out_dir)
-    print(f"metrics: {Path(out_dir) / 'metrics.json'}")
-    return float(metrics["totals"]["liquidated_notional_usd"])
+    from hydra.types import RunMode
+    hc = HydraConfig.get()
+    out_dir = hc.runtime.output_dir
+    sweep = hc.mode == RunMode.MULTIRUN
+    t = time.perf_counter()
+    metrics = run_experiment(cfg, out_dir, progress=False if sweep else None)
+    value = get_metric(metrics, cfg.objective)
+    if sweep:
+        log.info("job %s done in %.1f s: status %s, %s = %.6g (%s)", hc.job.num, time.perf_counter() - t,
+                 metrics["status"], cfg.objective, value, " ".join(hc.overrides.task))
+    else:
+        print(f"metrics:   {Path(out_dir) / 'metrics.json'}")
+        if cfg.dashboard:
+            print(f"dashboard: {Path(out_dir) / 'dashboard.png'}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- sweeps
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _override_value(text: str):
+    """An override's value as YAML reads it (numbers as numbers, null as None)."""
+    import yaml
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def aggregate(sweep_dir: str | Path) -> pd.DataFrame:
+    """summary.parquet and summary.csv at the sweep's root: one row per job folder holding a metrics.json
+    (its overrides as columns, the metrics flattened with dotted names), written atomically; returned."""
+    root = Path(sweep_dir)
+    rows = []
+    for mpath in sorted(glob.glob(str(root / "*" / "metrics.json")),
+                        key=lambda p: (len(Path(p).parent.name), Path(p).parent.name)):
+        job = Path(mpath).parent
+        try:
+            metrics = json.loads(Path(mpath).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            metrics = {"status": "unreadable", "error": f"{type(e).__name__}: {e}"}
+        row = {"job": job.name}
+        ov = job / ".hydra" / "overrides.yaml"
+        if ov.exists():
+            import yaml
+            for item in yaml.safe_load(ov.read_text()) or []:
+                key, _, val = str(item).partition("=")
+                row[key.lstrip("+~")] = _override_value(val)
+        row.update(_flatten({k: v for k, v in metrics.items() if k != "adl_counterfactuals"}))
+        if "adl_counterfactuals" in metrics:
+            row.update(_flatten(metrics["adl_counterfactuals"], "adl_counterfactuals."))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in df.columns:   # mixed columns (an override that is a number in one job and text in another)
+        if df[col].dtype == object:
+            kinds = {type(x) for x in df[col].dropna()}
+            if len(kinds) > 1:
+                df[col] = df[col].map(lambda x: x if x is None else str(x))
+    _atomic_write(root / "summary.parquet", lambda p: df.to_parquet(p, index=False))
+    _atomic_write(root / "summary.csv", lambda p: df.to_csv(p, index=False))
+    return df
+
+
+class SweepSummary:
+    """Hydra callback (conf/config.yaml): writes the sweep's summary table when a multirun ends."""
+
+    def __init__(self, **kwargs) -> None:
+        pass
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        pass
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        root = Path(config.hydra.sweep.dir)
+        if root.exists():
+            df = aggregate(root)
+            log.info("sweep done: %d jobs, summary at %s", len(df), root / "summary.parquet")
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        pass
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        pass
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        pass
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------- checks first
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:400]
+
+
+def _group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    except MissingConfigException as e:
+        msg = str(e)
+        import re
+        m = re.search(r"Could not find '([^'/]+)/([^']+)'", msg)
+        if m:
+            group, opt = m.groups()
+            raise ConfigError(f"{group}: expected one of {', '.join(_group_options(group))}, got {opt!r}") from None
+        raise ConfigError(_one_line(e)) from None
+    except OverrideParseException as e:
+        raise ConfigError(f"override: {_one_line(e)}") from None
+    except ConfigCompositionException as e:
+        import re
+        m = re.search(r"Could not override '([^']+)'", str(e))
+        if m:
+            key = m.group(1)
+            raise ConfigError(f"{key}: unknown key; allowed here: {_allowed_near(key)}") from None
+        m = re.search(r"Could not append to config. An item is already at '([^']+)'", str(e))
+        if m:
+            raise ConfigError(f"{m.group(1)}: already in the config; set it without '+'") from None
+        raise ConfigError(_one_line(e)) from None
+
+
+def _allowed_near(key: str) -> str:
+    """The keys allowed next to `key` (its siblings in the default config)."""
+    base = _compose([])
+    parent, _, _ = key.rpartition(".")
+    node = OmegaConf.select(base, parent) if parent else base
+    if isinstance(node, DictConfig):
+        names = [k for k in node.keys() if k != "hydra"]
+        return ", ".join(map(str, names))
+    return "(none)"
+
+
+def preflight(args: list[str]) -> None:
+    """Check a command line's config before Hydra runs anything: every override, and in a sweep every
+    value of every swept key (from the command line and the experiment's `hydra.sweeper.params`), composed
+    and validated against conf/schema.py. Raises ConfigError with one line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    overrides = [a for a in args if not a.startswith("-")]
+    multirun = any(a in ("-m", "--multirun") for a in args)
+    parser = OverridesParser.create()
+    try:
+        parsed = parser.parse_overrides(overrides)
+    except Exception as e:  # hydra's OverrideParseException and friends
+        raise ConfigError(f"override: {_one_line(e)}") from None
+    fixed, sweeps = [], {}
+    for o, text in zip(parsed, overrides):
+        if o.is_sweep_override():
+            if not multirun:
+                raise ConfigError(f"{o.get_key_element()}: a list of values needs -m (a sweep), got {text!r}")
+            sweeps[o.get_key_element()] = [str(v) for v in o.sweep_string_iterator()]
+        else:
+            fixed.append(text)
+    firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
+    cfg = _compose(fixed + firsts)
+    if multirun:
+        params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+        for key, val in params.items():
+            if key in sweeps or any(f.split("=")[0].lstrip("+~") == key for f in fixed):
+                continue
+            o = parser.parse_overrides([f"{key}={val}"])[0]
+            sweeps[key] = [str(v) for v in o.sweep_string_iterator()] if o.is_sweep_override() else [str(val)]
+        firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
+    _validate(_compose(fixed + firsts))
+    for key, values in sweeps.items():
+        for val in values[1:]:
+            trial = [f for f in firsts if not f.startswith(f"{key}=")] + [f"{key}={val}"]
+            _validate(_compose(fixed + trial))
+
+
+def _validate(cfg: DictConfig) -> None:
+    schema.load(cfg).model_config().resolved()
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """`python run.py [overrides]`, `python run.py -m [overrides]`, `python run.py --aggregate DIR`."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--aggregate"]:
+        if len(args) != 2 or not Path(args[1]).is_dir():
+            print("error: --aggregate: expected one sweep folder", file=sys.stderr)
+            sys.exit(2)
+        df = aggregate(args[1])
+        print(f"{len(df)} jobs -> {Path(args[1]) / 'summary.parquet'} and summary.csv")
+        return
+    passthrough = {"--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--config-name", "-cn",
+                   "--config-path", "-cp", "--config-dir", "-cd", "--shell-completion", "-sc", "--version"}
+    if not any(a.split("=")[0] in passthrough for a in args):
+        try:
+            preflight(args)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    main()
 
 
 if __name__ == "__main__":
-    main()
+    cli()

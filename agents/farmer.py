@@ -36,9 +36,11 @@ class FarmerParams:
     capital_sigma: float = 0.8
     """Log-standard deviation of capital."""
     leverage_min: float = 3.0
-    """Smallest leverage per leg (uniform between min and max)."""
+    """Smallest leverage per leg."""
     leverage_max: float = 10.0
     """Largest leverage per leg."""
+    leverage_dist: str = "uniform"
+    """Distribution of leverage per leg between min and max: uniform or loguniform."""
     hurdle_daily_pct_mean: float = 0.05
     """Mean hurdle: the daily return on capital a farmer needs to enter, percent (exponential draw)."""
     hold_days: float = 14.0

@@ -33,7 +33,7 @@ def run_in_process(out: Path, *overrides: str) -> tuple[dict, pd.DataFrame]:
 
 
 def test_two_processes_same_seed_identical_other_seed_different(tmp_path):
-    small = ["steps=200", "population.directional=300", "population.farmers=60"]
+    small = ["steps=200", "population.directional.count=300", "population.farmers.count=60", "dashboard=false"]
     m1, t1 = run_in_process(tmp_path / "a", "seed=5", *small)
     m2, t2 = run_in_process(tmp_path / "b", "seed=5", *small)
     m3, t3 = run_in_process(tmp_path / "c", "seed=6", *small)

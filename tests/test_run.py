@@ -16,11 +16,11 @@ CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 def test_run_experiment_writes_metrics_timeseries_and_events(tmp_path):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["steps=240", "population.directional=200",
-                                                        "population.farmers=50", "seed=3"])
+        cfg = compose(config_name="config", overrides=["steps=240", "population.directional.count=200", "dashboard=false",
+                                                        "population.farmers.count=50", "seed=3"])
     metrics = run_experiment(cfg, tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["events.parquet", "metrics.json", "timeseries.parquet"]   # no temporary leftovers
+    assert files == ["config.yaml", "events.parquet", "metrics.json", "timeseries.parquet"]   # no leftovers
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["status"] == "ok" and saved["seed"] == 3 and saved["steps"] == 240
     assert saved["totals"]["conservation_error_rel"] < 1e-9

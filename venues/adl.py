@@ -64,3 +64,54 @@ def adl_haircut(pnl: Sequence[float], budget: float, rule: str, order: Sequence[
             above -= w_sorted[j]
         return w * np.minimum(eta, beta)
     raise ValueError(f"rule: expected one of queue, pro_rata, capped_pro_rata, got {rule!r}")
+
+
+RULES = ("queue", "pro_rata", "capped_pro_rata")
+
+
+class AdlCounterfactuals:
+    """What each haircut rule would have taken on a run's own ADL events (experiment venue_designs).
+
+    `add` is called by the waterfall for each ADL of a negative-equity unit with: the deficit (the budget), the
+    opposite-side accounts in the venue's ranking order, their PnL on that market and their effective leverage.
+    Per rule it keeps the total taken, the part borne by accounts at 2x leverage or less (settled rule 11), and
+    the largest single take. A budget larger than the winners' PnL is clipped to it (the rest is counted as
+    `uncovered_usd`)."""
+
+    def __init__(self, cap_pct: float = 50.0):
+        self.cap = cap_pct / 100.0
+        self.n_events = 0
+        self.budget_usd = 0.0
+        self.uncovered_usd = 0.0
+        self.taken = dict.fromkeys(RULES, 0.0)
+        self.low_leverage = dict.fromkeys(RULES, 0.0)
+        self.largest = dict.fromkeys(RULES, 0.0)
+
+    def add(self, deficit: float, pnl: np.ndarray, leverage: np.ndarray) -> None:
+        w = np.maximum(np.asarray(pnl, dtype=float), 0.0)
+        lev = np.asarray(leverage, dtype=float)
+        if not deficit > 0:
+            return
+        self.n_events += 1
+        self.budget_usd += deficit
+        caps = np.full(w.size, self.cap)
+        budget = min(deficit, float(w.sum()), float((w * caps).sum()))
+        self.uncovered_usd += deficit - budget
+        if budget <= 0:
+            return
+        low = lev <= 2.0
+        for rule in RULES:
+            take = adl_haircut(w, budget, rule, order=np.arange(w.size) if rule == "queue" else None,
+                               caps=caps if rule == "capped_pro_rata" else None)
+            self.taken[rule] += float(take.sum())
+            self.low_leverage[rule] += float(take[low].sum())
+            self.largest[rule] = max(self.largest[rule], float(take.max(initial=0.0)))
+
+    def summary(self) -> dict:
+        out = {"n_events": self.n_events, "budget_usd": self.budget_usd, "uncovered_usd": self.uncovered_usd,
+               "cap_pct": 100.0 * self.cap}
+        for rule in RULES:
+            t = self.taken[rule]
+            out[rule] = {"taken_usd": t, "largest_take_usd": self.largest[rule],
+                         "low_leverage_share": self.low_leverage[rule] / t if t > 0 else 0.0}
+        return out

@@ -40,6 +40,7 @@ class Waterfall:
         self.n_liquidations = 0
         self.liquidated_accounts: set[int] = set()
         self.adl_usd = 0.0
+        self.counterfactuals = None   # an AdlCounterfactuals when a run records them (analysis only)
         self.n_adl_fills = 0
         self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
         self.backstop_usd = 0.0
@@ -395,6 +396,8 @@ class Waterfall:
             p_adl = float(v.prev_mark[k])
         else:
             p_adl = ch.position_bankruptcy_price(i, k, m)
+        if self.counterfactuals is not None:
+            self._record_counterfactual(i, m, k, s_i)
         remaining = x
         if v.params.adl_ranking == "pro_rata":
             queue = self._pl_queue(k, -s_i)   # ranked before the cuts: the round's published queue
@@ -419,6 +422,21 @@ class Waterfall:
                 self._adl_fill(i, m, k, c, take, p_adl, s_i, STAGE_ADL)
                 remaining -= take
         return remaining
+
+    def _record_counterfactual(self, i: int, m: int, k: int, s_i: int) -> None:
+        """The haircut rules' view of this ADL (venues/adl.py): budget = the unit's deficit, winners in the
+        venue's ranking order (analysis only: nothing here changes the venue)."""
+        ch = self.v.ch
+        eq = ch.unit_state(i, m)[0]
+        if not eq < 0:
+            return
+        queue = [c for c in self._pl_queue(k, -s_i) if c != i and ch.lots[c, k] * s_i < 0]
+        if not queue:
+            return
+        idx = np.asarray(queue)
+        pnl = ch.qty[idx, k] * (ch.mark[k] - ch.entry[idx, k])
+        lev = np.array([ch.effective_leverage(c, k if ch.isolated[c] else -1) for c in queue])
+        self.counterfactuals.add(-eq, pnl, lev)
 
     def _adl_fill(self, i: int, m: int, k: int, c: int, x: int, price: float, s_i: int, stage: int) -> None:
         v = self.v

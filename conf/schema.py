@@ -1,0 +1,468 @@
+"""The configuration's schema: one dataclass per group, a docstring per field with its unit and meaning.
+
+Hydra composes `conf/config.yaml` and its groups into a plain tree; `load(tree)` turns that tree into a
+`RunConfig`, refusing an unknown key, a wrong type or a value out of range with one line naming the key and
+what is allowed (`ConfigError`), before anything runs. `RunConfig.model_config()` gives the model's own
+plain config (`model.ModelConfig`).
+
+Groups (conf/<group>/<option>.yaml): venues (the set of venues, each naming a preset), venue_preset
+(binance_like, hyperliquid_like, lighter_like: the venue mechanics, validated by venues.params.VenueParams),
+population, scenario (calm, oct10), incentives (none, points_season), experiment (named studies).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agents.arbitrageur import ArbParams
+from agents.directional import DirectionalParams
+from agents.farmer import FarmerParams, Incentives
+from venues.params import AdlRanking, CollateralOracle, ConfigError, from_dict
+from venues.presets import PRESETS, load_preset
+
+ASSETS = ("BTC", "ALT")
+METRIC_KINDS = ("totals", "venues")
+
+
+# ---------------------------------------------------------------------------------------------- groups
+@dataclass
+class VenueChoice:
+    """One venue of the run (venues.<name>): a preset and the design knobs most studies turn.
+    A knob left null keeps the preset's value."""
+
+    preset: str = "binance_like"
+    """Venue mechanics from conf/venue_preset/: binance_like, hyperliquid_like or lighter_like."""
+    max_leverage: float | None = None
+    """Venue-wide leverage cap (settled rule 7: effective max = min(cap, tier max)); >= 1."""
+    insurance_fund_usd: float | None = None
+    """Starting insurance fund, USD; 0 means no fund."""
+    backstop_vault_usd: float | None = None
+    """Starting backstop vault capital, USD; 0 means no vault."""
+    vault_max_drawdown_pct: float | None = None
+    """The vault declines takeovers past this drawdown of its starting capital, percent in [0, 100]."""
+    adl_ranking: AdlRanking | None = None
+    """ADL counterparty ranking: pnl_leverage, pnl, leverage or pro_rata (settled rule 2e)."""
+    collateral_oracle: CollateralOracle | None = None
+    """How the synthetic dollar is valued as collateral: market (the venue's spot book) or redemption (1.00)."""
+    halt: list[int] | None = None
+    """[start, end) minutes during which the venue is halted (settled rule 8); null: never."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Any other key of venues.params.VenueParams, merged over the preset (e.g. taker_fee_bps, tiers)."""
+
+
+@dataclass
+class ShockConfig:
+    """The exogenous part of the oct10 crash (MECHANICS event figures); unused in calm."""
+
+    start_minute: int | None = None
+    """Minute the shock begins; null: 60 minutes after the warm-up."""
+    fall_minutes: int = 45
+    """Minutes from the start to the low ("12% in 45 minutes")."""
+    depth_pct: dict[str, float] = field(default_factory=lambda: {"BTC": 14.0, "ALT": 35.0})
+    """Fall of each asset's fundamental to the low, percent in [0, 100) (BTC 14, ALT 35)."""
+    recovery_pct: float = 50.0
+    """Share of the fall recovered by the end of the recovery, percent in [0, 100]."""
+    recovery_minutes: int = 600
+    """Minutes from the low to the end of the recovery."""
+    synth_wave_usd: float = 30_000_000.0
+    """Synthetic dollars an exogenous seller sells on the CEX-like venue's spot book from the shock's start, USD."""
+    synth_wave_floor: float = 0.5
+    """Lowest price that seller accepts, USD in (0, 1]."""
+
+
+@dataclass
+class MarketConfig:
+    """The fundamentals and the outside market (settled rule 4)."""
+
+    initial_prices: dict[str, float] = field(default_factory=lambda: {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0})
+    """Starting price of each asset, USD."""
+    vol_daily: dict[str, float] = field(default_factory=lambda: {"BTC": 0.03, "ALT": 0.06})
+    """Daily volatility of each fundamental, fraction (log returns)."""
+    correlation: float = 0.7
+    """Correlation of the two fundamentals' returns, in [-1, 1]."""
+    outside_depth_usd: dict[str, float] = field(
+        default_factory=lambda: {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0})
+    """Outside-market notional that moves the outside reference by 1 (log) at once, USD."""
+    outside_impact_decay: float = 0.9
+    """Share of the outside impact left after a minute, in [0, 1)."""
+
+
+@dataclass
+class TransfersConfig:
+    """Moving collateral between venues (each venue is its own clearinghouse)."""
+
+    delay_minutes: float = 30.0
+    """Minutes from a withdrawal leaving one venue to its deposit landing on another; >= 0."""
+
+
+@dataclass
+class IncentivesConfig:
+    """Points programs (the farmers' expected yield uses them)."""
+
+    point_value_usd: float = 0.02
+    """USD value of one point; >= 0."""
+    venues: dict[str, Incentives] = field(default_factory=dict)
+    """Per venue: points_per_volume_usd and points_per_oi_usd_hour (venues not named have no program)."""
+
+
+@dataclass
+class MarketMakersPop:
+    """Market makers: one or more per venue, quoting both perps (and the CEX-like venue's spot books)."""
+
+    count: int = 3
+    """Number of makers, assigned to the venues in turn; at least one per venue."""
+    capital_usd: float = 20_000_000.0
+    """Each maker's margin capital, USD."""
+    depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 3_000_000.0, "ALT": 300_000.0})
+    """Quoted notional per side in calm conditions, USD, per asset (BTC deep, ALT thin)."""
+    withdraw_threshold: float = 5.0
+    """Withdraw all quotes when realised volatility passes this multiple of calm volatility; > 1."""
+    return_minutes: int = 30
+    """Minutes away after a withdrawal."""
+    synth_depth_usd: float = 1_000_000.0
+    """Quoted notional per side on the synthetic dollar's spot book, USD."""
+
+
+@dataclass
+class DirectionalPop(DirectionalParams):
+    """Directional traders: small leveraged accounts on one venue and market each."""
+
+    count: int = 9000
+    """Number of traders, spread evenly at random over the venues."""
+    btc_share: float = 0.7
+    """Share trading the major (the rest trade the alt), fraction."""
+    synth_holder_share: float = 0.3
+    """Share posting the synthetic dollar as collateral where their venue accepts it, fraction."""
+
+
+@dataclass
+class FarmersPop(FarmerParams):
+    """Delta-neutral points farmers: long on one venue, short on another."""
+
+    count: int = 1000
+    """Number of farmers (they need at least two venues)."""
+
+
+@dataclass
+class ArbitrageursPop(ArbParams):
+    """Arbitrageurs with an account on every venue."""
+
+    count: int = 6
+    """Number of arbitrageurs."""
+
+
+@dataclass
+class PopulationConfig:
+    """The four kinds of agents (population.<kind>)."""
+
+    market_makers: MarketMakersPop = field(default_factory=MarketMakersPop)
+    directional: DirectionalPop = field(default_factory=DirectionalPop)
+    farmers: FarmersPop = field(default_factory=FarmersPop)
+    arbitrageurs: ArbitrageursPop = field(default_factory=ArbitrageursPop)
+
+
+@dataclass
+class AnalysisConfig:
+    """What a run records beyond its metrics."""
+
+    adl_counterfactuals: bool = False
+    """Record what adl_haircut's queue, pro-rata and capped pro-rata would have taken on each ADL event."""
+    adl_cap_pct: float = 50.0
+    """Cap of the capped pro-rata rule: most of one winner's profit taken, percent in (0, 100]."""
+
+
+@dataclass
+class RunConfig:
+    """One run (config.yaml and its groups)."""
+
+    seed: int = 0
+    """Master seed (settled rule 10); >= 0."""
+    steps: int = 1440
+    """Minutes simulated (one step is one minute); >= 1."""
+    check_invariants: bool = True
+    """Check settled rule 1 and balanced open interest every step; a break stops the run."""
+    warmup_minutes: int = 120
+    """Warm-up before anything scheduled happens (settled rule 9); >= 0."""
+    scenario: Literal["calm", "oct10"] = "oct10"
+    """Set by the scenario group: calm (no shock) or oct10."""
+    shock: ShockConfig = field(default_factory=ShockConfig)
+    shock_tail_df: float = math.inf
+    """Student-t degrees of freedom of the fundamentals' returns, > 2 (inf: Gaussian)."""
+    max_leverage: float | None = None
+    """When set, caps every venue at once (on top of each venue's own cap); >= 1."""
+    market: MarketConfig = field(default_factory=MarketConfig)
+    venues: dict[str, VenueChoice] = field(default_factory=dict)
+    """The venues, by name (the venues group)."""
+    transfers: TransfersConfig = field(default_factory=TransfersConfig)
+    incentives: IncentivesConfig = field(default_factory=IncentivesConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    objective: str = "totals.liquidated_notional_usd"
+    """Metric (dotted name in metrics.json) that run.py returns to an optimizing sweeper."""
+    experiment: str | None = None
+    """Name of the named experiment this run belongs to (set by the experiment group)."""
+    dashboard: bool = True
+    """Draw dashboard.png into the run's folder."""
+    progress: bool = True
+    """Show a progress bar on a single run (never in a sweep)."""
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "RunConfig":
+        _rng("seed", self.seed, lo=0)
+        _rng("steps", self.steps, lo=1)
+        _rng("warmup_minutes", self.warmup_minutes, lo=0)
+        if not (self.shock_tail_df > 2):
+            _fail("shock_tail_df", "a number > 2 or inf (Gaussian)", self.shock_tail_df)
+        if self.max_leverage is not None:
+            _rng("max_leverage", self.max_leverage, lo=1, finite=False)
+        s = self.shock
+        if s.start_minute is not None:
+            _rng("shock.start_minute", s.start_minute, lo=0)
+        _rng("shock.fall_minutes", s.fall_minutes, lo=1)
+        _rng("shock.recovery_minutes", s.recovery_minutes, lo=1)
+        _rng("shock.recovery_pct", s.recovery_pct, lo=0, hi=100)
+        _assets("shock.depth_pct", s.depth_pct)
+        for a, d in s.depth_pct.items():
+            _rng(f"shock.depth_pct.{a}", d, lo=0, hi=100, hi_open=True, allowed="a fall in percent in [0, 100)")
+        _rng("shock.synth_wave_usd", s.synth_wave_usd, lo=0)
+        _rng("shock.synth_wave_floor", s.synth_wave_floor, lo=0, hi=1, lo_open=True)
+        m = self.market
+        for a in ASSETS + ("SYNTH",):
+            if a not in m.initial_prices:
+                _fail(f"market.initial_prices.{a}", "a starting price for every asset", "missing")
+        for a, p in m.initial_prices.items():
+            _rng(f"market.initial_prices.{a}", p, lo=0, lo_open=True)
+        _assets("market.vol_daily", m.vol_daily)
+        for a, v in m.vol_daily.items():
+            _rng(f"market.vol_daily.{a}", v, lo=0, hi=1)
+        _rng("market.correlation", m.correlation, lo=-1, hi=1)
+        _assets("market.outside_depth_usd", m.outside_depth_usd)
+        for a, v in m.outside_depth_usd.items():
+            _rng(f"market.outside_depth_usd.{a}", v, lo=0, lo_open=True)
+        _rng("market.outside_impact_decay", m.outside_impact_decay, lo=0, hi=1, hi_open=True)
+        if not self.venues:
+            _fail("venues", "at least one venue", "none")
+        for name, vc in self.venues.items():
+            k = f"venues.{name}"
+            if vc.preset not in PRESETS:
+                _fail(f"{k}.preset", f"one of {', '.join(PRESETS)}", vc.preset)
+            if vc.max_leverage is not None:
+                _rng(f"{k}.max_leverage", vc.max_leverage, lo=1, finite=False)
+            for key in ("insurance_fund_usd", "backstop_vault_usd"):
+                if getattr(vc, key) is not None:
+                    _rng(f"{k}.{key}", getattr(vc, key), lo=0, allowed="a finite amount >= 0 (0 means none)")
+            if vc.vault_max_drawdown_pct is not None:
+                _rng(f"{k}.vault_max_drawdown_pct", vc.vault_max_drawdown_pct, lo=0, hi=100)
+            if vc.halt is not None:
+                h = vc.halt
+                if len(h) != 2 or not (0 <= h[0] < h[1] <= self.steps):
+                    _fail(f"{k}.halt", f"[start, end) minutes with 0 <= start < end <= steps ({self.steps})", h)
+            self.venue_params(name)   # the preset with the knobs and overrides, validated (one-line errors)
+        _rng("transfers.delay_minutes", self.transfers.delay_minutes, lo=0)
+        _rng("incentives.point_value_usd", self.incentives.point_value_usd, lo=0)
+        for name, inc in self.incentives.venues.items():
+            if name not in self.venues:
+                _fail(f"incentives.venues.{name}", f"a venue of the run ({', '.join(self.venues)})", name)
+            _rng(f"incentives.venues.{name}.points_per_volume_usd", inc.points_per_volume_usd, lo=0)
+            _rng(f"incentives.venues.{name}.points_per_oi_usd_hour", inc.points_per_oi_usd_hour, lo=0)
+        self._validate_population()
+        _rng("analysis.adl_cap_pct", self.analysis.adl_cap_pct, lo=0, hi=100, lo_open=True)
+        head = self.objective.split(".")[0]
+        if head not in METRIC_KINDS or "." not in self.objective:
+            _fail("objective", "a dotted metric name such as totals.liquidated_notional_usd", self.objective)
+        return self
+
+    def _validate_population(self) -> None:
+        p = self.population
+        nv = len(self.venues)
+        mm = p.market_makers
+        _rng("population.market_makers.count", mm.count, lo=nv, allowed=f"an integer >= {nv} (a maker per venue)")
+        _rng("population.market_makers.capital_usd", mm.capital_usd, lo=0, lo_open=True)
+        _assets("population.market_makers.depth_usd", mm.depth_usd)
+        for a, d in mm.depth_usd.items():
+            _rng(f"population.market_makers.depth_usd.{a}", d, lo=0, lo_open=True)
+        _rng("population.market_makers.withdraw_threshold", mm.withdraw_threshold, lo=1, lo_open=True, finite=False)
+        _rng("population.market_makers.return_minutes", mm.return_minutes, lo=1)
+        _rng("population.market_makers.synth_depth_usd", mm.synth_depth_usd, lo=0)
+        d = p.directional
+        k = "population.directional"
+        _rng(f"{k}.count", d.count, lo=0)
+        _rng(f"{k}.capital_median_usd", d.capital_median_usd, lo=0, lo_open=True)
+        _rng(f"{k}.capital_sigma", d.capital_sigma, lo=0)
+        _rng(f"{k}.leverage_min", d.leverage_min, lo=1)
+        _rng(f"{k}.leverage_tail", d.leverage_tail, lo=0, lo_open=True)
+        for key in ("momentum_share", "btc_share", "synth_holder_share"):
+            _rng(f"{k}.{key}", getattr(d, key), lo=0, hi=1)
+        _rng(f"{k}.signal_minutes", d.signal_minutes, lo=1)
+        for key in ("stop_loss_pct", "take_profit_pct"):
+            _rng(f"{k}.{key}", getattr(d, key), lo=0, lo_open=True, finite=False)
+        _rng(f"{k}.mean_wait_minutes", d.mean_wait_minutes, lo=0, lo_open=True)
+        _rng(f"{k}.synth_exit_depeg", d.synth_exit_depeg, lo=0, hi=1)
+        _rng(f"{k}.synth_reaction_minutes", d.synth_reaction_minutes, lo=0)
+        _rng(f"{k}.synth_sell_floor", d.synth_sell_floor, lo=0, hi=1, lo_open=True)
+        f = p.farmers
+        k = "population.farmers"
+        _rng(f"{k}.count", f.count, lo=0)
+        if f.count > 0 and nv < 2:
+            _fail(f"{k}.count", "0 with a single venue (a farmer's two legs must be on two venues)", f.count)
+        _rng(f"{k}.capital_median_usd", f.capital_median_usd, lo=0, lo_open=True)
+        _rng(f"{k}.capital_sigma", f.capital_sigma, lo=0)
+        _rng(f"{k}.leverage_min", f.leverage_min, lo=1)
+        _rng(f"{k}.leverage_max", f.leverage_max, lo=f.leverage_min,
+             allowed=f"a leverage >= leverage_min ({f.leverage_min:g})")
+        if f.leverage_dist not in ("uniform", "loguniform"):
+            _fail(f"{k}.leverage_dist", "one of uniform, loguniform", f.leverage_dist)
+        _rng(f"{k}.hurdle_daily_pct_mean", f.hurdle_daily_pct_mean, lo=0)
+        _rng(f"{k}.hold_days", f.hold_days, lo=0, lo_open=True)
+        _rng(f"{k}.alert_margin_ratio", f.alert_margin_ratio, lo=1)
+        _rng(f"{k}.reaction_minutes", f.reaction_minutes, lo=0)
+        _rng(f"{k}.check_minutes", f.check_minutes, lo=0, lo_open=True)
+        if f.policy not in ("close_other", "rehedge", "hold"):
+            _fail(f"{k}.policy", "one of close_other, rehedge, hold", f.policy)
+        a = p.arbitrageurs
+        k = "population.arbitrageurs"
+        _rng(f"{k}.count", a.count, lo=0)
+        for key in ("capital_usd", "clip_usd", "max_position_usd"):
+            _rng(f"{k}.{key}", getattr(a, key), lo=0, lo_open=True)
+        for key in ("threshold_bps", "outside_fee_bps", "redemption_minutes", "peg_budget_usd"):
+            _rng(f"{k}.{key}", getattr(a, key), lo=0)
+        _rng(f"{k}.leverage", a.leverage, lo=1)
+        _rng(f"{k}.peg_threshold", a.peg_threshold, lo=0, hi=1, lo_open=True, hi_open=True)
+        _rng(f"{k}.peg_levels", a.peg_levels, lo=0)
+        if mm.count + d.count + f.count + a.count <= mm.count:
+            _fail("population", "at least one trader besides the market makers (directional, farmers or "
+                  "arbitrageurs)", "none")
+
+    # ------------------------------------------------------------------ to the model
+    def venue_params(self, name: str):
+        """The validated VenueParams of venue `name`: preset, then the named knobs, then `overrides`."""
+        vc = self.venues[name]
+        over = dict(vc.overrides or {})
+        for key in ("insurance_fund_usd", "backstop_vault_usd", "vault_max_drawdown_pct", "adl_ranking",
+                    "collateral_oracle"):
+            if getattr(vc, key) is not None:
+                over[key] = getattr(vc, key)
+        caps = [c for c in (vc.max_leverage, self.max_leverage, over.get("max_leverage")) if c is not None]
+        if caps:
+            over["max_leverage"] = min(caps)
+        return load_preset(vc.preset, over, where=f"venues.{name}")
+
+    def model_config(self):
+        """The model's plain config (model.ModelConfig), from this validated tree."""
+        from model import ModelConfig, ShockScript
+        p = self.population
+        s = self.shock
+        shock = ShockScript(start_minute=s.start_minute if s.start_minute is not None else self.warmup_minutes + 60,
+                            fall_minutes=s.fall_minutes, depth_pct=dict(s.depth_pct),
+                            recovery_pct=s.recovery_pct, recovery_minutes=s.recovery_minutes)
+        return ModelConfig(
+            seed=self.seed, steps=self.steps, scenario=self.scenario, check_invariants=self.check_invariants,
+            warmup_minutes=self.warmup_minutes,
+            venues={name: {"params": self.venue_params(name)} for name in self.venues},
+            halts={name: tuple(vc.halt) for name, vc in self.venues.items() if vc.halt is not None},
+            initial_prices=dict(self.market.initial_prices), vol_daily=dict(self.market.vol_daily),
+            correlation=self.market.correlation, shock_tail_df=self.shock_tail_df,
+            outside_depth_usd=dict(self.market.outside_depth_usd),
+            outside_impact_decay=self.market.outside_impact_decay,
+            n_market_makers=p.market_makers.count, mm_depth_usd=dict(p.market_makers.depth_usd),
+            mm_capital_usd=p.market_makers.capital_usd, mm_withdraw_threshold=p.market_makers.withdraw_threshold,
+            mm_return_minutes=p.market_makers.return_minutes, mm_synth_depth_usd=p.market_makers.synth_depth_usd,
+            n_directional=p.directional.count, directional=p.directional,
+            directional_btc_share=p.directional.btc_share, synth_holder_share=p.directional.synth_holder_share,
+            n_farmers=p.farmers.count, farmers=p.farmers,
+            n_arbitrageurs=p.arbitrageurs.count, arbitrageurs=p.arbitrageurs,
+            incentives=dict(self.incentives.venues), point_value_usd=self.incentives.point_value_usd,
+            transfer_delay_minutes=self.transfers.delay_minutes,
+            synth_wave_usd=s.synth_wave_usd, synth_wave_floor=s.synth_wave_floor, shock=shock,
+            adl_counterfactuals=self.analysis.adl_counterfactuals, adl_cap_pct=self.analysis.adl_cap_pct,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def load(tree: Any) -> RunConfig:
+    """A validated RunConfig from Hydra's composed config (a DictConfig or a plain dict); `hydra` is ignored."""
+    try:
+        from omegaconf import DictConfig, OmegaConf
+        if isinstance(tree, DictConfig):
+            if "hydra" in tree:   # Hydra's own section resolves only inside a job
+                tree = OmegaConf.masked_copy(tree, [k for k in tree.keys() if k != "hydra"])
+            tree = OmegaConf.to_container(tree, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if not isinstance(tree, dict):
+        raise ConfigError(f"config: expected a mapping, got {type(tree).__name__}")
+    tree = {k: v for k, v in tree.items() if k != "hydra"}
+    for k, v in tree.items():
+        _no_nan(v, k)
+    try:
+        rc = from_dict(RunConfig, tree, "config")
+    except ConfigError as e:
+        raise ConfigError(str(e).removeprefix("config.")) from None
+    return rc.validate()
+
+
+def _no_nan(v: Any, where: str) -> None:
+    if isinstance(v, float) and math.isnan(v):
+        raise ConfigError(f"{where}: expected a number, got nan")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _no_nan(x, f"{where}.{k}")
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            _no_nan(x, f"{where}[{i}]")
+
+
+def _fail(key: str, allowed: str, got: Any) -> None:
+    raise ConfigError(f"{key}: expected {allowed}, got {got!r}")
+
+
+def _rng(key: str, v: Any, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+         hi_open: bool = False, finite: bool = True, allowed: str | None = None) -> None:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+    if ok and finite and not math.isfinite(v):
+        ok = False
+    if ok and lo is not None:
+        ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None:
+        ok = v < hi if hi_open else v <= hi
+    if not ok:
+        if allowed is None:
+            parts = []
+            if lo is not None:
+                parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+            if hi is not None:
+                parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+            allowed = ("a finite number" if finite else "a number") + (" " + " and ".join(parts) if parts else "")
+        _fail(key, allowed, v)
+
+
+def _assets(key: str, d: dict) -> None:
+    missing = [a for a in ASSETS if a not in d]
+    extra = [a for a in d if a not in ASSETS + ("SYNTH",)]
+    if missing:
+        _fail(f"{key}.{missing[0]}", f"a value for each of {', '.join(ASSETS)}", "missing")
+    if extra:
+        _fail(f"{key}.{extra[0]}", f"one of the assets {', '.join(ASSETS)}", extra[0])
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> docstring (the string literal after each field), for the README's reference."""
+    import ast
+    import inspect
+    import textwrap
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body
+        for a, b in zip(body, body[1:]):
+            if isinstance(a, ast.AnnAssign) and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant):
+                out[a.target.id] = " ".join(str(b.value.value).split())
+    return out
