@@ -1,4 +1,4 @@
-# perp-cascades: `make test` sets up .venv (Python >= 3.12) and runs the test suite.
+# perp-cascades: `make run` sets up .venv (Python >= 3.12) and runs the default scenario; `make test` the tests.
 # Finds a suitable interpreter: $(PYTHON) if given, else python3.13/python3.12 on the PATH,
 # else pyenv's 3.12 (this project's dev machines ship python3 = 3.11 with 3.12.1 under pyenv).
 SHELL := /bin/bash
@@ -10,7 +10,7 @@ PYTHON ?= $(shell for c in python3.12 python3.13 python3; do \
 	  if command -v pyenv >/dev/null 2>&1; then for v in $$(pyenv versions --bare | grep -E '^3\.1[2-9]' | sort -V); do \
 	    p=$$(PYENV_VERSION=$$v pyenv which python3 2>/dev/null) && echo $$p && exit 0; done; fi)
 
-.PHONY: venv test bench clean
+.PHONY: venv test bench run clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (set PYTHON=/path/to/python3.12)"; exit 1; }
@@ -30,3 +30,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
+
+run: venv
+	$(PY) run.py

@@ -466,3 +466,42 @@ def field_docs(cls: type) -> dict[str, str]:
             if isinstance(a, ast.AnnAssign) and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant):
                 out[a.target.id] = " ".join(str(b.value.value).split())
     return out
+
+
+def reference_markdown() -> str:
+    """The README's configuration reference, from the dataclasses and their docstrings
+    (`python -m conf.schema`)."""
+    sections = [
+        ("Top level", "", RunConfig), ("`venues.<name>`", "venues.<name>.", VenueChoice),
+        ("`shock` (scenario oct10)", "shock.", ShockConfig), ("`market`", "market.", MarketConfig),
+        ("`transfers`", "transfers.", TransfersConfig), ("`incentives`", "incentives.", IncentivesConfig),
+        ("`population.market_makers`", "population.market_makers.", MarketMakersPop),
+        ("`population.directional`", "population.directional.", DirectionalPop),
+        ("`population.farmers`", "population.farmers.", FarmersPop),
+        ("`population.arbitrageurs`", "population.arbitrageurs.", ArbitrageursPop),
+        ("`analysis`", "analysis.", AnalysisConfig),
+    ]
+    nested = {"shock", "market", "venues", "transfers", "incentives", "population", "analysis"}
+    lines = []
+    for title, prefix, cls in sections:
+        docs = field_docs(cls)
+        lines += [f"#### {title}", "", "| key | default | meaning |", "|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            if cls is RunConfig and f.name in nested - {"venues"}:
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = ""
+            if dataclasses.is_dataclass(default):
+                continue
+            shown = "null" if default is None else ("inf" if default == math.inf else default)
+            lines.append(f"| `{prefix}{f.name}` | `{shown}` | {docs.get(f.name, '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())
