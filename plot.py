@@ -157,6 +157,10 @@ def _ci95(x: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _seeds(lo: int, hi: int) -> str:
+    return f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
+
+
 def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
                out: str | Path | None = None) -> list[Path]:
     """A line of the seed mean with a 95% band over `x`, or with `y` a heatmap of the seed mean."""
@@ -178,7 +182,7 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
         ax.fill_between(r[x], r["lo"], r["hi"], alpha=0.25, label="95% confidence interval over seeds")
         ax.set_xlabel(label(x))
         ax.set_ylabel(label(metric))
-        ax.set_title(f"{label(metric)} (mean of {int(r['n'].min())}-{int(r['n'].max())} seeds)")
+        ax.set_title(f"{label(metric)} (mean of {_seeds(int(r['n'].min()), int(r['n'].max()))})")
         ax.legend(fontsize=8)
         return _save(fig, Path(out) if out else root / f"line_{name}_by_{x.split('.')[-1]}")
     pivot = df.groupby([y, x])[metric].mean().unstack(x).sort_index()
@@ -194,7 +198,7 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
             ax.text(j, i, f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v:.3g}", ha="center", va="center",
                     color="white" if v < np.nanmean(vals) else "black", fontsize=8)
     n = df.groupby([y, x]).size()
-    ax.set_title(f"{label(metric)}: mean of {n.min()}-{n.max()} seeds")
+    ax.set_title(f"{label(metric)}: mean of {_seeds(n.min(), n.max())}")
     fig.colorbar(im, ax=ax, label=label(metric))
     return _save(fig, Path(out) if out else root / f"heatmap_{name}_{y.split('.')[-1]}_by_{x.split('.')[-1]}")
 

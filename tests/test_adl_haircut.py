@@ -50,3 +50,21 @@ def test_capped_pro_rata_is_immune_to_splitting_an_account():
     split = adl_haircut([4, 6, 6, 2], 6.0, "capped_pro_rata", caps=[0.4, 0.4, 0.8, 1.0])  # account 0 split 4 + 6
     assert split[0] + split[1] == pytest.approx(whole[0])
     assert split[2:] == pytest.approx(whole[1:])
+
+
+def test_counterfactuals_on_adl_events_by_hand():
+    from venues.adl import AdlCounterfactuals
+    cf = AdlCounterfactuals(cap_pct=50.0)
+    cf.add(100.0, np.array([300.0, 100.0, -50.0]), np.array([5.0, 1.5, 3.0]))
+    s = cf.summary()
+    assert s["n_events"] == 1 and s["budget_usd"] == 100.0 and s["uncovered_usd"] == 0.0
+    assert s["queue"] == {"taken_usd": 100.0, "largest_take_usd": 100.0, "low_leverage_share": 0.0}
+    assert s["pro_rata"]["largest_take_usd"] == pytest.approx(75.0)               # h = 100 / 400
+    assert s["pro_rata"]["low_leverage_share"] == pytest.approx(0.25)             # 25 of 100 at 1.5x
+    assert s["capped_pro_rata"]["largest_take_usd"] == pytest.approx(75.0)        # the cap (50%) does not bind
+    cf.add(250.0, np.array([300.0, 100.0]), np.array([5.0, 1.5]))               # caps allow 200: 50 uncovered
+    s = cf.summary()
+    assert s["uncovered_usd"] == pytest.approx(50.0) and s["budget_usd"] == pytest.approx(350.0)
+    assert s["queue"]["largest_take_usd"] == pytest.approx(200.0)
+    assert s["capped_pro_rata"]["taken_usd"] == pytest.approx(100.0 + 200.0)
+    assert s["capped_pro_rata"]["low_leverage_share"] == pytest.approx((25.0 + 50.0) / 300.0)

@@ -65,6 +65,7 @@ def test_every_group_option_composes_and_runs(group, option, tmp_path):
         assert set(m["venues"]) == set(rc.venues)
     if group == "experiment":
         assert m["experiment"] == option
+        assert ("adl_counterfactuals" in m) == (option == "venue_designs")
     if group == "population":
         p = rc.population
         assert m["n_agents"] == (p.market_makers.count + p.directional.count + p.farmers.count
@@ -226,3 +227,11 @@ def test_the_dashboard_and_sweep_figures_come_from_saved_files(tmp_path):
     assert paths[0].exists()
     lo, mean, hi = plot._ci95([1.0, 2.0, 3.0])[1], 2.0, plot._ci95([1.0, 2.0, 3.0])[2]
     assert lo == pytest.approx(2.0 - 4.302653 * 1.0 / 3**0.5, rel=1e-5) and hi > mean
+
+
+def test_the_slurm_launcher_is_configured():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        c = compose(config_name="config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
+                    return_hydra_config=True)
+    assert c.hydra.launcher._target_.endswith("SlurmLauncher") and c.hydra.launcher.partition == "cpu"
+    assert c.hydra.launcher.timeout_min == 60 and c.hydra.launcher.mem_gb == 4
