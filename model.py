@@ -224,6 +224,7 @@ class CascadeModel(mesa.Model):
         self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
         self.transfer_log: list[tuple] = []                               # (step, farmer, from, to, USD, arrival)
         self.broken_log: list[tuple[int, int, str]] = []                  # (step, farmer, venue of the closed leg)
+        self._farm_cache = None   # arrays over self.hedged's legs, rebuilt when the list changes
         self.makers = [MarketMaker(self, k, self.venue_names[k % V]) for k in range(cfg.n_market_makers)]
         self._build_directional()
         self._build_farmers()
@@ -324,6 +325,7 @@ class CascadeModel(mesa.Model):
 
     def register_farmer(self, f: Farmer) -> None:
         self.hedged.append(f)
+        self._farm_cache = None
 
     def transfer(self, farmer: Farmer, src: str, src_acct: int, dst: str, dst_acct: int, usd: float) -> bool:
         """Move collateral between venues: the withdrawal leaves now, the deposit lands after the delay."""
@@ -359,42 +361,80 @@ class CascadeModel(mesa.Model):
                 keep.append(item)
         self.transfers = keep
 
+    def _farm_rows(self) -> tuple:
+        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg."""
+        if self._farm_cache is None:
+            vidx = {n: i for i, n in enumerate(self.venue_names)}
+            for f in self.hedged:
+                if getattr(f, "_row", None) is None:
+                    lv, sv = self.venues[f.long_venue], self.venues[f.short_venue]
+                    f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
+                              vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
+            arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
+            self._farm_cache = tuple(arr[:, j] for j in range(6))
+        return self._farm_cache
+
+    def _gather(self, venue: np.ndarray, acct: np.ndarray, per_venue: list[np.ndarray]) -> np.ndarray:
+        """out[j] = per_venue[venue[j]][acct[j]] (one fancy index per venue)."""
+        out = np.zeros(venue.size)
+        for vi, arr in enumerate(per_venue):
+            sel = venue == vi
+            if sel.any():
+                out[sel] = arr[acct[sel]]
+        return out
+
     def _watch_farmers(self) -> None:
-        """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass a venue."""
+        """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass over the
+        watched farmers' legs; Python runs only for the farmers that must act."""
         if not self.hedged:
             return
-        margins = {name: v.ch.account_margins() for name, v in self.venues.items()}
-        still = []
-        naked = 0.0
-        alert = self.cfg.farmers.alert_margin_ratio
-        for f in self.hedged:
-            if f.state != "hedged":
-                if f.state == "broken":
-                    naked += f.naked_notional()
-                    still.append(f)
-                continue
-            l_lots, s_lots = f.leg_lots(f.long_venue), f.leg_lots(f.short_venue)
-            if (l_lots == 0) != (s_lots == 0):
-                closed = f.long_venue if l_lots == 0 else f.short_venue
-                self.broken_log.append((self.steps, f.index, closed))
-                f.on_broken(self.steps)
-                naked += f.naked_notional()
-                still.append(f)
-                continue
-            if l_lots == 0 and s_lots == 0:
-                f.state = "closed"
-                continue
-            still.append(f)
-            for name in (f.long_venue, f.short_venue):
-                eq, mm = margins[name]
-                acct = f.legs[name]
-                if mm[acct] > 0 and eq[acct] < alert * mm[acct]:
-                    f.check_now = True
-            if getattr(f, "check_now", False):
-                f.check_now = False
-                f.rebalance()
-        self.hedged = still
-        self.ts_naked_usd[self.steps] = naked
+        lv, la, lk, sv, sa, sk = self._farm_rows()
+        vs = list(self.venues.values())
+        lots = [v.ch.lots for v in vs]
+        l_lots = np.zeros(la.size)
+        s_lots = np.zeros(sa.size)
+        l_px = np.zeros(la.size)
+        s_px = np.zeros(sa.size)
+        for vi, v in enumerate(vs):
+            px = v.ch.lot_size * v.ch.mark          # USD per lot, per market
+            sel = lv == vi
+            if sel.any():
+                l_lots[sel] = lots[vi][la[sel], lk[sel]]
+                l_px[sel] = px[lk[sel]]
+            sel = sv == vi
+            if sel.any():
+                s_lots[sel] = lots[vi][sa[sel], sk[sel]]
+                s_px[sel] = px[sk[sel]]
+        state = np.array([f.state for f in self.hedged])
+        hedged = state == "hedged"
+        broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
+        closed_now = hedged & (l_lots == 0) & (s_lots == 0)
+        still_hedged = hedged & ~broken_now & ~closed_now
+        alert = np.zeros(la.size, dtype=bool)
+        if still_hedged.any():
+            margins = [v.ch.account_margins() for v in vs]
+            ratio = self.cfg.farmers.alert_margin_ratio
+            for venue, acct in ((lv, la), (sv, sa)):
+                eq = self._gather(venue, acct, [m[0] for m in margins])
+                mm = self._gather(venue, acct, [m[1] for m in margins])
+                alert |= (mm > 0) & (eq < ratio * mm)
+            alert &= still_hedged
+        for j in np.flatnonzero(broken_now).tolist():
+            f = self.hedged[j]
+            closed = f.long_venue if l_lots[j] == 0 else f.short_venue
+            self.broken_log.append((self.steps, f.index, closed))
+            f.on_broken(self.steps)
+        for j in np.flatnonzero(closed_now).tolist():
+            self.hedged[j].state = "closed"
+        for j in np.flatnonzero(alert).tolist():
+            self.hedged[j].rebalance()
+        broken = (state == "broken") | broken_now
+        self.ts_naked_usd[self.steps] = float((np.abs(l_lots) * l_px + np.abs(s_lots) * s_px)[broken].sum())
+        keep = hedged | (state == "broken")
+        keep &= ~closed_now
+        if not keep.all():
+            self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
+            self._farm_cache = None
 
     def adl_counterfactual_summary(self) -> dict:
         """Per venue: what adl_haircut's queue, pro-rata and capped pro-rata would have taken on its ADL events."""

@@ -90,7 +90,7 @@ class Arbitrageur(mesa.Agent):
             for k in range(v.M):
                 v.set_leverage(acct, k, min(params.leverage, v.max_leverage(k, params.max_position_usd)))
             self.accounts[name] = acct
-        self.synth_pending = 0.0   # synthetic dollars sent to redemption, not yet paid
+        self._peg_posted: dict[str, list[int]] = {}   # venue -> ids of the peg bids it last posted
 
     def act(self) -> None:
         model, p = self.model, self.p
@@ -132,15 +132,19 @@ class Arbitrageur(mesa.Agent):
     def _peg(self, name: str, v, acct: int) -> None:
         """Bid for the synthetic dollar below its peg and send what it bought to redemption (USD at 1.00 after
         the delay): `peg_ladder`, a capital-limited ladder that asks a larger discount for its deeper dollars.
-        Capital tied up in redemption is not bid again until it lands.
+        Capital tied up in redemption is not bid again until it lands. The ladder is left in place (keeping its
+        queue priority) while none of it has filled; after a fill it is cancelled, re-sized and posted again.
         """
         if "SYNTH" not in v.spot_names:
             return
         s = v.spot_index("SYNTH")
         book = v.spot_books[s]
-        for oid in book.orders_of(acct):
-            v.cancel_spot(acct, oid, s)
         held = v.balance(acct, "SYNTH")
+        resting = book.orders_of(acct)
+        if held < book.lot_size and resting and resting == self._peg_posted.get(name):
+            return   # none of the ladder has filled: the bids stay where they are, keeping their queue priority
+        for oid in resting:
+            v.cancel_spot(acct, oid, s)
         if held >= book.lot_size:
             self.model.redeem(self, name, acct, held)
         p = self.p
@@ -149,3 +153,4 @@ class Arbitrageur(mesa.Agent):
             lots = int(usd / (px * book.lot_size))
             if lots > 0:
                 v.submit_spot_order(acct, s, BUY, lots, px, kind="limit")
+        self._peg_posted[name] = book.orders_of(acct)

@@ -129,14 +129,9 @@ class MarketMaker(mesa.Agent):
                 self.withdrawn_until = t + model.cfg.mm_return_minutes
                 self.withdrawals.append(t)
                 return
-            for px, usd in zip(bids, bsz):
-                n = int(usd / (px * lot))
-                if n > 0:
-                    v.submit_order(self.account, k, BUY, n, float(px), kind="limit", post_only=True)
-            for px, usd in zip(asks, asz):
-                n = int(usd / (px * lot))
-                if n > 0:
-                    v.submit_order(self.account, k, SELL, n, float(px), kind="limit", post_only=True)
+            ladder_orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz)]
+            ladder_orders += [(SELL, float(px), int(usd / (px * lot))) for px, usd in zip(asks, asz)]
+            v.post_ladder(self.account, k, ladder_orders)
 
     def requote_spot(self, t: int) -> None:
         """Spot ladders around the reference (the synthetic dollar: its redemption value, 1.00); asks limited
@@ -165,13 +160,11 @@ class MarketMaker(mesa.Agent):
                 self.spot_withdrawals.append((t, name))
                 continue
             lot = book.lot_size
-            for px, usd in zip(bids, bsz):
-                n = int(usd / (px * lot))
-                if n > 0:
-                    v.submit_spot_order(self.account, s, BUY, n, float(px), kind="limit")
+            orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz)]
             left = held
             for px, usd in zip(asks, asz):
                 n = int(min(usd / px, left) / lot)
                 if n > 0:
-                    v.submit_spot_order(self.account, s, SELL, n, float(px), kind="limit")
+                    orders.append((SELL, float(px), n))
                     left -= n * lot
+            v.post_spot_ladder(self.account, s, orders)

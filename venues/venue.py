@@ -136,7 +136,9 @@ class Venue:
         return i
 
     def market_index(self, market: int | str) -> int:
-        return market if isinstance(market, (int, np.integer)) else self.perp_names.index(market)
+        if type(market) is int:
+            return market
+        return market if isinstance(market, np.integer) else self.perp_names.index(market)
 
     def spot_index(self, market: int | str) -> int:
         return market if isinstance(market, (int, np.integer)) else self.spot_names.index(market)
@@ -367,6 +369,76 @@ class Venue:
         self._settle_perp_fills(account, m, side, fills)
         return self._result(fills, lots, None, book.tick_size)
 
+    def post_ladder(self, account: int, market: int | str, orders: list[tuple[int, float, int]],
+                    post_only: bool = True) -> int:
+        """Post a ladder of limit orders [(side, price, lots), ...] in one market, as if each were sent by
+        `submit_order(kind="limit")` in turn, with the same results and events, but with one margin check for
+        the whole ladder when it passes: the checks of settled rule 7 and initial margin are monotone in the
+        resting size, so a ladder whose full size passes them (with the worst single order's fee and adverse
+        fill) passes them order by order. Otherwise each order is checked on its own. Returns orders resting."""
+        m = self.market_index(market)
+        orders = [(side, price, lots) for side, price, lots in orders if lots > 0]
+        if not orders:
+            return 0
+        if self.halted or not self._ladder_fits(account, m, orders):
+            return sum(self.submit_order(account, m, side, lots, price, kind="limit",
+                                         post_only=post_only).order_id is not None
+                       for side, price, lots in orders)
+        book = self.books[m]
+        ch = self.ch
+        resting = 0
+        for side, price, lots in orders:
+            if side not in (BUY, SELL) or not (price is not None and price > 0):
+                self._reject(account, m, side, lots, "invalid")
+                continue
+            ticks = book.to_ticks(price, side)
+            oid, fills = book.post(side, ticks, lots, account, post_only)
+            if oid is None and fills.requested_lots == 0 and post_only:
+                self._reject(account, m, side, lots, "post_only_would_cross")
+                continue
+            self._release_self_trade_cancels(account, m, fills)
+            self._settle_perp_fills(account, m, side, fills)
+            if oid is not None:
+                resting += 1
+                rest = lots - sum(fills.lots)
+                if side == BUY:
+                    ch.open_buy[account, m] += rest
+                else:
+                    ch.open_sell[account, m] += rest
+        return resting
+
+    def _ladder_fits(self, i: int, m: int, orders: list[tuple[int, float, int]]) -> bool:
+        """Whether the whole ladder passes the pre-trade checks at once (see post_ladder)."""
+        ch = self.ch
+        if ch.isolated[i]:
+            return False
+        L, ob, osl = ch.lots[i].tolist(), ch.open_buy[i].tolist(), ch.open_sell[i].tolist()
+        lot, mark = ch._lot_list, ch.mark_list
+        buys = sum(n for s, _, n in orders if s == BUY)
+        sells = sum(n for s, _, n in orders if s == SELL)
+        worst = [max(abs(L[k] + ob[k]), abs(L[k] - osl[k])) * lot[k] * mark[k] for k in range(self.M)]
+        worst[m] = max(abs(L[m] + ob[m] + buys), abs(L[m] - osl[m] - sells)) * lot[m] * mark[m]
+        levs = ch.leverage[i].tolist()
+        if levs[m] > ch.tiers[m].max_leverage_at(worst[m]) * (1 + 1e-12):
+            return False
+        cap = self.params.perps[self.perp_names[m]].oi_cap_usd
+        oi_usd = ch.oi_long_lots[m] * lot[m] * mark[m]
+        worst_cost = 0.0
+        for side, price, n in orders:
+            if not (price is not None and price > 0):
+                return False
+            est = self.books[m].to_ticks(price, side) * self.books[m].tick_size
+            q = n * lot[m]
+            new_pos = L[m] + (n if side == BUY else -n)
+            increase = max(0, abs(new_pos) - abs(L[m])) * lot[m] * mark[m]
+            if increase > 0 and oi_usd + increase > cap:
+                return False
+            adverse = max(0.0, (est - mark[m]) * q if side == BUY else (mark[m] - est) * q)
+            worst_cost = max(worst_cost, q * est * self.fee_taker + adverse)
+        im = sum(w / lv for w, lv in zip(worst, levs))
+        eq = ch.unit_state(i, -1)[0] - self._locked_value(i)
+        return eq - worst_cost >= im - 1e-9
+
     def _release_self_trade_cancels(self, account: int, m: int, fills: Fills, spot: int = -1) -> None:
         """Release the reservations of own resting orders that self-trade prevention cancelled."""
         for _oid, side, price_ticks, lots in fills.self_cancelled:
@@ -475,6 +547,50 @@ class Venue:
         if oid is not None:
             self._lock_spot(account, s, side, limit_ticks, lots - sum(fills.lots))
         return self._result(fills, lots, oid, book.tick_size)
+
+    def post_spot_ladder(self, account: int, market: int | str, orders: list[tuple[int, float, int]]) -> int:
+        """Post limit orders [(side, price, lots), ...] on one spot book, with the results and events of
+        `submit_spot_order(kind="limit")` sent in turn, but one balance check for the ladder while it holds:
+        the buys' costs (and the USD they lock) together within the free USD and what may be withdrawn, the
+        sells within the free asset. After any fill, or if the ladder does not fit, each remaining order is
+        checked on its own. Returns the orders resting."""
+        s = self.spot_index(market)
+        book = self.spot_books[s]
+        a = self.spot_base[s]
+        ch = self.ch
+        orders = [(side, price, lots) for side, price, lots in orders if lots > 0]
+        if not orders:
+            return 0
+        fits = not self.halted and all(side in (BUY, SELL) and price is not None and price > 0
+                                       for side, price, _ in orders)
+        if fits:
+            usd_need = 0.0
+            base_need = 0.0
+            for side, price, lots in orders:
+                q = lots * book.lot_size
+                if side == BUY:
+                    est = book.to_ticks(price, side) * book.tick_size
+                    usd_need += q * est * (1.0 + max(self.fee_taker, self.fee_maker, 0.0))
+                else:
+                    base_need += q
+            free_usd = min(self.withdrawable(account), ch.bal[account, 0] - self._spot_locked[account, 0])
+            free_base = ch.bal[account, a] - self._spot_locked[account, a]
+            fits = usd_need <= free_usd + 1e-9 and base_need <= free_base + 1e-12
+        resting = 0
+        for side, price, lots in orders:
+            if not fits:
+                resting += self.submit_spot_order(account, s, side, lots, price, kind="limit").order_id is not None
+                continue
+            ticks = book.to_ticks(price, side)
+            oid, fills = book.post(side, ticks, lots, account)
+            self._release_self_trade_cancels(account, -1, fills, spot=s)
+            self._settle_spot_fills(account, s, side, fills)
+            if oid is not None:
+                resting += 1
+                self._lock_spot(account, s, side, ticks, lots - sum(fills.lots))
+            if fills.lots:
+                fits = False   # balances moved: check the rest one by one
+        return resting
 
     def _lock_spot(self, i, s, side, price_ticks, lots, sign=1.0):
         book = self.spot_books[s]
