@@ -24,9 +24,8 @@ test: venv
 	$(PY) -m pytest
 
 bench: venv
+	$(PY) bench/run_bench.py
 	$(PY) bench/orderbook_bench.py
-	$(PY) bench/detection_bench.py
-	$(PY) bench/waterfall_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

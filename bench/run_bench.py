@@ -1,0 +1,198 @@
+"""perp-cascades benchmark (issue 13): prints a table with the date, machine and versions.
+
+Run: make bench   (or .venv/bin/python bench/run_bench.py [--quick])
+Sections: the default scenario (wall_s and whole process, median of 5); scaling per agent-step at 1,000, 10,000
+and 100,000 agents and peak memory at 100,000; clearing (detection and one waterfall round) next to the numpy
+floor and the reference engine; the plain-Mesa baseline; a 16-run sweep on the joblib launcher against the
+basic one; invariant checks on against off. --quick shortens every section (a smoke run, not the figures).
+Not part of the test suite: it takes about half an hour in full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import numpy as np  # noqa: E402
+
+from model import CascadeModel, ModelConfig  # noqa: E402
+
+PY = sys.executable
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(what: str, figure: str, target: str = "") -> None:
+    ROWS.append((what, figure, target))
+    print(f"  {what}: {figure}" + (f"   [target {target}]" if target else ""), flush=True)
+
+
+def model_cfg(n_agents: int, steps: int, check: bool = True, seed: int = 0) -> ModelConfig:
+    """The default world scaled to n_agents (9:1 directional to farmers, 3 makers, 6 arbitrageurs)."""
+    rest = max(0, n_agents - 9)
+    return ModelConfig(seed=seed, steps=steps, check_invariants=check, n_directional=rest * 9 // 10,
+                       n_farmers=rest - rest * 9 // 10, n_market_makers=3, n_arbitrageurs=6)
+
+
+def time_model(cfg: ModelConfig, cls=CascadeModel) -> float:
+    t0 = time.perf_counter()
+    m = cls(cfg)
+    m.run_for(cfg.steps)
+    return time.perf_counter() - t0
+
+
+def child(code: str) -> dict:
+    """Run `code` in a fresh interpreter; it prints one JSON line; returns it with the child's peak RSS."""
+    r = subprocess.run([PY, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from run_bench import model_cfg, time_model
+cfg = model_cfg({n}, {steps}, check={check})
+s = time_model(cfg)
+print(json.dumps({{"seconds": s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "agents": {n}}}))
+"""
+
+
+def default_scenario(runs: int, steps: int) -> None:
+    print(f"default scenario ({steps} steps, 10,009 agents), median of {runs}:", flush=True)
+    walls, procs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(runs):
+            out = Path(tmp) / str(k)
+            t0 = time.perf_counter()
+            subprocess.run([PY, "run.py", f"hydra.run.dir={out}", "dashboard=false", "progress=false",
+                            f"steps={steps}"], cwd=ROOT, check=True, capture_output=True)
+            procs.append(time.perf_counter() - t0)
+            walls.append(json.loads((out / "metrics.json").read_text())["wall_s"])
+    row("default scenario: wall_s (model build to last step)", f"{statistics.median(walls):.1f} s "
+        f"(runs {', '.join(f'{w:.1f}' for w in walls)})", "<= 5 s")
+    row("default scenario: whole process (python run.py, imports and files)",
+        f"{statistics.median(procs):.1f} s")
+
+
+def scaling(steps: int, sizes: list[int]) -> None:
+    print(f"scaling ({steps} steps):", flush=True)
+    per = {}
+    for n in sizes:
+        r = child(CHILD.format(root=str(ROOT), bench=str(ROOT / "bench"), n=n, steps=steps, check=True))
+        per[n] = r["seconds"] / (n * steps) * 1e6
+        row(f"time per agent-step at {n:,} agents", f"{per[n]:.2f} us ({r['seconds']:.1f} s in all), "
+            f"peak RSS {r['peak_mb']:.0f} MB", "< 2 GB at 100,000" if n == max(sizes) else "")
+    if len(sizes) >= 2:
+        a, b = sorted(sizes)[-2:]
+        row(f"per agent-step {b:,} / {a:,}", f"{per[b] / per[a]:.2f}x", "<= 1.5x")
+
+
+def clearing(quick: bool) -> None:
+    print("clearing:", flush=True)
+    import detection_bench as db
+    import waterfall_bench as wb
+    for accounts in ((1_000,) if quick else (1_000, 100_000)):
+        db.N_ACCOUNTS = accounts
+        ch = db.build()
+        t_scan = db.median_ms(ch.scan)
+        t_floor = db.median_ms(lambda: db.floor_pass(ch, 0.005))
+        row(f"mark + detection over {accounts * db.N_MARKETS:,} positions",
+            f"{t_scan:.2f} ms; numpy floor {t_floor:.2f} ms; ratio {t_scan / t_floor:.2f}x", "<= 3x floor")
+    from reference.engine import RefVenue
+    from venues.venue import Venue
+    for accounts in ((10_000,) if quick else (10_000, 100_000)):
+        wb.N_ACCOUNTS = accounts
+        fast, n, _ = wb.time_round(Venue, 3 if quick else 7)
+        ratios = []
+        for _ in range(1 if quick else 3):
+            ref_ms, _, _ = wb.time_round(RefVenue, 1)
+            fast_ms, _, _ = wb.time_round(Venue, 3)
+            ratios.append(ref_ms / fast_ms)
+        row(f"one waterfall round over {accounts:,} positions ({n:,} liquidatable)",
+            f"{fast:.1f} ms; reference engine {statistics.median(ratios):.0f}x slower", ">= 20x")
+
+
+def baseline(steps: int) -> None:
+    print(f"plain-Mesa baseline ({steps} steps, 10,009 agents):", flush=True)
+    from plain_mesa import PlainMesaModel
+    ours = time_model(model_cfg(10_009, steps))
+    plain = time_model(model_cfg(10_009, steps), PlainMesaModel)
+    row("plain Mesa (shuffle_do every agent every step, margin per account in Python) vs this model",
+        f"{plain:.1f} s vs {ours:.1f} s: {plain / ours:.1f}x", ">= 10x")
+
+
+def sweep(jobs: int, steps: int) -> None:
+    print(f"sweep of {jobs} runs ({steps} steps, population=small):", flush=True)
+    seeds = ",".join(str(s) for s in range(jobs))
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for launcher in ("basic", "joblib"):
+            t0 = time.perf_counter()
+            subprocess.run([PY, "run.py", "-m", f"hydra/launcher={launcher}", "population=small", f"steps={steps}",
+                            "dashboard=false", f"seed={seeds}", f"hydra.sweep.dir={tmp}/{launcher}"]
+                           + (["hydra.launcher.n_jobs=2"] if launcher == "joblib" else []),
+                           cwd=ROOT, check=True, capture_output=True)
+            times[launcher] = time.perf_counter() - t0
+    row(f"{jobs}-run sweep: basic (serial) vs joblib on 2 workers",
+        f"{times['basic']:.1f} s vs {times['joblib']:.1f} s: {times['basic'] / times['joblib']:.2f}x", ">= 1.7x")
+
+
+def invariants(runs: int, steps: int) -> None:
+    print(f"invariant checks ({steps} steps, default population, median of {runs}):", flush=True)
+    on, off = [], []
+    for _ in range(runs):   # interleaved: the machine's speed drifts
+        on.append(time_model(model_cfg(10_009, steps, check=True)))
+        off.append(time_model(model_cfg(10_009, steps, check=False)))
+    a, b = statistics.median(on), statistics.median(off)
+    row("invariant checks on vs off", f"{a:.1f} s vs {b:.1f} s: +{(a / b - 1) * 100:.1f}%", "<= 10%")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="short smoke run of every section")
+    ap.add_argument("--only", nargs="*", help="sections: default scaling clearing baseline sweep invariants")
+    a = ap.parse_args()
+    q = a.quick
+    import mesa
+    ref = subprocess.run([PY, "-m", "timeit", "sum(range(10))"], capture_output=True, text=True).stdout.strip()
+    print(f"perp-cascades bench | {time.strftime('%Y-%m-%d %H:%M')} | {platform.node()} | {platform.machine()} | "
+          f"{os.cpu_count()} cores | python {platform.python_version()} | numpy {np.__version__} | "
+          f"mesa {mesa.__version__} | machine speed: {ref}", flush=True)
+    sections = a.only or ["default", "scaling", "clearing", "baseline", "sweep", "invariants"]
+    t0 = time.perf_counter()
+    if "default" in sections:
+        default_scenario(1 if q else 5, 120 if q else 1440)
+    if "scaling" in sections:
+        scaling(60 if q else 1440, [1_000, 10_000] if q else [1_000, 10_000, 100_000])
+    if "clearing" in sections:
+        clearing(q)
+    if "baseline" in sections:
+        baseline(60 if q else 1440)
+    if "sweep" in sections:
+        sweep(4 if q else 16, 60 if q else 240)
+    if "invariants" in sections:
+        invariants(1 if q else 3, 60 if q else 1440)
+    print(f"\n| measure | figure | target |\n|---|---|---|")
+    for what, fig, target in ROWS:
+        print(f"| {what} | {fig} | {target} |")
+    print(f"\n(bench took {time.perf_counter() - t0:.0f} s; peak RSS of this process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
