@@ -92,6 +92,13 @@ class EventsParquet:
             self.writer.write_table(table)
         return sink
 
+    def abort(self) -> None:
+        """Drop the partial file (a failed run)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.tmp.unlink(missing_ok=True)
+
     def close(self) -> None:
         if self.writer is None:   # no event at all: still an (empty) file with the columns
             empty = {name: np.zeros(0) for name in ("step", "venue", "kind")}
@@ -111,8 +118,7 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
     mcfg = rc.model_config().resolved()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    tree.pop("hydra", None)
+    tree = _config_tree(cfg)
     _atomic_write(out / "config.yaml", lambda p: p.write_text(OmegaConf.to_yaml(OmegaConf.create(tree))))
     show = rc.progress if progress is None else progress
     t0 = time.perf_counter()
@@ -120,7 +126,14 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
     events = EventsParquet(out / "events.parquet", m.venue_names)
     for vid, v in enumerate(m.venues.values()):
         v.events.sink = events.sink_for(vid)
-    _run_with_progress(m, mcfg.steps, show)
+    try:
+        if rc.inject_failure_at_step is not None:
+            _run_with_progress(m, min(rc.inject_failure_at_step, mcfg.steps), False)
+            raise RuntimeError(f"injected failure at step {m.steps} (inject_failure_at_step)")
+        _run_with_progress(m, mcfg.steps, show)
+    except BaseException:
+        events.abort()   # no half-written events file is left behind
+        raise
     wall_s = time.perf_counter() - t0           # settled rule 12: model build to the end of its last step
     metrics = compute_metrics(m, wall_s)
     metrics["experiment"] = rc.experiment
@@ -172,23 +185,77 @@ def get_metric(metrics: dict, dotted: str) -> float:
     return float(x)
 
 
+def _config_tree(cfg: DictConfig | dict) -> dict:
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    tree.pop("hydra", None)
+    return tree
+
+
+def _same_run(tree: dict, saved: dict) -> bool:
+    """Whether two configs describe the same run (the switches that do not change results aside)."""
+    ignore = ("resume", "progress", "dashboard")
+    return {k: v for k, v in tree.items() if k not in ignore} == {k: v for k, v in saved.items() if k not in ignore}
+
+
+def done_before(cfg: DictConfig, out_dir: Path) -> dict | None:
+    """The metrics of an earlier successful run of this same config in out_dir, or None."""
+    import yaml
+    try:
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+        saved = yaml.safe_load((out_dir / "config.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if metrics.get("status") != "ok" or not isinstance(saved, dict):
+        return None
+    return metrics if _same_run(_config_tree(cfg), saved) else None
+
+
+def write_failure(cfg: DictConfig | dict, out_dir: Path, err: BaseException, wall_s: float) -> dict:
+    """metrics.json with status failed, the error's type and message and the config (written atomically)."""
+    import traceback
+    tree = _config_tree(cfg)
+    metrics = {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
+               "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
+               "traceback": traceback.format_exception(err)[-6:], "config": tree}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2, allow_nan=True)))
+    return metrics
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    """One job. In a sweep a job that fails writes metrics.json with status failed and returns nan, so the
+    other jobs and the summary go on; a single run that fails exits with status 1 after writing it."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     hc = HydraConfig.get()
-    out_dir = hc.runtime.output_dir
+    out_dir = Path(hc.runtime.output_dir)
     sweep = hc.mode == RunMode.MULTIRUN
     t = time.perf_counter()
-    metrics = run_experiment(cfg, out_dir, progress=False if sweep else None)
+    if sweep and cfg.get("resume", False):
+        earlier = done_before(cfg, out_dir)
+        if earlier is not None:
+            log.info("job %s kept: a successful result for the same config is already in %s", hc.job.num, out_dir)
+            return get_metric(earlier, cfg.objective)
+    try:
+        metrics = run_experiment(cfg, out_dir, progress=False if sweep else None)
+    except Exception as e:  # noqa: BLE001  (any failure is recorded with the run, then reported)
+        write_failure(cfg, out_dir, e, time.perf_counter() - t)
+        if not sweep:
+            print(f"error: run failed: {type(e).__name__}: {' '.join(str(e).split())[:300]} "
+                  f"(details in {out_dir / 'metrics.json'})", file=sys.stderr)
+            sys.exit(1)
+        log.error("job %s FAILED after %.1f s: %s: %s (%s)", hc.job.num, time.perf_counter() - t,
+                  type(e).__name__, " ".join(str(e).split())[:300], " ".join(hc.overrides.task))
+        return float("nan")
     value = get_metric(metrics, cfg.objective)
     if sweep:
         log.info("job %s done in %.1f s: status %s, %s = %.6g (%s)", hc.job.num, time.perf_counter() - t,
                  metrics["status"], cfg.objective, value, " ".join(hc.overrides.task))
     else:
-        print(f"metrics:   {Path(out_dir) / 'metrics.json'}")
+        print(f"metrics:   {out_dir / 'metrics.json'}")
         if cfg.dashboard:
-            print(f"dashboard: {Path(out_dir) / 'dashboard.png'}")
+            print(f"dashboard: {out_dir / 'dashboard.png'}")
     return value
 
 
@@ -232,7 +299,8 @@ def aggregate(sweep_dir: str | Path) -> pd.DataFrame:
             for item in yaml.safe_load(ov.read_text()) or []:
                 key, _, val = str(item).partition("=")
                 row[key.lstrip("+~")] = _override_value(val)
-        row.update(_flatten({k: v for k, v in metrics.items() if k != "adl_counterfactuals"}))
+        row.update(_flatten({k: v for k, v in metrics.items()
+                             if k not in ("adl_counterfactuals", "config", "traceback")}))
         if "adl_counterfactuals" in metrics:
             row.update(_flatten(metrics["adl_counterfactuals"], "adl_counterfactuals."))
         rows.append(row)
@@ -260,7 +328,8 @@ class SweepSummary:
         root = Path(config.hydra.sweep.dir)
         if root.exists():
             df = aggregate(root)
-            log.info("sweep done: %d jobs, summary at %s", len(df), root / "summary.parquet")
+            failed = int((df["status"] != "ok").sum()) if "status" in df.columns else 0
+            log.info("sweep done: %d jobs (%d failed), summary at %s", len(df), failed, root / "summary.parquet")
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         pass

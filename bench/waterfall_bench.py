@@ -1,7 +1,8 @@
 """One waterfall round over 100,000 accounts with 1% of them liquidatable (issue 10), next to the reference
 engine (tests/reference) on the same state when it is importable.
 
-Run: .venv/bin/python bench/waterfall_bench.py   (median of 11 runs, each on a freshly built venue)
+Run: .venv/bin/python bench/waterfall_bench.py [accounts]   (median of 11 runs, each on a freshly built venue;
+accounts default 100,000)
 Targets: under 50 ms, and at least 20x less than the reference engine.
 """
 
@@ -89,6 +90,9 @@ def time_round(engine_cls, runs) -> tuple[float, int, float]:
 
 
 def main() -> None:
+    global N_ACCOUNTS
+    if len(sys.argv) > 1:
+        N_ACCOUNTS = int(sys.argv[1])
     ms, n, ms_min = time_round(Venue, RUNS)
     print(f"waterfall bench | python {platform.python_version()} | numpy {np.__version__} | {platform.machine()} | "
           f"{time.strftime('%Y-%m-%d')}")

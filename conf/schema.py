@@ -208,6 +208,11 @@ class RunConfig:
     """Draw dashboard.png into the run's folder."""
     progress: bool = True
     """Show a progress bar on a single run (never in a sweep)."""
+    inject_failure_at_step: int | None = None
+    """Testing the sweep machinery: raise an error at this step (null: never)."""
+    resume: bool = False
+    """In a sweep into an existing folder (hydra.sweep.dir=...): skip each job whose folder already holds a
+    successful metrics.json for the same config; run the others."""
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "RunConfig":

@@ -82,6 +82,34 @@ class EventLog:
         if len(self._pending) >= 4096:
             self._flush()
 
+    def append_many(self, kind: int, market: int, account: np.ndarray, side, lots, price, notional, fee=0.0,
+                    info=0.0, aux=0.0) -> None:
+        """Rows of one kind and market at once (arrays or scalars per column), after any queued rows: the same
+        rows, in the same order, as that many `append` calls."""
+        k = len(account)
+        if k == 0:
+            return
+        self._flush()
+        while self.n + k > self._cap:
+            self._grow()
+        sl = slice(self.n, self.n + k)
+        c = self._cols
+        c["step"][sl] = self.step
+        c["venue"][sl] = self.venue_id
+        c["market"][sl] = market
+        c["account"][sl] = account
+        c["kind"][sl] = kind
+        c["side"][sl] = side
+        c["lots"][sl] = lots
+        c["price"][sl] = price
+        c["notional"][sl] = notional
+        c["fee"][sl] = fee
+        c["info"][sl] = info
+        c["aux"][sl] = aux
+        self.n += k
+        if self.sink is not None and self.n >= self.spill_rows:
+            self._spill()
+
     def _flush(self) -> None:
         """Move the queued rows into the column buffers (and spill them to the sink past `spill_rows`)."""
         rows = self._pending

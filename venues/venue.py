@@ -769,10 +769,10 @@ class Venue:
                                         p.funding_clamp, p.funding_cap_per_hour)
                 pay = self.ch.apply_funding(m, rates[m], float(self.index[m]))
                 rows = np.flatnonzero(pay)
-                for i in rows:  # one record per payment
-                    self.events.append(ev.FUNDING, m, int(i), int(np.sign(self.ch.lots[i, m])),
-                                       int(abs(self.ch.lots[i, m])), float(self.index[m]), float(abs(pay[i])),
-                                       0.0, info=rates[m] / p.funding_interval_hours, aux=float(pay[i]))
+                lots = self.ch.lots[rows, m]
+                self.events.append_many(ev.FUNDING, m, rows, np.sign(lots), np.abs(lots), float(self.index[m]),
+                                        np.abs(pay[rows]), 0.0, info=rates[m] / p.funding_interval_hours,
+                                        aux=pay[rows])   # one record per payment
             self.last_funding_rate = rates
         self.premium_sum[:] = 0.0
         self.premium_n = 0
