@@ -375,6 +375,12 @@ def _compose(overrides: list[str]):
         m = re.search(r"Could not override '([^']+)'", str(e))
         if m:
             key = m.group(1)
+            if OmegaConf.select(_compose([]), key, default="__missing__") != "__missing__":
+                raise ConfigError(f"{key}: a mapping cannot be replaced whole here; set its keys one by one, "
+                                  f"e.g. +{key}.<key>=<value>") from None
+            parent = key.rpartition(".")[0]
+            if parent.endswith("overrides"):
+                raise ConfigError(f"{key}: not in the config yet; add it with a '+': +{key}=<value>") from None
             raise ConfigError(f"{key}: unknown key; allowed here: {_allowed_near(key)}") from None
         m = re.search(r"Could not append to config. An item is already at '([^']+)'", str(e))
         if m:

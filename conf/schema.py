@@ -265,7 +265,11 @@ class RunConfig:
                 h = vc.halt
                 if len(h) != 2 or not (0 <= h[0] < h[1] <= self.steps):
                     _fail(f"{k}.halt", f"[start, end) minutes with 0 <= start < end <= steps ({self.steps})", h)
-            self.venue_params(name)   # the preset with the knobs and overrides, validated (one-line errors)
+            vp = self.venue_params(name)   # the preset with the knobs and overrides, validated (one-line errors)
+            missing = [a for a in ASSETS if a not in vp.perps]
+            if missing:
+                _fail(f"{k}.perps", f"perpetual markets for {' and '.join(ASSETS)} (every venue lists both)",
+                      sorted(vp.perps))
         _rng("transfers.delay_minutes", self.transfers.delay_minutes, lo=0)
         _rng("incentives.point_value_usd", self.incentives.point_value_usd, lo=0)
         for name, inc in self.incentives.venues.items():

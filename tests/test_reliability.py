@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["population=small", "steps=6", "warmup_minutes=2", "dashboard=false", "hydra.launcher.n_jobs=2"]
@@ -69,3 +70,63 @@ def test_a_single_failing_run_exits_1_and_records_the_failure(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["status"] == "failed" and not (out / "events.parquet").exists()
     assert not list(out.glob(".*.tmp-*"))
+
+
+# ---------------------------------------------------------------------------------------------- hostile inputs
+HOSTILE = [   # (override(s), start of the one-line message)
+    (["seeed=1"], "seeed: unknown key"),
+    (["population.farmers.levrage_max=5"], "population.farmers.levrage_max: unknown key"),
+    (["+venues.binance.overrides.taker_fee=3"], "venues.binance.taker_fee: unknown key"),
+    (["steps=abc"], "steps: expected an integer"),
+    (["check_invariants=maybe"], "check_invariants: expected true or false"),
+    (["population.directional.count=1.5"], "population.directional.count: expected an integer"),
+    (["transfers.delay_minutes=nan"], "transfers.delay_minutes: expected a number, got nan"),
+    (["transfers.delay_minutes=inf"], "transfers.delay_minutes: expected a finite number >= 0"),
+    (["incentives.point_value_usd=-inf"], "incentives.point_value_usd: expected a finite number >= 0"),
+    (["market.initial_prices.BTC=nan"], "market.initial_prices.BTC: expected a number, got nan"),
+    (["shock_tail_df=2"], "shock_tail_df: expected a number > 2 or inf"),
+    (["steps=0"], "steps: expected a finite number >= 1"),
+    (["population.directional.capital_median_usd=0"], "population.directional.capital_median_usd: expected"),
+    (["population.market_makers.depth_usd.ALT=-5"], "population.market_makers.depth_usd.ALT: expected"),
+    (["max_leverage=0.5"], "max_leverage: expected a number >= 1"),
+    (["venues.hyperliquid.max_leverage=0"], "venues.hyperliquid.max_leverage: expected a number >= 1"),
+    (["+venues.lighter.overrides.perps.BTC.tiers=[[1e9,50,0.03]]"],
+     "venues.lighter.perps.BTC.tiers[0].maintenance_rate: expected a rate in (0, 1/max_leverage = 0.02)"),
+    (["population.directional.count=0", "population.farmers.count=0", "population.arbitrageurs.count=0"],
+     "population: expected at least one trader"),
+    (["population.market_makers.count=0"], "population.market_makers.count: expected an integer >= 3"),
+    (["+venues.binance.overrides.perps=null"], "venues.binance.perps: expected a mapping"),
+    (["+venues.binance.overrides.perps.ALT=null"], "venues.binance.perps.ALT: expected a mapping"),
+    (["venues=onchain_pair", "~venues.lighter", "incentives=none"],
+     "population.farmers.count: expected 0 with a single venue"),
+    (["shock.depth_pct.ALT=100"], "shock.depth_pct.ALT: expected a fall in percent in [0, 100)"),
+    (["shock.depth_pct.BTC=-5"], "shock.depth_pct.BTC: expected a fall in percent in [0, 100)"),
+    (["venues.binance.halt=[100,2000]"], "venues.binance.halt: expected [start, end) minutes"),
+    (["venues.binance.halt=[50,40]"], "venues.binance.halt: expected [start, end) minutes"),
+    (["venues.binance.preset=ftx_like"], "venues.binance.preset: expected one of binance_like"),
+    (["venues.binance.collateral_oracle=twap"], "venues.binance.collateral_oracle: expected one of market"),
+    (["scenario=crash"], "scenario: expected one of calm, oct10"),
+    (["population.farmers.policy=panic"], "population.farmers.policy: expected one of close_other"),
+    (["objective=profit"], "objective: expected a dotted metric name"),
+    (["+incentives.venues.ftx.points_per_volume_usd=1"], "incentives.venues.ftx: expected a venue of the run"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", HOSTILE, ids=[" ".join(h[0]) for h in HOSTILE])
+def test_hostile_configs_are_refused_before_the_run_in_one_line(overrides, message):
+    import run
+    from venues.params import ConfigError
+    with pytest.raises(ConfigError) as e:
+        run.preflight(overrides)
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(message), text
+
+
+def test_hostile_configs_leave_no_results(tmp_path):
+    """Through the command line: exit 2, one line, and no folder with results in it."""
+    for overrides, message in HOSTILE[:: 8]:
+        out = tmp_path / "x"
+        r = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides, f"hydra.run.dir={out}"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.strip() == f"error: {r.stderr.strip()[7:]}" and message in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -264,13 +264,16 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if v is None and type(None) in args:
             return None
+        first = None
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _convert(a, v, where)
-            except ConfigError:
-                continue
+            except ConfigError as e:
+                first = first or e
+        if first is not None and len([a for a in args if a is not type(None)]) == 1:
+            raise ConfigError(f"{first} (or null)") from None
         raise ConfigError(f"{where}: expected {tp}, got {v!r}")
     if tp is bool:
         if not isinstance(v, bool):
