@@ -51,6 +51,8 @@ def ladder(fair: float, inventory_usd: float, vol_bps: float, p: QuoteParams) ->
     """
     stress = max(1.0, vol_bps / p.calm_vol_bps)
     empty = np.zeros(0)
+    if p.depth_usd <= 0:   # a market it does not quote
+        return empty, empty, empty, empty
     if stress > p.withdraw_threshold or not (fair > 0 and math.isfinite(fair)):
         return empty, empty, empty, empty
     u = max(-1.0, min(1.0, inventory_usd / p.inventory_limit_usd))
@@ -104,7 +106,8 @@ class MarketMaker(mesa.Agent):
         for name in self.venue.spot_names:
             depth = cfg.mm_synth_depth_usd if name == "SYNTH" else cfg.mm_depth_usd.get(name, 0.0) / 3.0
             price = 1.0 if name == "SYNTH" else cfg.initial_prices[name]
-            self.venue.deposit(self.account, 2.0 * depth / price, asset=self.venue.params.spots[name].base)
+            if depth > 0:   # a book it does not quote (depth 0) needs no inventory
+                self.venue.deposit(self.account, 2.0 * depth / price, asset=self.venue.params.spots[name].base)
             self.spot_params[name] = QuoteParams(depth_usd=depth, withdraw_threshold=cfg.mm_withdraw_threshold,
                                                  inventory_limit_usd=4.0 * depth, calm_vol_bps=5.0)
             self.spot_mids[name] = []
@@ -138,6 +141,8 @@ class MarketMaker(mesa.Agent):
         to the inventory held; a book whose volatility passes the threshold is left empty this minute."""
         v, model = self.venue, self.model
         for s, name in enumerate(v.spot_names):
+            if self.spot_params[name].depth_usd <= 0:
+                continue   # a book it does not quote
             book = v.spot_books[s]
             for oid in book.orders_of(self.account):
                 v.cancel_spot(self.account, oid, s)
