@@ -178,3 +178,28 @@ def test_user_config_cannot_name_callables_and_nothing_unsafe_is_read_or_written
         for line in p.read_text().splitlines():
             if "_target_" in line:
                 assert p.name == "config.yaml" and "run.SweepSummary" in line
+
+
+def test_a_job_killed_outright_leaves_no_half_written_result(tmp_path):
+    """SIGKILL in the middle of a run: no result file exists under its own name (only temporary names, which
+    nothing reads), and resume runs the job again."""
+    import signal
+    import time
+    out = tmp_path / "sweep"
+    args = [sys.executable, str(ROOT / "run.py"), "-m", "population=small", "steps=3000", "warmup_minutes=2",
+            "dashboard=false", "seed=0", "hydra/launcher=basic", f"hydra.sweep.dir={out}"]
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "0" / "config.yaml").exists():
+        time.sleep(0.2)
+    time.sleep(2.0)                       # well inside the run (3,000 steps take far longer)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    job = out / "0"
+    assert (job / "config.yaml").exists()
+    for name in ("metrics.json", "timeseries.parquet", "events.parquet", "dashboard.png"):
+        assert not (job / name).exists(), name
+    assert not (out / "summary.parquet").exists()
+    r = subprocess.run(args[:4] + ["steps=30"] + args[5:] + ["resume=true"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and json.loads((job / "metrics.json").read_text())["status"] == "ok"
