@@ -393,14 +393,11 @@ class RunConfig:
 # ---------------------------------------------------------------------------------------------- loading
 def load(tree: Any) -> RunConfig:
     """A validated RunConfig from Hydra's composed config (a DictConfig or a plain dict); `hydra` is ignored."""
-    try:
-        from omegaconf import DictConfig, OmegaConf
-        if isinstance(tree, DictConfig):
-            if "hydra" in tree:   # Hydra's own section resolves only inside a job
-                tree = OmegaConf.masked_copy(tree, [k for k in tree.keys() if k != "hydra"])
-            tree = OmegaConf.to_container(tree, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
+    from omegaconf import DictConfig, OmegaConf
+    if isinstance(tree, DictConfig):
+        if "hydra" in tree:   # Hydra's own section resolves only inside a job
+            tree = OmegaConf.masked_copy(tree, [k for k in tree.keys() if k != "hydra"])
+        tree = OmegaConf.to_container(tree, resolve=True)
     if not isinstance(tree, dict):
         raise ConfigError(f"config: expected a mapping, got {type(tree).__name__}")
     tree = {k: v for k, v in tree.items() if k != "hydra"}
