@@ -3,10 +3,16 @@
     python plot.py RUN_DIR                                      the run's dashboard
     python plot.py SWEEP_DIR --x KEY --metric NAME              a line: seed mean with a 95% confidence band
     python plot.py SWEEP_DIR --x KEY --y KEY --metric NAME      a heatmap of the seed mean
+    python plot.py SWEEP_DIR --x KEY --by KEY --metric NAME     a line per value of a second key
+    python plot.py SWEEP_DIR --bars [--x KEY] --metric A,B,...  bars of seed means with 95% intervals
+    python plot.py SWEEP_DIR --x KEY --paired BASE --metric A   paired differences from x = BASE, seed by seed
+    python plot.py SWEEP_DIR --sobol --metric A,B               Sobol indices (experiment=sobol, SALib)
 
 RUN_DIR holds timeseries.parquet and metrics.json (one run); SWEEP_DIR holds summary.parquet (or the jobs'
 folders, from which the summary is built first). KEY is a swept override (e.g. max_leverage) and NAME a
-metric's dotted name (e.g. totals.liquidated_notional_usd). Figures go next to the data unless --out says.
+metric's dotted name (e.g. totals.liquidated_notional_usd); --metric takes a comma-separated list, one panel
+each. Figures go next to the data unless --out says; every sweep figure also writes its numbers (mean, 95%
+interval, number of seeds per cell) to a .csv of the same name and prints them.
 """
 
 from __future__ import annotations
@@ -40,11 +46,16 @@ LABELS = {
 }
 
 
+_DROP = {"totals", "stats", "venues", "returns", "oct10", "markets", "adl_counterfactuals", "funding"}
+
+
 def label(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
     unit = " (USD)" if key.endswith("_usd") else " (%)" if key.endswith("_pct") else ""
-    return key.split(".")[-1].replace("_", " ").removesuffix(" usd").removesuffix(" pct").capitalize() + unit
+    parts = [p for p in key.split(".")[:-1] if p not in _DROP] + [key.split(".")[-1]]
+    text = " ".join(parts).replace("_", " ").removesuffix(" usd").removesuffix(" pct")
+    return text[:1].upper() + text[1:] + unit
 
 
 def _save(fig, path: Path) -> list[Path]:
@@ -161,46 +172,234 @@ def _seeds(lo: int, hi: int) -> str:
     return f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
 
 
-def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
-               out: str | Path | None = None) -> list[Path]:
-    """A line of the seed mean with a 95% band over `x`, or with `y` a heatmap of the seed mean."""
-    df = load_summary(sweep_dir)
+def _ok(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
-    for key in [x, metric] + ([y] if y else []):
+    for key in keys:
         if key not in df.columns:
             raise SystemExit(f"error: {key!r} is not a column of the summary; columns: {', '.join(df.columns)}")
-    name = metric.split(".")[-1]
+    return df
+
+
+def _levels(col: pd.Series) -> list:
+    """A column's values in sweep order (numbers sorted, text as first seen)."""
+    vals = list(pd.unique(col.dropna()))
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
+        return sorted(vals)
+    return vals
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _grid(n: int, w: float = 5.2, h: float = 3.6):
+    cols = 1 if n == 1 else 2 if n <= 4 else 3
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def _write_table(rows: list[dict], path: Path) -> Path:
+    df = pd.DataFrame(rows)
+    out = path.with_suffix(".csv")
+    tmp = out.with_name(f".{out.name}.tmp")
+    df.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(out)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return out
+
+
+def _metrics(metric: str) -> list[str]:
+    return [m.strip() for m in metric.split(",") if m.strip()]
+
+
+def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
+               out: str | Path | None = None, by: str | None = None) -> list[Path]:
+    """Per metric, a line of the seed mean with a 95% band over `x` (one per value of `by`), or with `y` a
+    heatmap of the seed mean."""
+    metrics = _metrics(metric)
+    df = _ok(load_summary(sweep_dir), [x] + metrics + [k for k in (y, by) if k])
     root = Path(sweep_dir)
+    name = metrics[0].split(".")[-1] + (f"_and_{len(metrics) - 1}_more" if len(metrics) > 1 else "")
+    rows = []
     if y is None:
-        rows = []
-        for xv, g in df.groupby(x, sort=True):
-            rows.append((xv, *_ci95(g[metric].to_numpy()), len(g)))
-        r = pd.DataFrame(rows, columns=[x, "mean", "lo", "hi", "n"])
-        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-        ax.plot(r[x], r["mean"], marker="o")
-        ax.fill_between(r[x], r["lo"], r["hi"], alpha=0.25, label="95% confidence interval over seeds")
+        fig, axes = _grid(len(metrics))
+        groups = [(None, df)] if by is None else [(b, df[df[by] == b]) for b in _levels(df[by])]
+        for ax, met in zip(axes, metrics):
+            for b, g in groups:
+                cells = []
+                for xv in _levels(g[x]):
+                    vals = g.loc[g[x] == xv, met].to_numpy(dtype=float)
+                    mean, lo, hi = _ci95(vals)
+                    n = int(np.isfinite(vals).sum())
+                    cells.append((xv, mean, lo, hi, n))
+                    rows.append({"metric": met, x: xv, **({by: b} if by else {}), "mean": mean, "ci_low": lo,
+                                 "ci_high": hi, "n": n})
+                xs = [c[0] for c in cells]
+                lab = "95% confidence interval over seeds" if by is None else f"{label(by)} = {_fmt(b)}"
+                ax.plot(xs, [c[1] for c in cells], marker="o", label=None if by is None else lab)
+                ax.fill_between(xs, [c[2] for c in cells], [c[3] for c in cells], alpha=0.25,
+                                label=lab if by is None else None)
+            ax.set_xlabel(label(x))
+            ax.set_ylabel(label(met))
+            ax.legend(fontsize=7)
+        ns = [r["n"] for r in rows]
+        fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))} with 95% intervals", fontsize=10)
+        path = Path(out) if out else root / f"line_{name}_by_{x.split('.')[-1]}"
+        _write_table(rows, path)
+        return _save(fig, path)
+    fig, axes = _grid(len(metrics), w=5.6, h=4.2)
+    for ax, met in zip(axes, metrics):
+        xs, ys = _levels(df[x]), _levels(df[y])
+        vals = np.full((len(ys), len(xs)), np.nan)
+        for i, yv in enumerate(ys):
+            for j, xv in enumerate(xs):
+                v = df.loc[(df[x] == xv) & (df[y] == yv), met].to_numpy(dtype=float)
+                mean, lo, hi = _ci95(v)
+                vals[i, j] = mean
+                rows.append({"metric": met, x: xv, y: yv, "mean": mean, "ci_low": lo, "ci_high": hi,
+                             "n": int(np.isfinite(v).sum())})
+        im = ax.imshow(vals, origin="lower", aspect="auto", cmap="magma")
+        ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
         ax.set_xlabel(label(x))
-        ax.set_ylabel(label(metric))
-        ax.set_title(f"{label(metric)} (mean of {_seeds(int(r['n'].min()), int(r['n'].max()))})")
-        ax.legend(fontsize=8)
-        return _save(fig, Path(out) if out else root / f"line_{name}_by_{x.split('.')[-1]}")
-    pivot = df.groupby([y, x])[metric].mean().unstack(x).sort_index()
-    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
-    im = ax.imshow(pivot.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="magma")
-    ax.set_xticks(range(pivot.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in pivot.columns])
-    ax.set_yticks(range(pivot.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in pivot.index])
-    ax.set_xlabel(label(x))
-    ax.set_ylabel(label(y))
-    vals = pivot.to_numpy(dtype=float)
-    for (i, j), v in np.ndenumerate(vals):
-        if np.isfinite(v):
-            ax.text(j, i, f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v:.3g}", ha="center", va="center",
-                    color="white" if v < np.nanmean(vals) else "black", fontsize=8)
-    n = df.groupby([y, x]).size()
-    ax.set_title(f"{label(metric)}: mean of {_seeds(n.min(), n.max())}")
-    fig.colorbar(im, ax=ax, label=label(metric))
-    return _save(fig, Path(out) if out else root / f"heatmap_{name}_{y.split('.')[-1]}_by_{x.split('.')[-1]}")
+        ax.set_ylabel(label(y))
+        for (i, j), v in np.ndenumerate(vals):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v:.3g}", ha="center", va="center",
+                        color="white" if v < np.nanmean(vals) else "black", fontsize=8)
+        ax.set_title(label(met), fontsize=9)
+        fig.colorbar(im, ax=ax)
+    ns = [r["n"] for r in rows]
+    fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))} per cell", fontsize=10)
+    path = Path(out) if out else root / f"heatmap_{name}_{y.split('.')[-1]}_by_{x.split('.')[-1]}"
+    _write_table(rows, path)
+    return _save(fig, path)
+
+
+def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str | Path | None = None) -> list[Path]:
+    """Per metric, the seed mean with its 95% interval: one bar, or one per value of `x`."""
+    metrics = _metrics(metric)
+    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []))
+    levels = _levels(df[x]) if x else [None]
+    fig, axes = _grid(len(metrics), w=4.2, h=3.0)
+    rows = []
+    for ax, met in zip(axes, metrics):
+        means, errs = [], []
+        for lv in levels:
+            vals = (df[met] if x is None else df.loc[df[x] == lv, met]).to_numpy(dtype=float)
+            mean, lo, hi = _ci95(vals)
+            means.append(mean)
+            errs.append((mean - lo, hi - mean))
+            rows.append({"metric": met, **({x: lv} if x else {}), "mean": mean, "ci_low": lo, "ci_high": hi,
+                         "n": int(np.isfinite(vals).sum())})
+        pos = np.arange(len(levels))
+        ax.bar(pos, means, yerr=np.array(errs).T, capsize=4, color="tab:blue", alpha=0.8)
+        ax.set_xticks(pos, [_fmt(v) for v in levels] if x else [""])
+        if x:
+            ax.set_xlabel(label(x), fontsize=8)
+        ax.set_title(label(met), fontsize=9)
+        ax.axhline(0, color="black", lw=0.5)
+    ns = [r["n"] for r in rows]
+    fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))}, 95% intervals", fontsize=10)
+    root = Path(sweep_dir)
+    path = Path(out) if out else root / f"bars_{metrics[0].split('.')[-1]}" + (f"_by_{x.split('.')[-1]}" if x else "")
+    _write_table(rows, path)
+    return _save(fig, path)
+
+
+def paired_plot(sweep_dir: str | Path, x: str, base: str, metric: str, out: str | Path | None = None) -> list[Path]:
+    """Per metric and value of `x` other than `base`: the mean of the seed-by-seed difference from `base`
+    (runs matched on every other swept key), with a Student-t 95% interval."""
+    metrics = _metrics(metric)
+    df = _ok(load_summary(sweep_dir), metrics + [x])
+    levels = [v for v in _levels(df[x]) if _fmt(v) != base]
+    if not any(_fmt(v) == base for v in _levels(df[x])):
+        raise SystemExit(f"error: --paired {base!r}: not a value of {x}; values: "
+                         f"{', '.join(_fmt(v) for v in _levels(df[x]))}")
+    overrides = _swept_keys(Path(sweep_dir), exclude={x})
+    keys = [k for k in overrides if k in df.columns] or ["seed"]
+    fig, axes = _grid(len(metrics), w=5.0, h=3.4)
+    rows = []
+    b = df[df[x].map(_fmt) == base].set_index(keys)
+    for ax, met in zip(axes, metrics):
+        means, errs = [], []
+        for lv in levels:
+            o = df[df[x] == lv].set_index(keys)
+            common = o.index.intersection(b.index)
+            d = (o.loc[common, met].astype(float) - b.loc[common, met].astype(float)).to_numpy()
+            mean, lo, hi = _ci95(d)
+            means.append(mean)
+            errs.append((mean - lo, hi - mean))
+            base_mean = float(np.nanmean(b.loc[common, met].astype(float))) if len(common) else math.nan
+            rows.append({"metric": met, x: lv, "base": base, "base_mean": base_mean, "diff_mean": mean,
+                         "ci_low": lo, "ci_high": hi, "n_pairs": int(np.isfinite(d).sum())})
+        pos = np.arange(len(levels))
+        ax.barh(pos, means, xerr=np.array(errs).T if errs else None, capsize=4, color="tab:purple", alpha=0.8)
+        ax.set_yticks(pos, [_fmt(v) for v in levels], fontsize=8)
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_title(f"{label(met)}: minus {base}", fontsize=9)
+    ns = [r["n_pairs"] for r in rows]
+    fig.suptitle(f"Paired differences from {x} = {base} ({_seeds(min(ns), max(ns))}), 95% intervals", fontsize=10)
+    path = Path(out) if out else Path(sweep_dir) / f"paired_{metrics[0].split('.')[-1]}_vs_{base}"
+    _write_table(rows, path)
+    return _save(fig, path)
+
+
+def _swept_keys(sweep_dir: Path, exclude: set[str]) -> list[str]:
+    """The override keys of a sweep's first job (the run coordinates), less `exclude`."""
+    import yaml
+    for ov in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        keys = [str(i).partition("=")[0].lstrip("+~") for i in (yaml.safe_load(ov.read_text()) or [])]
+        return [k for k in keys if k not in exclude and not k.startswith("hydra")]
+    return ["seed"]
+
+
+def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None) -> list[Path]:
+    """First-order and total Sobol indices with 95% bootstrap intervals (SALib) of each metric, from a sweep
+    over `sensitivity.index` (experiment=sobol); the design is rebuilt from the jobs' saved config."""
+    import yaml
+    from SALib.analyze import sobol as sobol_analyze
+
+    from conf.schema import sobol_design
+    metrics = _metrics(metric)
+    root = Path(sweep_dir)
+    df = _ok(load_summary(root), metrics + ["sensitivity.index"])
+    cfgs = sorted(root.glob("*/config.yaml"))
+    if not cfgs:
+        raise SystemExit(f"error: {root}: no job's config.yaml to read the design from")
+    sens = yaml.safe_load(cfgs[0].read_text())["sensitivity"]
+    X, problem = sobol_design(sens["params"], sens["n_base"], sens.get("design_seed", 0))
+    D = problem["num_vars"]
+    df = df.sort_values("sensitivity.index").drop_duplicates("sensitivity.index").set_index("sensitivity.index")
+    fig, axes = _grid(len(metrics), w=6.0, h=3.8)
+    rows = []
+    for ax, met in zip(axes, metrics):
+        y = df[met].reindex(range(len(X))).to_numpy(dtype=float)
+        # a base sample with a missing or failed run is dropped whole (the estimator needs all D + 2 rows)
+        blocks = y.reshape(-1, D + 2)
+        keep = np.isfinite(blocks).all(axis=1)
+        si = sobol_analyze.analyze(problem, blocks[keep].ravel(), calc_second_order=False, num_resamples=1000,
+                                   conf_level=0.95, seed=0)
+        pos = np.arange(D)
+        ax.bar(pos - 0.2, si["S1"], 0.4, yerr=si["S1_conf"], capsize=3, label="first order S1")
+        ax.bar(pos + 0.2, si["ST"], 0.4, yerr=si["ST_conf"], capsize=3, label="total ST")
+        ax.set_xticks(pos, [label(n) for n in problem["names"]], rotation=30, ha="right", fontsize=7)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_title(f"{label(met)} ({int(keep.sum())} base samples)", fontsize=9)
+        ax.legend(fontsize=7)
+        for i, n in enumerate(problem["names"]):
+            rows.append({"metric": met, "param": n, "low": problem["bounds"][i][0], "high": problem["bounds"][i][1],
+                         "S1": si["S1"][i], "S1_conf95": si["S1_conf"][i], "ST": si["ST"][i],
+                         "ST_conf95": si["ST_conf"][i], "base_samples": int(keep.sum())})
+    fig.suptitle("Sobol indices (Saltelli's scheme, SALib), 95% bootstrap intervals", fontsize=10)
+    path = Path(out) if out else root / "sobol"
+    _write_table(rows, path)
+    return _save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,18 +407,32 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("folder", help="a run's folder or a sweep's folder")
     ap.add_argument("--x", help="swept key on the x axis (sweep folders)")
     ap.add_argument("--y", help="second swept key: draws a heatmap")
-    ap.add_argument("--metric", default="totals.liquidated_notional_usd", help="metric's dotted name")
-    ap.add_argument("--out", help="output path without extension (PNG and PDF are written)")
+    ap.add_argument("--by", help="second swept key: one line per value")
+    ap.add_argument("--metric", default="totals.liquidated_notional_usd",
+                    help="metric's dotted name, or several separated by commas (one panel each)")
+    ap.add_argument("--bars", action="store_true", help="bars of seed means (per value of --x if given)")
+    ap.add_argument("--paired", metavar="BASE", help="paired differences from --x = BASE, seed by seed")
+    ap.add_argument("--sobol", action="store_true", help="Sobol indices of a sensitivity sweep")
+    ap.add_argument("--out", help="output path without extension (PNG, PDF and, for sweeps, CSV are written)")
     a = ap.parse_args(argv)
     folder = Path(a.folder)
     if not folder.is_dir():
         sys.exit(f"error: {folder}: not a folder")
-    if (folder / "timeseries.parquet").exists() and a.x is None:
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    if (folder / "timeseries.parquet").exists() and a.x is None and not a.bars:
         paths = dashboard(folder, a.out)
+    elif a.sobol:
+        paths = sobol_plot(folder, a.metric, a.out)
+    elif a.bars:
+        paths = bars_plot(folder, a.metric, a.x, a.out)
     else:
         if a.x is None:
             sys.exit("error: --x: a sweep folder needs the swept key to plot along (e.g. --x max_leverage)")
-        paths = sweep_plot(folder, a.x, a.metric, a.y, a.out)
+        if a.paired is not None:
+            paths = paired_plot(folder, a.x, a.paired, a.metric, a.out)
+        else:
+            paths = sweep_plot(folder, a.x, a.metric, a.y, a.out, by=a.by)
     for p in paths:
         print(p)
 

@@ -429,11 +429,21 @@ def preflight(args: list[str]) -> None:
             o = parser.parse_overrides([f"{key}={val}"])[0]
             sweeps[key] = [str(v) for v in o.sweep_string_iterator()] if o.is_sweep_override() else [str(val)]
         firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
-    _validate(_compose(fixed + firsts))
+    base = _compose(fixed + firsts)
+    _validate(base)
     for key, values in sweeps.items():
+        # a plain value (not a group choice, not an addition or deletion) is checked by writing it into the
+        # composed config, which is what Hydra's override does; a group choice is composed
+        plain = not key.startswith(("+", "~")) and not (CONF_DIR / key).is_dir() and \
+            OmegaConf.select(base, key, default="__missing__") != "__missing__"
         for val in values[1:]:
-            trial = [f for f in firsts if not f.startswith(f"{key}=")] + [f"{key}={val}"]
-            _validate(_compose(fixed + trial))
+            if plain:
+                trial = base.copy()
+                OmegaConf.update(trial, key, parser.parse_overrides([f"{key}={val}"])[0].value(), merge=False)
+                _validate(trial)
+            else:
+                trial = [f for f in firsts if not f.startswith(f"{key}=")] + [f"{key}={val}"]
+                _validate(_compose(fixed + trial))
 
 
 def _validate(cfg: DictConfig) -> None:

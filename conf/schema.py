@@ -175,6 +175,24 @@ class AnalysisConfig:
 
 
 @dataclass
+class SensitivityConfig:
+    """A global sensitivity design (Sobol indices by Saltelli's scheme without second-order terms, SALib),
+    run as a sweep over its rows: `python run.py -m experiment=sobol` sweeps `sensitivity.index`."""
+
+    index: int | None = None
+    """Row of the design this run takes; its values replace the keys in `params` (null: not a design run)."""
+    n_base: int = 16
+    """Base samples N, a power of 2; the design has N x (D + 2) rows for D parameters."""
+    params: dict[str, list[float]] = field(default_factory=dict)
+    """Dotted config key -> [low, high]: each sampled uniformly (e.g. max_leverage: [3, 50])."""
+    seed_per_base: bool = True
+    """The runs of one base sample share a seed (its number): common random numbers across a base's rows;
+    false keeps the run's own seed for every row."""
+    design_seed: int = 0
+    """Scrambling seed of the Sobol sequence."""
+
+
+@dataclass
 class RunConfig:
     """One run (config.yaml and its groups)."""
 
@@ -200,6 +218,7 @@ class RunConfig:
     incentives: IncentivesConfig = field(default_factory=IncentivesConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     objective: str = "totals.liquidated_notional_usd"
     """Metric (dotted name in metrics.json) that run.py returns to an optimizing sweeper."""
     experiment: str | None = None
@@ -403,11 +422,74 @@ def load(tree: Any) -> RunConfig:
     tree = {k: v for k, v in tree.items() if k != "hydra"}
     for k, v in tree.items():
         _no_nan(v, k)
+    sens = tree.get("sensitivity")
+    if isinstance(sens, dict) and sens.get("index") is not None:
+        tree = apply_design_row(tree)
     try:
         rc = from_dict(RunConfig, tree, "config")
     except ConfigError as e:
         raise ConfigError(str(e).removeprefix("config.")) from None
     return rc.validate()
+
+
+def sobol_problem(params: dict[str, list[float]]) -> dict:
+    """SALib's problem for a `sensitivity.params` mapping (names in the mapping's order)."""
+    if not isinstance(params, dict) or not params:
+        _fail("sensitivity.params", "a mapping of dotted keys to [low, high], at least one", params)
+    bounds = []
+    for k, b in params.items():
+        if not (isinstance(b, (list, tuple)) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b)
+                and math.isfinite(b[0]) and math.isfinite(b[1]) and b[0] < b[1]):
+            _fail(f"sensitivity.params.{k}", "[low, high] with low < high", b)
+        bounds.append([float(b[0]), float(b[1])])
+    return {"num_vars": len(params), "names": list(params), "bounds": bounds}
+
+
+_DESIGNS: dict = {}
+
+
+def sobol_design(params: dict[str, list[float]], n_base: int, design_seed: int = 0):
+    """The design matrix (N x (D + 2) rows, SALib's order: for each base sample A, then A with each column
+    from B, then B) and its problem; cached per process."""
+    problem = sobol_problem(params)
+    if not (isinstance(n_base, int) and n_base >= 2 and n_base & (n_base - 1) == 0):
+        _fail("sensitivity.n_base", "a power of 2, at least 2", n_base)
+    key = (tuple((k, tuple(b)) for k, b in problem_items(problem)), n_base, design_seed)
+    if key not in _DESIGNS:
+        from SALib.sample import sobol as sobol_sample
+        _DESIGNS[key] = sobol_sample.sample(problem, n_base, calc_second_order=False, scramble=True,
+                                            seed=design_seed)
+    return _DESIGNS[key], problem
+
+
+def problem_items(problem: dict):
+    return zip(problem["names"], problem["bounds"])
+
+
+def apply_design_row(tree: dict) -> dict:
+    """The tree with `sensitivity.index`'s row of the design written into its keys (and, with seed_per_base,
+    the seed set to the row's base sample)."""
+    import copy
+    sens = tree["sensitivity"]
+    params, n = sens.get("params") or {}, sens.get("n_base", SensitivityConfig.n_base)
+    X, problem = sobol_design(params, n, sens.get("design_seed", 0))
+    i = sens["index"]
+    if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(X)):
+        _fail("sensitivity.index", f"an integer in [0, {len(X)}) (N = {n} x (D + 2) = {len(X)} rows)", i)
+    tree = copy.deepcopy(tree)
+    for name, x in zip(problem["names"], X[i]):
+        node = tree
+        parts = name.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                _fail(f"sensitivity.params.{name}", "a dotted key of the config", name)
+            node = node[part]
+        if parts[-1] not in node:
+            _fail(f"sensitivity.params.{name}", "a dotted key of the config", name)
+        node[parts[-1]] = float(x)
+    if sens.get("seed_per_base", True):
+        tree["seed"] = i // (problem["num_vars"] + 2)
+    return tree
 
 
 def _no_nan(v: Any, where: str) -> None:
@@ -486,8 +568,9 @@ def reference_markdown() -> str:
         ("`population.farmers`", "population.farmers.", FarmersPop),
         ("`population.arbitrageurs`", "population.arbitrageurs.", ArbitrageursPop),
         ("`analysis`", "analysis.", AnalysisConfig),
+        ("`sensitivity` (experiment sobol)", "sensitivity.", SensitivityConfig),
     ]
-    nested = {"shock", "market", "venues", "transfers", "incentives", "population", "analysis"}
+    nested = {"shock", "market", "venues", "transfers", "incentives", "population", "analysis", "sensitivity"}
     lines = []
     for title, prefix, cls in sections:
         docs = field_docs(cls)

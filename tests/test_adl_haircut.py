@@ -58,7 +58,11 @@ def test_counterfactuals_on_adl_events_by_hand():
     cf.add(100.0, np.array([300.0, 100.0, -50.0]), np.array([5.0, 1.5, 3.0]))
     s = cf.summary()
     assert s["n_events"] == 1 and s["budget_usd"] == 100.0 and s["uncovered_usd"] == 0.0
-    assert s["queue"] == {"taken_usd": 100.0, "largest_take_usd": 100.0, "low_leverage_share": 0.0}
+    assert s["queue"] == {"taken_usd": 100.0, "largest_take_usd": 100.0, "largest_winner_usd": 100.0,
+                          "largest_winner_extra_usd": 25.0, "low_leverage_share": 0.0}
+    # the paper's closed form: the queue costs the largest winner B x (1 - w_max / U) = 100 x (1 - 300/400) more
+    assert s["queue"]["largest_winner_extra_usd"] == pytest.approx(100.0 * (1 - 300.0 / 400.0))
+    assert s["pro_rata"]["largest_winner_extra_usd"] == 0.0
     assert s["pro_rata"]["largest_take_usd"] == pytest.approx(75.0)               # h = 100 / 400
     assert s["pro_rata"]["low_leverage_share"] == pytest.approx(0.25)             # 25 of 100 at 1.5x
     assert s["capped_pro_rata"]["largest_take_usd"] == pytest.approx(75.0)        # the cap (50%) does not bind

@@ -37,7 +37,12 @@ def test_the_groups_are_the_documented_ones():
     assert options("population") == ["crowded", "default", "small"]
     assert options("scenario") == ["calm", "oct10"]
     assert options("incentives") == ["none", "points_season"]
-    assert options("experiment") == ["leverage_x_incentive", "transfer_delay", "venue_designs"]
+    assert options("experiment") == ["adl_wick", "calm_realism", "farming_fuse", "halt_elsewhere",
+                                     "leverage_tails", "leverage_x_incentive", "oct10_calibration", "sobol",
+                                     "transfer_delay", "venue_designs"]
+    assert options("venue_design") == ["adl_leverage", "adl_pnl", "adl_pro_rata", "baseline", "insurance_fund",
+                                       "no_backstop"]
+    assert options("halt") == ["binance", "hyperliquid", "none"]
     assert options("venue_preset") == sorted(PRESETS)
 
 
@@ -46,8 +51,10 @@ GROUP_CASES = (
     + [("population", o) for o in ("small", "default", "crowded")]
     + [("scenario", o) for o in ("calm", "oct10")]
     + [("incentives", o) for o in ("none", "points_season")]
-    + [("experiment", o) for o in ("leverage_x_incentive", "venue_designs", "transfer_delay")]
+    + [("experiment", o) for o in ("leverage_x_incentive", "transfer_delay")]
+    + [("venue_design", o) for o in options("venue_design")]
 )
+# the validation study's experiments (and the halt group) run end to end in tests/test_validation_study.py
 
 
 @pytest.mark.parametrize("group,option", GROUP_CASES, ids=[f"{g}={o}" for g, o in GROUP_CASES])
@@ -117,11 +124,11 @@ def test_every_schema_field_has_a_docstring_and_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for cls in (schema.RunConfig, schema.VenueChoice, schema.ShockConfig, schema.MarketConfig,
                 schema.TransfersConfig, schema.IncentivesConfig, schema.MarketMakersPop, schema.DirectionalPop,
-                schema.FarmersPop, schema.ArbitrageursPop, schema.AnalysisConfig):
+                schema.FarmersPop, schema.ArbitrageursPop, schema.AnalysisConfig, schema.SensitivityConfig):
         docs = schema.field_docs(cls)
         for f in __import__("dataclasses").fields(cls):
             if f.name in ("shock", "market", "venues", "transfers", "incentives", "population", "analysis",
-                          "market_makers", "directional", "farmers", "arbitrageurs"):
+                          "sensitivity", "market_makers", "directional", "farmers", "arbitrageurs"):
                 continue
             assert docs.get(f.name), f"{cls.__name__}.{f.name} has no docstring"
             assert f"`{f.name}`" in readme or f".{f.name}`" in readme, f"{f.name} missing from README"

@@ -86,6 +86,7 @@ class AdlCounterfactuals:
         self.taken = dict.fromkeys(RULES, 0.0)
         self.low_leverage = dict.fromkeys(RULES, 0.0)
         self.largest = dict.fromkeys(RULES, 0.0)
+        self.largest_winner = dict.fromkeys(RULES, 0.0)   # summed over events: what the event's largest winner gave
 
     def add(self, deficit: float, pnl: np.ndarray, leverage: np.ndarray) -> None:
         w = np.maximum(np.asarray(pnl, dtype=float), 0.0)
@@ -106,6 +107,7 @@ class AdlCounterfactuals:
             self.taken[rule] += float(take.sum())
             self.low_leverage[rule] += float(take[low].sum())
             self.largest[rule] = max(self.largest[rule], float(take.max(initial=0.0)))
+            self.largest_winner[rule] += float(take[int(np.argmax(w))])
 
     def summary(self) -> dict:
         out = {"n_events": self.n_events, "budget_usd": self.budget_usd, "uncovered_usd": self.uncovered_usd,
@@ -113,5 +115,8 @@ class AdlCounterfactuals:
         for rule in RULES:
             t = self.taken[rule]
             out[rule] = {"taken_usd": t, "largest_take_usd": self.largest[rule],
+                         "largest_winner_usd": self.largest_winner[rule],
+                         # what each event's largest winner gave beyond what pro-rata would have taken from it
+                         "largest_winner_extra_usd": self.largest_winner[rule] - self.largest_winner["pro_rata"],
                          "low_leverage_share": self.low_leverage[rule] / t if t > 0 else 0.0}
         return out

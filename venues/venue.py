@@ -56,6 +56,7 @@ class Venue:
         self.redemption_works = True  # the synthetic dollar redeems at 1.00 while this holds
         self.perp_names = list(p.perps)
         self.M = len(self.perp_names)
+        self.volume_usd = np.zeros(self.M)   # running traded notional per perp market (one count per trade)
         self.spot_names = list(p.spots)
         # assets: USD, then each spot base (BTC, ALT, SYNTH, ...) in spot order, SYNTH if accepted as collateral
         assets = [USD]
@@ -487,6 +488,7 @@ class Venue:
                 ch.open_buy[maker, m] -= n
             log(ev.FILL, m, taker, side, n, price, notional, fee_t, info=1.0, aux=maker)
             log(ev.FILL, m, maker, -side, n, price, notional, fee_m, info=0.0, aux=taker)
+            self.volume_usd[m] += notional
 
     def cancel(self, account: int, order_id: int, market: int | str) -> int:
         """Cancel one resting perp order of `account`; returns the lots removed."""

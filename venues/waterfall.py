@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 EPS_NEG = 1e-6  # USD: an equity below -EPS_NEG is negative (SPEC 1)
 STAGE_BOOK, STAGE_BACKSTOP, STAGE_ADL, STAGE_BAD_DEBT = 1, 2, 3, 4
+# upper edges of the leverage buckets of ADL'd notional: <= 2x, (2, 5], (5, 10], > 10x
+ADL_LEVERAGE_EDGES = (2.0, 5.0, 10.0)
+ADL_LEVERAGE_BUCKETS = ("le2", "2to5", "5to10", "gt10")
 STAGE_NAMES = {STAGE_BOOK: "book", STAGE_BACKSTOP: "backstop", STAGE_ADL: "adl", STAGE_BAD_DEBT: "bad_debt"}
 
 
@@ -45,6 +48,21 @@ class Waterfall:
         self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
         self.backstop_usd = 0.0
         self.insurance_paid_usd = 0.0
+        # per market: liquidated notional (all stages), of it closing longs, and ADL notional by the closed
+        # account's effective leverage in ADL_LEVERAGE_BUCKETS (the validation study's breakdowns)
+        self.liq_usd_by_market = np.zeros(M)
+        self.liq_long_usd_by_market = np.zeros(M)
+        self.liq_book_usd_by_market = np.zeros(M)   # of it, the closes that traded on the book (stage b)
+        self.adl_usd_by_bucket = np.zeros((M, len(ADL_LEVERAGE_EDGES) + 1))
+
+    def _count(self, i: int, k: int, side: int, notional: float) -> None:
+        """Running totals of one liquidation close of account i in market k (`side` is the closing side)."""
+        self.liquidated_usd += notional
+        self.n_liquidations += 1
+        self.liquidated_accounts.add(i)
+        self.liq_usd_by_market[k] += notional
+        if side == SELL:
+            self.liq_long_usd_by_market[k] += notional
 
     # ================================================================== driver
     def run(self) -> int:
@@ -240,9 +258,9 @@ class Waterfall:
             for maker, n, price, notional, fee_m, paid, shortfall in rows:
                 fee_share = charged * (notional * liq_fee / nominal) if nominal > 0 else 0.0
                 log(ev.LIQUIDATION, k, i, side, n, price, notional, fee_share, STAGE_BOOK, maker)
-                self.liquidated_usd += notional
-                self.n_liquidations += 1
-                self.liquidated_accounts.add(i)
+                self._count(i, k, side, notional)
+                v.volume_usd[k] += notional
+                self.liq_book_usd_by_market[k] += notional
                 log(ev.FILL, k, maker, -side, n, price, notional, fee_m, 0.0, i)
                 if paid > 0:
                     log(ev.INSURANCE, k, i, side, n, price, paid, 0.0, shortfall, -paid)
@@ -310,9 +328,7 @@ class Waterfall:
             ch.apply_fill(V, k, x, mark)
             self._flat(i, k)
             log(ev.LIQUIDATION, k, i, side, abs(x), mark, notional, 0.0, info=STAGE_BACKSTOP, aux=V)
-            self.liquidated_usd += notional
-            self.n_liquidations += 1
-            self.liquidated_accounts.add(i)
+            self._count(i, k, side, notional)
             self.backstop_usd += notional
             log(ev.BACKSTOP, k, V, -side, abs(x), mark, notional, 0.0, info=float(i), aux=0.0)
         if m < 0:
@@ -452,13 +468,12 @@ class Waterfall:
             self._flat(c, k)
         notional = x * float(ch.lot_size[k]) * price
         v.events.append(ev.LIQUIDATION, k, i, -s_i, x, price, notional, 0.0, info=stage, aux=c)
-        self.liquidated_usd += notional
-        self.n_liquidations += 1
-        self.liquidated_accounts.add(i)
+        self._count(i, k, -s_i, notional)
         self.adl_usd += notional
         self.n_adl_fills += 1
         if lev <= 2.0:
             self.adl_low_leverage_usd += notional
+        self.adl_usd_by_bucket[k, int(np.searchsorted(ADL_LEVERAGE_EDGES, lev, side="left"))] += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
 
     # ------------------------------------------------------------------ f: bad debt
