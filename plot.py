@@ -7,6 +7,7 @@
     python plot.py SWEEP_DIR --bars [--x KEY] --metric A,B,...  bars of seed means with 95% intervals
     python plot.py SWEEP_DIR --x KEY --paired BASE --metric A   paired differences from x = BASE, seed by seed
     python plot.py SWEEP_DIR --sobol --metric A,B               Sobol indices (experiment=sobol, SALib)
+    python plot.py SWEEP_DIR --study NAME --out docs/figures     every figure of a validation experiment
 
 RUN_DIR holds timeseries.parquet and metrics.json (one run); SWEEP_DIR holds summary.parquet (or the jobs'
 folders, from which the summary is built first). KEY is a swept override (e.g. max_leverage) and NAME a
@@ -402,6 +403,85 @@ def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None
     return _save(fig, path)
 
 
+# ------------------------------------------------------------------------------------ the validation study
+_RET = "stats.returns"
+STUDY: dict[str, list[tuple[str, str, dict]]] = {
+    # experiment -> [(figure name, kind, arguments)]: what `plot.py SWEEP_DIR --study NAME` draws (EXPERIMENTS.md)
+    "calm_realism": [("calm_realism", "bars", dict(metric=",".join([
+        f"{_RET}.BTC.kurtosis_venue", f"{_RET}.BTC.kurtosis_fundamental", f"{_RET}.ALT.kurtosis_venue",
+        f"{_RET}.ALT.kurtosis_fundamental", f"{_RET}.BTC.acf1_venue", f"{_RET}.ALT.acf1_venue",
+        f"{_RET}.BTC.abs_acf_mean_1_30_venue", f"{_RET}.BTC.abs_acf_mean_1_30_fundamental",
+        f"{_RET}.ALT.abs_acf_mean_1_30_venue", f"{_RET}.ALT.abs_acf_mean_1_30_fundamental",
+        "stats.funding.median_8h_bps", "stats.funding.p99_abs_8h_bps", "stats.funding.baseline_share",
+        "stats.venue_gap_p95_pct", "stats.arb_band_pct"])))],
+    "oct10_calibration": [
+        ("oi_flight", "bars", dict(metric="venues.binance.oi_drop_pct,venues.hyperliquid.oi_drop_pct,"
+                                          "venues.lighter.oi_drop_pct")),
+        ("calibration", "bars", dict(metric=",".join([
+            "stats.oct10.long_share_liquidated", "stats.oct10.liquidated_over_oi", "stats.oct10.oi_drop_pct_BTC",
+            "stats.oct10.oi_drop_pct_ALT", "stats.oct10.depth1_collapse_pct_BTC",
+            "stats.oct10.depth1_collapse_pct_ALT", "stats.funding.pre_shock_annual_pct",
+            "stats.funding.post_shock_annual_pct", "stats.oct10.max_venue_drawdown_pct_BTC",
+            "stats.oct10.max_venue_drawdown_pct_ALT", "stats.oct10.fundamental_drawdown_pct_ALT",
+            "totals.adl_low_leverage_share"])))],
+    "adl_wick": [("adl_wick", "bars", dict(x="shock.depth_pct.ALT", metric=",".join([
+        "stats.adl_by_leverage.ALT.le2", "stats.adl_by_leverage.ALT.2to5", "stats.adl_by_leverage.ALT.5to10",
+        "stats.adl_by_leverage.ALT.gt10", "stats.adl_by_leverage.ALT.notional_usd",
+        "stats.oct10.max_venue_drawdown_pct_ALT"])))],
+    "farming_fuse": [
+        ("farming_fuse", "heatmap", dict(x="max_leverage", y="incentives.point_value_usd",
+                                         metric="totals.liquidated_notional_usd,totals.adl_notional_usd,"
+                                                "totals.broken_hedges,totals.bad_debt_usd")),
+        ("farming_fuse_lines", "line", dict(x="max_leverage", by="incentives.point_value_usd",
+                                            metric="totals.liquidated_notional_usd,totals.adl_notional_usd,"
+                                                   "totals.broken_hedges,totals.bad_debt_usd"))],
+    "halt_elsewhere": [
+        ("halt_elsewhere", "bars", dict(x="halt", metric=",".join(
+            [f"stats.shock_window.{v}.volume_usd" for v in ("binance", "hyperliquid", "lighter")]
+            + [f"venues.{v}.liquidated_notional_usd" for v in ("binance", "hyperliquid", "lighter")]
+            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.bad_debt_usd"]))),
+        ("halt_elsewhere_paired", "paired", dict(x="halt", base="none", metric=",".join(
+            [f"venues.{v}.liquidated_notional_usd" for v in ("binance", "hyperliquid", "lighter")]
+            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.broken_hedges"])))],
+    "venue_designs": [
+        ("venue_designs", "paired", dict(x="venue_design", base="baseline", metric=",".join([
+            "totals.bad_debt_usd", "totals.adl_notional_usd", "totals.adl_low_leverage_share",
+            "venues.hyperliquid.adl_notional_usd", "venues.hyperliquid.bad_debt_usd",
+            "venues.hyperliquid.vault_pnl_usd"]))),
+        ("adl_counterfactuals", "bars", dict(x="venue_design", metric=",".join(
+            [f"adl_counterfactuals.hyperliquid.{r}.largest_winner_extra_usd" for r in ("queue", "capped_pro_rata")]
+            + [f"adl_counterfactuals.hyperliquid.{r}.low_leverage_share"
+               for r in ("queue", "pro_rata", "capped_pro_rata")]
+            + ["adl_counterfactuals.hyperliquid.budget_usd", "adl_counterfactuals.hyperliquid.n_events"])))],
+    "leverage_tails": [("leverage_tails", "line", dict(x="max_leverage", metric=",".join([
+        f"{_RET}.BTC.kurtosis_venue", f"{_RET}.ALT.kurtosis_venue", f"{_RET}.BTC.abs_acf_mean_1_30_venue",
+        f"{_RET}.ALT.abs_acf_mean_1_30_venue", "stats.liq_share_big_moves", "stats.liq_share_all",
+        "totals.liquidated_notional_usd"])))],
+    "sobol": [("sobol", "sobol", dict(metric="totals.liquidated_notional_usd,totals.broken_hedges"))],
+}
+
+
+def study_figures(sweep_dir: str | Path, name: str, out_dir: str | Path | None = None) -> list[Path]:
+    """Every figure of one experiment of the validation study (STUDY), with its CSV of numbers."""
+    if name not in STUDY:
+        raise SystemExit(f"error: --study: expected one of {', '.join(STUDY)}, got {name!r}")
+    out_dir = Path(out_dir) if out_dir else Path(sweep_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for fig_name, kind, kw in STUDY[name]:
+        print(f"# {fig_name}")
+        out = out_dir / fig_name
+        if kind == "bars":
+            paths += bars_plot(sweep_dir, kw["metric"], kw.get("x"), out)
+        elif kind == "paired":
+            paths += paired_plot(sweep_dir, kw["x"], kw["base"], kw["metric"], out)
+        elif kind == "sobol":
+            paths += sobol_plot(sweep_dir, kw["metric"], out)
+        else:
+            paths += sweep_plot(sweep_dir, kw["x"], kw["metric"], kw.get("y"), out, by=kw.get("by"))
+    return paths
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", help="a run's folder or a sweep's folder")
@@ -413,15 +493,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bars", action="store_true", help="bars of seed means (per value of --x if given)")
     ap.add_argument("--paired", metavar="BASE", help="paired differences from --x = BASE, seed by seed")
     ap.add_argument("--sobol", action="store_true", help="Sobol indices of a sensitivity sweep")
+    ap.add_argument("--study", metavar="EXPERIMENT", help="every figure of a validation-study experiment "
+                    "(EXPERIMENTS.md); --out names the folder")
     ap.add_argument("--out", help="output path without extension (PNG, PDF and, for sweeps, CSV are written)")
     a = ap.parse_args(argv)
     folder = Path(a.folder)
     if not folder.is_dir():
         sys.exit(f"error: {folder}: not a folder")
-    if a.out:
+    if a.out and not a.study:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     if (folder / "timeseries.parquet").exists() and a.x is None and not a.bars:
         paths = dashboard(folder, a.out)
+    elif a.study:
+        paths = study_figures(folder, a.study, a.out)
     elif a.sobol:
         paths = sobol_plot(folder, a.metric, a.out)
     elif a.bars:
