@@ -738,6 +738,8 @@ def validation_stats(m: CascadeModel) -> dict:
         out["adl_by_leverage"][a] = {b: (float(byb[i] / tot) if tot > 0 else float("nan"))
                                      for i, b in enumerate(ADL_LEVERAGE_BUCKETS)}
         out["adl_by_leverage"][a]["notional_usd"] = tot
+    synth = m.ts_synth_mid[t0:T + 1]
+    o["synth_low"] = float(np.nanmin(synth)) if np.isfinite(synth).any() else float("nan")
     # where the selling went: perp volume and liquidations per venue in the two hours from the shock
     t1 = min(T, t0 + 120)
     out["shock_window"] = {name: dict(volume_usd=float((m.ts_volume_cum[t1, vi] - m.ts_volume_cum[t0, vi]).sum()),

@@ -47,15 +47,19 @@ LABELS = {
 }
 
 
-_DROP = {"totals", "stats", "venues", "returns", "oct10", "markets", "adl_counterfactuals", "funding"}
+_DROP = {"totals", "stats", "venues", "returns", "oct10", "markets", "adl_counterfactuals"}
 
 
 def label(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
+    if "-" in key and not key.startswith("-"):
+        a, _, b = key.partition("-")
+        return f"{label(a)} minus {label(b)}"
     unit = " (USD)" if key.endswith("_usd") else " (%)" if key.endswith("_pct") else ""
     parts = [p for p in key.split(".")[:-1] if p not in _DROP] + [key.split(".")[-1]]
     text = " ".join(parts).replace("_", " ").removesuffix(" usd").removesuffix(" pct")
+    text = " ".join("OI" if w == "oi" else "ADL" if w == "adl" else w for w in text.split(" "))
     return text[:1].upper() + text[1:] + unit
 
 
@@ -174,8 +178,15 @@ def _seeds(lo: int, hi: int) -> str:
 
 
 def _ok(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The successful jobs; a key `A-B` (two columns) is added as their row-by-row difference (a paired
+    comparison of two metrics of the same run, e.g. two venues' open-interest drops)."""
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
+    for key in keys:
+        if key not in df.columns and "-" in key:
+            a, _, b = key.partition("-")
+            if a in df.columns and b in df.columns:
+                df = df.assign(**{key: df[a].astype(float) - df[b].astype(float)})
     for key in keys:
         if key not in df.columns:
             raise SystemExit(f"error: {key!r} is not a column of the summary; columns: {', '.join(df.columns)}")
@@ -207,7 +218,7 @@ def _write_table(rows: list[dict], path: Path) -> Path:
     df = pd.DataFrame(rows)
     out = path.with_suffix(".csv")
     tmp = out.with_name(f".{out.name}.tmp")
-    df.to_csv(tmp, index=False, float_format="%.6g")
+    df.to_csv(tmp, index=False)
     tmp.replace(out)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
         print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -238,8 +249,9 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
                     mean, lo, hi = _ci95(vals)
                     n = int(np.isfinite(vals).sum())
                     cells.append((xv, mean, lo, hi, n))
+                    fin = vals[np.isfinite(vals)]
                     rows.append({"metric": met, x: xv, **({by: b} if by else {}), "mean": mean, "ci_low": lo,
-                                 "ci_high": hi, "n": n})
+                                 "ci_high": hi, "median": float(np.median(fin)) if fin.size else math.nan, "n": n})
                 xs = [c[0] for c in cells]
                 lab = "95% confidence interval over seeds" if by is None else f"{label(by)} = {_fmt(b)}"
                 ax.plot(xs, [c[1] for c in cells], marker="o", label=None if by is None else lab)
@@ -296,10 +308,15 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
             mean, lo, hi = _ci95(vals)
             means.append(mean)
             errs.append((mean - lo, hi - mean))
+            fin = vals[np.isfinite(vals)]
             rows.append({"metric": met, **({x: lv} if x else {}), "mean": mean, "ci_low": lo, "ci_high": hi,
-                         "n": int(np.isfinite(vals).sum())})
+                         "median": float(np.median(fin)) if fin.size else math.nan,
+                         "n": int(fin.size), "event": EVENT.get(met, math.nan)})
         pos = np.arange(len(levels))
         ax.bar(pos, means, yerr=np.array(errs).T, capsize=4, color="tab:blue", alpha=0.8)
+        if met in EVENT:
+            ax.axhline(EVENT[met], color="tab:red", ls="--", lw=1.2, label="the event")
+            ax.legend(fontsize=7)
         ax.set_xticks(pos, [_fmt(v) for v in levels] if x else [""])
         if x:
             ax.set_xlabel(label(x), fontsize=8)
@@ -405,6 +422,17 @@ def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None
 
 # ------------------------------------------------------------------------------------ the validation study
 _RET = "stats.returns"
+# the event's figures (../shared/MECHANICS.md, "The 10-11 October 2025 crash" and "More figures"): drawn as
+# dashed lines on bar charts and written to the CSV's `event` column
+EVENT = {
+    "venues.binance.oi_drop_pct": 34.0, "venues.hyperliquid.oi_drop_pct": 55.0,
+    "venues.hyperliquid.oi_drop_pct-venues.binance.oi_drop_pct": 21.0,
+    "stats.oct10.long_share_liquidated": 0.87, "stats.oct10.liquidated_over_oi": 0.09,
+    "stats.oct10.oi_drop_pct_BTC": 22.0, "stats.oct10.oi_drop_pct_ALT": 50.0,
+    "stats.oct10.depth1_collapse_pct_BTC": 94.0, "stats.oct10.depth1_collapse_pct_ALT": 94.0,
+    "stats.funding.pre_shock_annual_pct": 40.0, "stats.oct10.max_venue_drawdown_pct_BTC": 14.0,
+    "stats.funding.median_8h_bps": 1.0,
+}
 STUDY: dict[str, list[tuple[str, str, dict]]] = {
     # experiment -> [(figure name, kind, arguments)]: what `plot.py SWEEP_DIR --study NAME` draws (EXPERIMENTS.md)
     "calm_realism": [("calm_realism", "bars", dict(metric=",".join([
@@ -412,11 +440,18 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
         f"{_RET}.ALT.kurtosis_fundamental", f"{_RET}.BTC.acf1_venue", f"{_RET}.ALT.acf1_venue",
         f"{_RET}.BTC.abs_acf_mean_1_30_venue", f"{_RET}.BTC.abs_acf_mean_1_30_fundamental",
         f"{_RET}.ALT.abs_acf_mean_1_30_venue", f"{_RET}.ALT.abs_acf_mean_1_30_fundamental",
-        "stats.funding.median_8h_bps", "stats.funding.p99_abs_8h_bps", "stats.funding.baseline_share",
+        f"{_RET}.BTC.abs_acf1_venue", f"{_RET}.BTC.abs_acf5_venue", f"{_RET}.BTC.abs_acf_positive_share",
+        f"{_RET}.ALT.abs_acf1_venue", "totals.liquidated_notional_usd", "stats.liq_share_big_moves",
+        "stats.liq_share_all", "stats.funding.median_8h_bps", "stats.funding.p99_abs_8h_bps", "stats.funding.baseline_share",
         "stats.venue_gap_p95_pct", "stats.arb_band_pct"])))],
     "oct10_calibration": [
         ("oi_flight", "bars", dict(metric="venues.binance.oi_drop_pct,venues.hyperliquid.oi_drop_pct,"
-                                          "venues.lighter.oi_drop_pct")),
+                                          "venues.lighter.oi_drop_pct,"
+                                          "venues.hyperliquid.oi_drop_pct-venues.binance.oi_drop_pct,"
+                                          "venues.lighter.oi_drop_pct-venues.binance.oi_drop_pct,"
+                                          "venues.binance.liquidated_notional_usd,"
+                                          "venues.hyperliquid.liquidated_notional_usd,"
+                                          "venues.lighter.liquidated_notional_usd")),
         ("calibration", "bars", dict(metric=",".join([
             "stats.oct10.long_share_liquidated", "stats.oct10.liquidated_over_oi", "stats.oct10.oi_drop_pct_BTC",
             "stats.oct10.oi_drop_pct_ALT", "stats.oct10.depth1_collapse_pct_BTC",
@@ -427,7 +462,10 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
     "adl_wick": [("adl_wick", "bars", dict(x="shock.depth_pct.ALT", metric=",".join([
         "stats.adl_by_leverage.ALT.le2", "stats.adl_by_leverage.ALT.2to5", "stats.adl_by_leverage.ALT.5to10",
         "stats.adl_by_leverage.ALT.gt10", "stats.adl_by_leverage.ALT.notional_usd",
-        "stats.oct10.max_venue_drawdown_pct_ALT"])))],
+        "stats.oct10.max_venue_drawdown_pct_ALT"]))),
+        ("adl_wick_paired", "paired", dict(x="shock.depth_pct.ALT", base="35", metric=",".join([
+            "stats.adl_by_leverage.ALT.le2", "stats.adl_by_leverage.ALT.notional_usd",
+            "totals.adl_low_leverage_share", "totals.bad_debt_usd"])))],
     "farming_fuse": [
         ("farming_fuse", "heatmap", dict(x="max_leverage", y="incentives.point_value_usd",
                                          metric="totals.liquidated_notional_usd,totals.adl_notional_usd,"

@@ -88,3 +88,35 @@ def test_statistics_of_a_calm_run_are_those_of_its_returns(tmp_path):
     # no liquidation in calm with the small world: no long share, nothing ADL'd
     assert m["totals"]["adl_notional_usd"] == 0.0
     assert math.isnan(m["stats"]["adl_by_leverage"]["ALT"]["le2"])
+
+
+def test_paired_bars_and_line_tables_by_hand(tmp_path):
+    """plot.py's numbers on a synthetic sweep whose answers are known: metric = 1e6 x lev x (1 + pv) + seed."""
+    import json
+    sweep = tmp_path / "sweep"
+    for job, (lev, pv, seed) in enumerate((lv, p, s) for lv in (5, 10) for p in (0.0, 0.05) for s in (0, 1, 2)):
+        d = sweep / str(job)
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(
+            f"- max_leverage={lev}\n- incentives.point_value_usd={pv}\n- seed={seed}\n")
+        (d / "metrics.json").write_text(json.dumps({"status": "ok", "seed": seed, "totals": {
+            "liq": 1e6 * lev * (1 + pv) + seed, "other": float(seed)}}))
+    # paired: matched on max_leverage and seed, the difference is exactly 1e6 x lev x 0.05 (no spread)
+    plot.paired_plot(sweep, "incentives.point_value_usd", "0", "totals.liq", tmp_path / "paired")
+    t = pd.read_csv(tmp_path / "paired.csv")
+    assert len(t) == 1 and t["n_pairs"].iloc[0] == 6
+    assert t["diff_mean"].iloc[0] == pytest.approx(1e6 * 7.5 * 0.05)   # mean over lev 5 and 10
+    # bars per x: the seed mean 1e6 x lev x (1 + pv) + 1 averaged over pv, its median, 6 runs each
+    plot.bars_plot(sweep, "totals.liq,totals.liq-totals.other", "max_leverage", tmp_path / "bars")
+    b = pd.read_csv(tmp_path / "bars.csv")
+    row = b[(b["metric"] == "totals.liq") & (b["max_leverage"] == 5)].iloc[0]
+    assert row["mean"] == pytest.approx(1e6 * 5 * 1.025 + 1) and row["n"] == 6
+    diff = b[(b["metric"] == "totals.liq-totals.other") & (b["max_leverage"] == 10)].iloc[0]
+    assert diff["mean"] == pytest.approx(1e6 * 10 * 1.025) and diff["ci_high"] - diff["ci_low"] > 0
+    # a line per point value: three seeds a point, interval t(0.975, 2) x sd / sqrt(3) with sd = 1
+    plot.sweep_plot(sweep, "max_leverage", "totals.liq", out=tmp_path / "line", by="incentives.point_value_usd")
+    line = pd.read_csv(tmp_path / "line.csv")
+    assert len(line) == 4 and (line["n"] == 3).all()
+    assert (line["ci_high"] - line["mean"]).to_numpy() == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-5)
+    with pytest.raises(SystemExit, match="not a value"):
+        plot.paired_plot(sweep, "incentives.point_value_usd", "0.5", "totals.liq", tmp_path / "bad")
