@@ -294,10 +294,14 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
     return _save(fig, path)
 
 
-def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str | Path | None = None) -> list[Path]:
-    """Per metric, the seed mean with its 95% interval: one bar, or one per value of `x`."""
+def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str | Path | None = None,
+              where: dict | None = None) -> list[Path]:
+    """Per metric, the seed mean with its 95% interval: one bar, or one per value of `x`; `where` keeps the
+    runs whose columns have the given values (e.g. {"venue_design": "baseline"})."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []))
+    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []) + list(where or {}))
+    for k, v in (where or {}).items():
+        df = df[df[k].map(_fmt) == _fmt(v)]
     levels = _levels(df[x]) if x else [None]
     fig, axes = _grid(len(metrics), w=4.2, h=3.0)
     rows = []
@@ -486,11 +490,17 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
             "totals.bad_debt_usd", "totals.adl_notional_usd", "totals.adl_low_leverage_share",
             "venues.hyperliquid.adl_notional_usd", "venues.hyperliquid.bad_debt_usd",
             "venues.hyperliquid.vault_pnl_usd"]))),
-        ("adl_counterfactuals", "bars", dict(x="venue_design", metric=",".join(
-            [f"adl_counterfactuals.hyperliquid.{r}.largest_winner_extra_usd" for r in ("queue", "capped_pro_rata")]
-            + [f"adl_counterfactuals.hyperliquid.{r}.low_leverage_share"
-               for r in ("queue", "pro_rata", "capped_pro_rata")]
-            + ["adl_counterfactuals.hyperliquid.budget_usd", "adl_counterfactuals.hyperliquid.n_events"])))],
+        # the counterfactual split of ADL budgets on the baseline design, on the venues that had such events
+        ("adl_counterfactuals", "bars", dict(where={"venue_design": "baseline"}, metric=",".join(
+            f"adl_counterfactuals.{v}.{k}" for v in ("binance", "hyperliquid") for k in (
+                "n_events", "budget_usd", "queue.largest_winner_usd", "pro_rata.largest_winner_usd",
+                "queue.largest_winner_extra_usd", "capped_pro_rata.largest_winner_extra_usd",
+                "queue.low_leverage_share", "pro_rata.low_leverage_share", "capped_pro_rata.low_leverage_share")))),
+        ("adl_counterfactuals_no_backstop", "bars", dict(where={"venue_design": "no_backstop"}, metric=",".join(
+            f"adl_counterfactuals.hyperliquid.{k}" for k in (
+                "n_events", "budget_usd", "queue.largest_winner_extra_usd",
+                "capped_pro_rata.largest_winner_extra_usd", "queue.low_leverage_share",
+                "pro_rata.low_leverage_share"))))],
     "leverage_tails": [("leverage_tails", "line", dict(x="max_leverage", metric=",".join([
         f"{_RET}.BTC.kurtosis_venue", f"{_RET}.ALT.kurtosis_venue", f"{_RET}.BTC.abs_acf_mean_1_30_venue",
         f"{_RET}.ALT.abs_acf_mean_1_30_venue", "stats.liq_share_big_moves", "stats.liq_share_all",
@@ -510,7 +520,7 @@ def study_figures(sweep_dir: str | Path, name: str, out_dir: str | Path | None =
         print(f"# {fig_name}")
         out = out_dir / fig_name
         if kind == "bars":
-            paths += bars_plot(sweep_dir, kw["metric"], kw.get("x"), out)
+            paths += bars_plot(sweep_dir, kw["metric"], kw.get("x"), out, where=kw.get("where"))
         elif kind == "paired":
             paths += paired_plot(sweep_dir, kw["x"], kw["base"], kw["metric"], out)
         elif kind == "sobol":

@@ -41,7 +41,7 @@ def test_the_groups_are_the_documented_ones():
                                      "leverage_tails", "leverage_x_incentive", "oct10_calibration", "sobol",
                                      "transfer_delay", "venue_designs"]
     assert options("venue_design") == ["adl_leverage", "adl_pnl", "adl_pro_rata", "baseline", "insurance_fund",
-                                       "no_backstop"]
+                                       "insurance_fund_inert", "no_backstop"]
     assert options("halt") == ["binance", "hyperliquid", "none"]
     assert options("venue_preset") == sorted(PRESETS)
 
