@@ -283,7 +283,8 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
         ax.set_ylabel(label(y))
         for (i, j), v in np.ndenumerate(vals):
             if np.isfinite(v):
-                ax.text(j, i, f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v:.3g}", ha="center", va="center",
+                txt = f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v / 1e3:.1f}k" if abs(v) >= 1e3 else f"{v:.3g}"
+                ax.text(j, i, txt, ha="center", va="center",
                         color="white" if v < np.nanmean(vals) else "black", fontsize=8)
         ax.set_title(label(met), fontsize=9)
         fig.colorbar(im, ax=ax)
@@ -334,11 +335,15 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
     return _save(fig, path)
 
 
-def paired_plot(sweep_dir: str | Path, x: str, base: str, metric: str, out: str | Path | None = None) -> list[Path]:
+def paired_plot(sweep_dir: str | Path, x: str, base: str, metric: str, out: str | Path | None = None,
+                where: dict | None = None) -> list[Path]:
     """Per metric and value of `x` other than `base`: the mean of the seed-by-seed difference from `base`
-    (runs matched on every other swept key), with a Student-t 95% interval."""
+    (runs matched on every other swept key), with a Student-t 95% interval; `where` keeps the runs whose
+    columns have the given values."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + [x])
+    df = _ok(load_summary(sweep_dir), metrics + [x] + list(where or {}))
+    for k, v in (where or {}).items():
+        df = df[df[k].map(_fmt) == _fmt(v)]
     levels = [v for v in _levels(df[x]) if _fmt(v) != base]
     if not any(_fmt(v) == base for v in _levels(df[x])):
         raise SystemExit(f"error: --paired {base!r}: not a value of {x}; values: "
@@ -476,15 +481,28 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
                                                 "totals.broken_hedges,totals.bad_debt_usd")),
         ("farming_fuse_lines", "line", dict(x="max_leverage", by="incentives.point_value_usd",
                                             metric="totals.liquidated_notional_usd,totals.adl_notional_usd,"
-                                                   "totals.broken_hedges,totals.bad_debt_usd"))],
+                                                   "totals.broken_hedges,totals.bad_debt_usd")),
+        # the points program's effect, seed by seed, at the cap where the cascade sets in and at the highest
+        *[(f"farming_fuse_points_at_{lev}x", "paired", dict(
+            x="incentives.point_value_usd", base="0", where={"max_leverage": lev},
+            metric="totals.liquidated_notional_usd,totals.adl_notional_usd,totals.broken_hedges,"
+                   "totals.bad_debt_usd,totals.peak_naked_notional_usd")) for lev in (10, 50)],
+        # the cap's step from 3x to 10x, seed by seed, without points
+        ("farming_fuse_cap_step", "paired", dict(
+            x="max_leverage", base="3", where={"incentives.point_value_usd": 0.0},
+            metric="totals.liquidated_notional_usd,totals.adl_notional_usd,totals.broken_hedges,"
+                   "totals.bad_debt_usd"))],
     "halt_elsewhere": [
         ("halt_elsewhere", "bars", dict(x="halt", metric=",".join(
             [f"stats.shock_window.{v}.volume_usd" for v in ("binance", "hyperliquid", "lighter")]
             + [f"venues.{v}.liquidated_notional_usd" for v in ("binance", "hyperliquid", "lighter")]
-            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.bad_debt_usd"]))),
+            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.bad_debt_usd",
+               "venues.binance.bad_debt_usd", "stats.oct10.synth_low"]))),
         ("halt_elsewhere_paired", "paired", dict(x="halt", base="none", metric=",".join(
-            [f"venues.{v}.liquidated_notional_usd" for v in ("binance", "hyperliquid", "lighter")]
-            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.broken_hedges"])))],
+            [f"stats.shock_window.{v}.volume_usd" for v in ("binance", "hyperliquid", "lighter")]
+            + [f"venues.{v}.liquidated_notional_usd" for v in ("binance", "hyperliquid", "lighter")]
+            + ["totals.liquidated_notional_usd", "totals.adl_notional_usd", "totals.broken_hedges",
+               "totals.bad_debt_usd"])))],
     "venue_designs": [
         ("venue_designs", "paired", dict(x="venue_design", base="baseline", metric=",".join([
             "totals.bad_debt_usd", "totals.adl_notional_usd", "totals.adl_low_leverage_share",
@@ -522,7 +540,7 @@ def study_figures(sweep_dir: str | Path, name: str, out_dir: str | Path | None =
         if kind == "bars":
             paths += bars_plot(sweep_dir, kw["metric"], kw.get("x"), out, where=kw.get("where"))
         elif kind == "paired":
-            paths += paired_plot(sweep_dir, kw["x"], kw["base"], kw["metric"], out)
+            paths += paired_plot(sweep_dir, kw["x"], kw["base"], kw["metric"], out, where=kw.get("where"))
         elif kind == "sobol":
             paths += sobol_plot(sweep_dir, kw["metric"], out)
         else:
