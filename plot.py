@@ -507,7 +507,7 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
         ("venue_designs", "paired", dict(x="venue_design", base="baseline", metric=",".join([
             "totals.bad_debt_usd", "totals.adl_notional_usd", "totals.adl_low_leverage_share",
             "venues.hyperliquid.adl_notional_usd", "venues.hyperliquid.bad_debt_usd",
-            "venues.hyperliquid.vault_pnl_usd"]))),
+            "venues.hyperliquid.vault_pnl_usd", "totals.insurance_paid_usd", "totals.backstop_notional_usd"]))),
         # the counterfactual split of ADL budgets on the baseline design, on the venues that had such events
         ("adl_counterfactuals", "bars", dict(where={"venue_design": "baseline"}, metric=",".join(
             f"adl_counterfactuals.{v}.{k}" for v in ("binance", "hyperliquid") for k in (
@@ -522,7 +522,10 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
     "leverage_tails": [("leverage_tails", "line", dict(x="max_leverage", metric=",".join([
         f"{_RET}.BTC.kurtosis_venue", f"{_RET}.ALT.kurtosis_venue", f"{_RET}.BTC.abs_acf_mean_1_30_venue",
         f"{_RET}.ALT.abs_acf_mean_1_30_venue", "stats.liq_share_big_moves", "stats.liq_share_all",
-        "totals.liquidated_notional_usd"])))],
+        "totals.liquidated_notional_usd"]))),
+        ("leverage_tails_paired", "paired", dict(x="max_leverage", base="1", metric=",".join([
+            f"{_RET}.BTC.kurtosis_venue", f"{_RET}.ALT.kurtosis_venue", f"{_RET}.BTC.abs_acf_mean_1_30_venue",
+            f"{_RET}.ALT.abs_acf_mean_1_30_venue", f"{_RET}.BTC.abs_acf1_venue", f"{_RET}.ALT.abs_acf1_venue"])))],
     "sobol": [("sobol", "sobol", dict(metric="totals.liquidated_notional_usd,totals.broken_hedges"))],
 }
 
