@@ -63,12 +63,15 @@ def label(key: str) -> str:
     return text[:1].upper() + text[1:] + unit
 
 
+_DPI = [110]   # the study's figures are drawn at 80 (committed under docs/figures, kept small)
+
+
 def _save(fig, path: Path) -> list[Path]:
     out = []
     for ext in (".png", ".pdf"):
         p = path.with_suffix(ext)
         tmp = p.with_name(f".{p.name}.tmp")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=ext[1:])
+        fig.savefig(tmp, dpi=_DPI[0], bbox_inches="tight", format=ext[1:])
         tmp.replace(p)
         out.append(p)
     plt.close(fig)
@@ -537,6 +540,7 @@ def study_figures(sweep_dir: str | Path, name: str, out_dir: str | Path | None =
     out_dir = Path(out_dir) if out_dir else Path(sweep_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
+    _DPI[0] = 80
     for fig_name, kind, kw in STUDY[name]:
         print(f"# {fig_name}")
         out = out_dir / fig_name

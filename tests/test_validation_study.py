@@ -24,7 +24,7 @@ CASES = {
     "calm_realism": ["warmup_minutes=10", "steps=150", "seed=0,1"],
     "oct10_calibration": SHORT + ["seed=0,1"],
     "adl_wick": SHORT + ["seed=0,1"],
-    "farming_fuse": SHORT + ["max_leverage=3,50", "seed=0,1"],
+    "farming_fuse": SHORT + ["max_leverage=3,10,50", "seed=0,1"],   # 10 and 50: the paired figures at those caps
     # the halt group's window is minutes [130, 190): the shock starts at 130 as in the full experiment
     "halt_elsewhere": ["warmup_minutes=10", "shock.start_minute=130", "steps=200", "seed=0,1"],
     "venue_designs": SHORT + ["venue_design=baseline,adl_pro_rata,no_backstop", "seed=0,1"],
@@ -61,7 +61,9 @@ def test_experiment_runs_from_its_command_and_plot_draws_its_figures(name, tmp_p
             assert table["base_samples"].min() == 2 and len(table) == 2 * 7
             assert math.isfinite(table.loc[table["metric"] == "totals.liquidated_notional_usd", "ST"].sum())
         elif kind == "paired":
-            assert (table["n_pairs"] == 2).all()   # two seeds matched to the base
+            # two seeds matched to the base (a statistic undefined in so small a run, e.g. ADL shares without
+            # ADL, has no finite pair)
+            assert (table["n_pairs"] <= 2).all() and (table["n_pairs"] == 2).any()
         else:
             assert (table["n"] <= 2).all()
 
