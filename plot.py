@@ -180,11 +180,13 @@ def _seeds(lo: int, hi: int) -> str:
     return f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
 
 
-def _ok(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The successful jobs; a key `A-B` (two columns) is added as their row-by-row difference (a paired
-    comparison of two metrics of the same run, e.g. two venues' open-interest drops)."""
+def _ok(df: pd.DataFrame, keys: list[str], where: dict | None = None) -> pd.DataFrame:
+    """The successful jobs (those whose columns have the values in `where`); a key `A-B` (two columns) is added
+    as their row-by-row difference (a paired comparison of two metrics of the same run, e.g. two venues'
+    open-interest drops)."""
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
+    keys = list(keys) + list(where or {})
     for key in keys:
         if key not in df.columns and "-" in key:
             a, _, b = key.partition("-")
@@ -193,6 +195,8 @@ def _ok(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for key in keys:
         if key not in df.columns:
             raise SystemExit(f"error: {key!r} is not a column of the summary; columns: {', '.join(df.columns)}")
+    for k, v in (where or {}).items():
+        df = df[df[k].map(_fmt) == _fmt(v)]
     return df
 
 
@@ -303,9 +307,7 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
     """Per metric, the seed mean with its 95% interval: one bar, or one per value of `x`; `where` keeps the
     runs whose columns have the given values (e.g. {"venue_design": "baseline"})."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []) + list(where or {}))
-    for k, v in (where or {}).items():
-        df = df[df[k].map(_fmt) == _fmt(v)]
+    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []), where)
     levels = _levels(df[x]) if x else [None]
     fig, axes = _grid(len(metrics), w=4.2, h=3.0)
     rows = []
@@ -344,9 +346,7 @@ def paired_plot(sweep_dir: str | Path, x: str, base: str, metric: str, out: str 
     (runs matched on every other swept key), with a Student-t 95% interval; `where` keeps the runs whose
     columns have the given values."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + [x] + list(where or {}))
-    for k, v in (where or {}).items():
-        df = df[df[k].map(_fmt) == _fmt(v)]
+    df = _ok(load_summary(sweep_dir), metrics + [x], where)
     levels = [v for v in _levels(df[x]) if _fmt(v) != base]
     if not any(_fmt(v) == base for v in _levels(df[x])):
         raise SystemExit(f"error: --paired {base!r}: not a value of {x}; values: "
