@@ -83,7 +83,8 @@ import mesa  # noqa: E402
 from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage  # noqa: E402
 from agents.arbitrageur import Arbitrageur, ArbParams  # noqa: E402
 from agents.farmer import Farmer, FarmerParams, Incentives, pair_yield_per_day  # noqa: E402
-from agents.market_maker import MarketMaker  # noqa: E402
+from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader  # noqa: E402
+from agents.market_maker import MakerParams, MarketMaker  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.params import ConfigError  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
@@ -149,6 +150,17 @@ class ModelConfig:
     """Record what adl_haircut's rules would have taken on each ADL event (experiment venue_designs)."""
     adl_cap_pct: float = 50.0
     """Cap of the capped pro-rata counterfactual, percent of a winner's profit."""
+    makers: MakerParams | None = None
+    """The makers' fair value, stress and return (agents/market_maker.py)."""
+    liquidity: LiquidityParams | None = None
+    """Limit-order traders resting far from the mid (agents/liquidity.py)."""
+    value: ValueParams | None = None
+    """Value traders, the only agents that see the fundamental (agents/liquidity.py)."""
+    venue_scale: dict | None = None
+    """venue name -> depth of its makers and far liquidity relative to the population's (1 if absent)."""
+    index_weights: dict | None = None
+    """venue name -> {"outside": w, "spot": w}: weights of the outside reference and of each spot book's mid in
+    that venue's index (settled rule 4); default 2 and 1."""
 
     def resolved(self) -> "ModelConfig":
         if self.scenario not in ("calm", "oct10"):
@@ -165,6 +177,13 @@ class ModelConfig:
         self.farmers = self.farmers or FarmerParams()
         self.arbitrageurs = self.arbitrageurs or ArbParams()
         self.outside_depth_usd = self.outside_depth_usd or {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0}
+        self.makers = self.makers or MakerParams()
+        self.liquidity = self.liquidity or LiquidityParams()
+        self.value = self.value or ValueParams()
+        self.index_weights = self.index_weights or {}
+        if self.directional.stop_trigger not in ("mark", "last"):
+            raise ConfigError("population.directional.stop_trigger: expected one of mark, last, got "
+                              f"{self.directional.stop_trigger!r}")
         if self.incentives is None:   # a points season on the two on-chain venues (config)
             self.incentives = {"hyperliquid": Incentives(0.0, 0.0), "lighter": Incentives(1e-3, 1e-3)}
         if self.farmers.policy not in ("close_other", "rehedge", "hold"):
@@ -204,7 +223,13 @@ class CascadeModel(mesa.Model):
                 v.waterfall.counterfactuals = AdlCounterfactuals(cfg.adl_cap_pct)
         V = len(self.venue_names)
         # time series, preallocated for the run (settled rule 12)
-        self.ts_mid = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_mid = np.full((T + 1, V, len(ASSETS)), np.nan)        # at the end of the minute
+        self.ts_mid_quote = np.full((T + 1, V, len(ASSETS)), np.nan)  # just after the makers' requote
+        # book trades per minute (settled rule 13d): open, high, low, close (NaN in a minute without a trade)
+        self.ts_open = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_high = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_low = np.full((T + 1, V, len(ASSETS)), np.nan)
+        self.ts_close = np.full((T + 1, V, len(ASSETS)), np.nan)
         self.ts_mark = np.full((T + 1, V, len(ASSETS)), np.nan)
         self.ts_index = np.full((T + 1, V, len(ASSETS)), np.nan)
         self.ts_oi_usd = np.zeros((T + 1, V, len(ASSETS)))
@@ -232,7 +257,10 @@ class CascadeModel(mesa.Model):
         self.transfer_log: list[tuple] = []                               # (step, farmer, from, to, USD, arrival)
         self.broken_log: list[tuple[int, int, str]] = []                  # (step, farmer, venue of the closed leg)
         self._farm_cache = None   # arrays over self.hedged's legs, rebuilt when the list changes
-        self.makers = [MarketMaker(self, k, self.venue_names[k % V]) for k in range(cfg.n_market_makers)]
+        per_venue = [len(range(u, cfg.n_market_makers, V)) for u in range(V)]
+        self.makers = [MarketMaker(self, k, self.venue_names[k % V], rank=k // V, n_on_venue=per_venue[k % V])
+                       for k in range(cfg.n_market_makers)]
+        self._build_slow_liquidity()
         self._build_directional()
         self._build_farmers()
         self.arbs = [Arbitrageur(self, k, cfg.arbitrageurs) for k in range(cfg.n_arbitrageurs)]
@@ -243,8 +271,31 @@ class CascadeModel(mesa.Model):
             self.ts_mid[0, self.venue_names.index(name)] = v.mid
         for mm in self.makers:
             mm.requote(0)
+        for lt in self.limit_traders:
+            lt.replace()
+        self._new_bars()
 
     # ------------------------------------------------------------------ populations
+    def _build_slow_liquidity(self) -> None:
+        """Limit-order traders and value traders on every venue and perp market (agents/liquidity.py)."""
+        cfg = self.cfg
+        lp, vp = cfg.liquidity, cfg.value
+        scale = cfg.venue_scale or {}
+        self.limit_traders: list[LimitTrader] = []
+        self.value_traders: list[ValueTrader] = []
+        for name, v in self.venues.items():
+            s = scale.get(name, 1.0)
+            for k, a in enumerate(v.perp_names):
+                depth = lp.depth_usd.get(a, 0.0) * s
+                for _ in range(lp.per_market if depth > 0 else 0):
+                    self.limit_traders.append(LimitTrader(self, len(self.limit_traders), name, k,
+                                                          depth / lp.per_market, lp))
+                cap = vp.capital_usd.get(a, 0.0) * s
+                for _ in range(vp.per_market if cap > 0 else 0):
+                    tr = ValueTrader(self, len(self.value_traders), name, k, a, cap, vp)
+                    self.value_traders.append(tr)
+                    self.schedule_event(tr.act, at=1.0 + float(tr.own_rng.uniform(0.0, vp.act_minutes)))
+
     def _build_directional(self) -> None:
         cfg = self.cfg
         n = cfg.n_directional
@@ -257,15 +308,17 @@ class CascadeModel(mesa.Model):
         momentum = rng.random(n) < p.momentum_share
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         synth = rng.random(n) < cfg.synth_holder_share
+        stops = rng.random(n) < p.stop_share
         self.stop_side = np.zeros(n, dtype=np.int8)
         self.stop_sl = np.zeros(n)
         self.stop_tp = np.zeros(n)
         self.stop_venue = venue_idx.astype(np.int16)
         self.stop_market = np.where(market == "BTC", 0, 1).astype(np.int16)
+        self.exit_armed = np.zeros(n, dtype=bool)   # settled rule 13c: an exit stays armed until closed
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
-                                   float(leverage[k]), bool(momentum[k]), bool(synth[k]))
+                                   float(leverage[k]), bool(momentum[k]), bool(synth[k]), bool(stops[k]))
             self.traders.append(tr)
             self.schedule_event(tr.act, at=float(first[k]) + 0.5)
         self.synth_holders = [tr for tr in self.traders if tr.synth]
@@ -483,22 +536,24 @@ class CascadeModel(mesa.Model):
             if lots > 0:
                 r = v.submit_spot_order(acct, s, SELL, lots, cfg.synth_wave_floor, kind="ioc")
                 self.wave_sold += r.filled_lots * v.spot_books[s].lot_size
-        # 2. market makers requote around the reference (their own schedule: every minute)
+        # 2. market makers requote around their fair value from the previous minute's observables (rule 13a)
         for mm in self.makers:
             mm.requote(t)
-        # 3. index and mark: the weighted median of the outside reference and the CEX spot mid (rule 4);
-        #    other venues' perp mids at the previous step feed the hyperliquid-style marks
+        for vi, v in enumerate(self.venues.values()):
+            self.ts_mid_quote[t, vi] = [v.book_mid(k) for k in range(len(ASSETS))]
+        # 3. index and mark: the weighted median of the outside reference and the spot books' mids, with the
+        #    venue's weights (rule 4); other venues' perp mids at the previous step feed the hyperliquid-style marks
         prev_mids = self.ts_mid[t - 1]
+        spot_mids = {a: [m for m in (other.spot_mid(a) for other in self.venues.values()) if m is not None]
+                     for a in ASSETS}
         for vi, (name, v) in enumerate(self.venues.items()):
             v.set_step(t)
+            w = self.cfg.index_weights.get(name) or {}
+            w_out, w_spot = float(w.get("outside", 2.0)), float(w.get("spot", 1.0))
             index = {}
             for j, a in enumerate(ASSETS):
-                refs = [self.reference[a]]
-                for other in self.venues.values():
-                    mid = other.spot_mid(a)
-                    if mid is not None:
-                        refs.append(mid)
-                index[a] = weighted_median(refs, [2.0] + [1.0] * (len(refs) - 1))
+                refs = [self.reference[a]] + (spot_mids[a] if w_spot > 0 else [])
+                index[a] = weighted_median(refs, [w_out] + [w_spot] * (len(refs) - 1))
             others = [[float(prev_mids[u, j]) for u in range(len(self.venues)) if u != vi] for j in range(len(ASSETS))]
             v.update_prices(index, other_mids=others)
         # 4. each venue's liquidation waterfall, then funding (settled rules 2 and 5)
@@ -506,7 +561,8 @@ class CascadeModel(mesa.Model):
             v.run_liquidations()
             v.unwind_vault()
             v.settle_funding()
-        # 5. stops: traders whose mark crossed their stop-loss or take-profit act (a vectorized trigger check)
+        # 5. stops: traders whose trigger price crossed their stop-loss or take-profit arm an exit; armed exits
+        #    are tried every minute until their position is closed (rule 13c)
         self._check_stops()
         # 6. transfers between venues arrive; farmers see broken hedges and margin alerts
         self._deliver_transfers()
@@ -526,6 +582,13 @@ class CascadeModel(mesa.Model):
             self.ts_liq_long_cum[t, vi] = v.waterfall.liq_long_usd_by_market
             self.ts_volume_cum[t, vi] = v.volume_usd
             self.ts_liq_book_cum[t, vi] = v.waterfall.liq_book_usd_by_market
+            for k, book in enumerate(v.books):
+                if book.bar_open is not None:
+                    tick = book.tick_size
+                    self.ts_open[t, vi, k] = book.bar_open * tick
+                    self.ts_high[t, vi, k] = book.bar_high * tick
+                    self.ts_low[t, vi, k] = book.bar_low * tick
+                    self.ts_close[t, vi, k] = book.last_trade_ticks * tick
             if v.vault is not None:
                 self.ts_vault_equity[t, vi] = v.equity(v.vault)
             self.ts_funding_hour[t, vi] = v.last_funding_rate / v.params.funding_interval_hours
@@ -534,6 +597,7 @@ class CascadeModel(mesa.Model):
                 self.ts_depth5[t, vi, k] = book.depth_usd(500)
             if cfg.check_invariants:
                 self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
+        self._new_bars()
         for v in self.venues.values():
             if "SYNTH" in v.spot_names:
                 self.ts_synth_mid[t] = v.spot_mid("SYNTH") or np.nan
@@ -551,17 +615,33 @@ class CascadeModel(mesa.Model):
         if t >= cfg.steps:
             self.running = False
 
+    def _new_bars(self) -> None:
+        for v in self.venues.values():
+            for book in v.books:
+                book.new_bar()
+
+    def arm_exit(self, k: int) -> None:
+        """Directional trader k wants out: its exit is tried now and every minute until closed (rule 13c)."""
+        self.stop_side[k] = 0
+        if not self.traders[k].exit():
+            self.exit_armed[k] = True
+
     def _check_stops(self) -> None:
         if not len(self.traders):
             return
-        marks = np.stack([v.ch.mark for v in self.venues.values()])
-        px = marks[self.stop_venue, self.stop_market]
+        if self.cfg.directional.stop_trigger == "last":
+            vs = list(self.venues.values())
+            trig = np.array([[b.last_trade() or v.ch.mark[k] for k, b in enumerate(v.books)] for v in vs])
+        else:
+            trig = np.stack([v.ch.mark for v in self.venues.values()])
+        px = trig[self.stop_venue, self.stop_market]
         s = self.stop_side
         hit = ((s == BUY) & ((px <= self.stop_sl) | (px >= self.stop_tp))) | \
               ((s == SELL) & ((px >= self.stop_sl) | (px <= self.stop_tp)))
-        for k in np.flatnonzero(hit).tolist():
+        todo = np.flatnonzero(hit | self.exit_armed).tolist()
+        for k in todo:
             self.stop_side[k] = 0
-            self.traders[k].exit()
+            self.exit_armed[k] = not self.traders[k].exit()
 
 
 # ====================================================================================== metrics
@@ -597,10 +677,12 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
             oi_drop_pct=100.0 * (1.0 - oi_min / oi_start) if oi_start > 0 else 0.0,
             markets={},
         )
+        vd["maker_withdrawals"] = sum(len(mm.withdrawals) for mm in m.makers if mm.venue_name == name)
         for j, a in enumerate(ASSETS):
             dd = _drawdown_pct(m.ts_mid[t0:T + 1, vi, j])
             vd["markets"][a] = dict(max_drawdown_pct=dd,
-                                    amplification=dd / fund_dd[a] if fund_dd[a] > 0 else float("nan"))
+                                    amplification=dd / fund_dd[a] if fund_dd[a] > 0 else float("nan"),
+                                    **price_formation(m, vi, j, t0, T))
         venues[name] = vd
         totals["liquidated_notional_usd"] += w.liquidated_usd
         totals["n_liquidations"] += w.n_liquidations
@@ -763,6 +845,35 @@ def validation_stats(m: CascadeModel) -> dict:
     out["liq_share_big_moves"] = big_l / big_v if big_v > 0 else float("nan")
     out["liq_share_all"] = float(liq_f.sum() / vol_f.sum()) if vol_f.sum() > 0 else float("nan")
     return out
+
+
+RECOVERY_BAND_PCT = {"BTC": 3.0, "ALT": 10.0}
+"""A venue has recovered once its last trade is back within this of the fundamental, percent."""
+
+
+def price_formation(m: CascadeModel, vi: int, j: int, t0: int, T: int) -> dict:
+    """Settled rule 13d for one venue and perp market, from the shock's start (calm: the warm-up's end) to the
+    end: drawdown to the lowest book trade and to the lowest mark, both from the fundamental at the start (as
+    `../shared/checks/trades.py` reads them), the cascade multiplier (lowest-trade drawdown over the
+    fundamental's), and the minutes from the fundamental's low until the last trade is back within
+    RECOVERY_BAND_PCT of the fundamental (null if never)."""
+    f = m.ts_fundamental[t0:T + 1, j]
+    f0 = float(f[0]) if f.size else math.nan
+    low = m.ts_low[t0:T + 1, vi, j]
+    trade_dd = 100.0 * (1.0 - float(np.nanmin(low)) / f0) if np.isfinite(low).any() else math.nan
+    mark_dd = 100.0 * (1.0 - float(np.nanmin(m.ts_mark[t0:T + 1, vi, j])) / f0) if f.size else math.nan
+    fund_dd = 100.0 * (1.0 - float(f.min()) / f0) if f.size else math.nan
+    # the last trade price carried forward over minutes without a trade
+    close = m.ts_close[t0:T + 1, vi, j]
+    idx = np.where(np.isfinite(close), np.arange(close.size), 0)
+    np.maximum.accumulate(idx, out=idx)
+    last = close[idx]
+    f_low = int(np.argmin(f)) if f.size else 0
+    band = RECOVERY_BAND_PCT.get(ASSETS[j], 3.0) / 100.0
+    ok = np.flatnonzero(np.abs(last[f_low:] / f[f_low:] - 1.0) <= band)
+    return dict(trade_drawdown_pct=trade_dd, mark_drawdown_pct=mark_dd,
+                cascade_multiplier=trade_dd / fund_dd if fund_dd > 0 else math.nan,
+                recovery_minutes=float(ok[0]) if ok.size else None)
 
 
 def _drawdown_pct(x: np.ndarray) -> float:

@@ -46,6 +46,13 @@ class DirectionalParams:
     """Mean delay from the depeg alert to a holder's action, minutes (exponential)."""
     synth_sell_floor: float = 0.5
     """Lowest price a holder who sells accepts for the synthetic dollar, USD."""
+    stop_share: float = 1.0
+    """Share of traders who set a stop-loss and take-profit; the others close at their next decision."""
+    stop_trigger: str = "mark"
+    """Price that triggers stops: mark (the venue's mark price) or last (the book's last trade)."""
+    exit_band_pct: float | None = None
+    """An armed exit is sent as an IOC order no worse than this far from the mark, percent; null: a market order
+    (settled rule 13c: it is re-tried every minute until the position is closed either way)."""
 
 
 def draw_leverage(rng: np.random.Generator, n: int, p: DirectionalParams, cap: float) -> np.ndarray:
@@ -96,7 +103,7 @@ class DirectionalTrader(mesa.Agent):
     """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
 
     def __init__(self, model, index: int, venue_name: str, market: str, capital: float,
-                 leverage: float, momentum: bool, synth_collateral: bool = False):
+                 leverage: float, momentum: bool, synth_collateral: bool = False, uses_stops: bool = True):
         super().__init__(model)
         self.index = index
         self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
@@ -105,6 +112,7 @@ class DirectionalTrader(mesa.Agent):
         self.k = self.venue.market_index(market)
         self.capital = capital
         self.momentum = momentum
+        self.uses_stops = uses_stops
         self.account = self.venue.open_account()
         # some post the synthetic dollar (for its yield) where the venue accepts it as collateral
         self.synth = synth_collateral and self.venue.params.synthetic_collateral
@@ -116,7 +124,9 @@ class DirectionalTrader(mesa.Agent):
     def act(self) -> None:
         model, v, p = self.model, self.venue, self.model.cfg.directional
         lots = v.position(self.account, self.k)
-        if lots == 0:
+        if lots != 0 and not self.uses_stops:
+            model.arm_exit(self.index)    # its horizon has come: close (re-tried every minute until closed)
+        elif lots == 0:
             window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
             side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
             price = v.mark_price(self.k)
@@ -124,7 +134,7 @@ class DirectionalTrader(mesa.Agent):
                            v.lot_size(self.k))
             if n > 0:
                 r = v.submit_order(self.account, self.k, side, n)
-                if r.filled_lots:
+                if r.filled_lots and self.uses_stops:
                     sl, tp = exit_prices(r.avg_price, side, p)
                     model.set_stops(self.index, side, sl, tp)
         model.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
@@ -146,8 +156,25 @@ class DirectionalTrader(mesa.Agent):
         elif action == "redeem":
             self.model.redeem(self, self.venue_name, self.account, lots * book.lot_size)
 
-    def exit(self) -> None:
+    def exit(self) -> bool:
+        """Try to close the position (an armed exit, settled rule 13c); True once it is closed. A market order
+        into an empty side is not sent (the venue would reject it: no liquidity is invented); it is tried again
+        next minute."""
         v = self.venue
         lots = v.position(self.account, self.k)
-        if lots:
-            v.submit_order(self.account, self.k, SELL if lots > 0 else BUY, abs(lots), reduce_only=True)
+        if lots == 0:
+            return True
+        side = SELL if lots > 0 else BUY
+        book = v.books[self.k]
+        if v.halted or (book.best_bid() if side == SELL else book.best_ask()) is None:
+            return False
+        band = self.model.cfg.directional.exit_band_pct
+        if band is None:
+            v.submit_order(self.account, self.k, side, abs(lots), reduce_only=True)
+        else:
+            mark = v.mark_price(self.k)
+            limit = mark * (1.0 - band / 100.0) if side == SELL else mark * (1.0 + band / 100.0)
+            if limit <= 0:
+                return False
+            v.submit_order(self.account, self.k, side, abs(lots), limit, kind="ioc", reduce_only=True)
+        return v.position(self.account, self.k) == 0

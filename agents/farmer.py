@@ -216,6 +216,8 @@ class Farmer(mesa.Agent):
             self.state = "closed"
         elif self.leg_lots(self.long_venue) != 0 and self.leg_lots(self.short_venue) != 0:
             self.state = "hedged"
+        else:   # still naked: the intent stays armed and is tried again next minute (settled rule 13c)
+            model.schedule_event(self.react, after=1.0)
 
     def naked_notional(self) -> float:
         if self.state not in ("broken",):

@@ -79,31 +79,93 @@ def realised_vol_bps(prices: np.ndarray) -> float:
 ASSETS = ("BTC", "ALT")
 
 
-class MarketMaker(mesa.Agent):
-    """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up), withdraws
-    past its volatility threshold and returns later; its account can itself be liquidated."""
+@dataclass
+class MakerParams:
+    """What the makers of a run share beyond their quoting parameters (population.market_makers)."""
 
-    def __init__(self, model, index: int, venue_name: str):
+    fair_weight_index: float = 0.5
+    """Weight of the venue's index (as of the previous minute) in a maker's fair value (log-linear blend)."""
+    fair_weight_own: float = 0.3
+    """Weight of its own book's last trade price (as of the previous minute)."""
+    fair_weight_others: float = 0.2
+    """Weight of the median of the other venues' perp mids (as of the previous minute)."""
+    threshold_spread: float = 0.5
+    """Makers of one venue get withdrawal thresholds spread evenly over threshold x (1 -+ this): depth thins
+    gradually rather than all at once; in [0, 1)."""
+    drift_threshold: float = 4.0
+    """Withdraw when the 15-minute move of its own book is this many calm 15-minute standard deviations (a
+    one-sided fall, which the standard deviation of returns alone does not see), scaled like withdraw_threshold."""
+    fair_smoothing: float = 0.5
+    """Weight of the newest observation in a maker's fair value (an exponential average over minutes), in (0, 1]."""
+    ramp_minutes: int = 20
+    """Minutes over which a returning maker's size grows back from a quarter to full."""
+
+
+def fair_value(index: float, own: float | None, others: list[float], p: MakerParams) -> float:
+    """A maker's fair value from what it can observe as of the previous minute (settled rule 13a): a log-linear
+    blend of the venue's index, its own book's last trade and the median of the other venues' perp mids, the
+    weights renormalised over the terms it has."""
+    terms = [(p.fair_weight_index, index), (p.fair_weight_own, own),
+             (p.fair_weight_others, float(np.median(others)) if len(others) else None)]
+    terms = [(w, x) for w, x in terms if w > 0 and x is not None and x > 0 and math.isfinite(x)]
+    if not terms:
+        return math.nan
+    wsum = sum(w for w, _ in terms)
+    return math.exp(sum(w * math.log(x) for w, x in terms) / wsum)
+
+
+def stress_level(prices: np.ndarray, calm_vol_bps: float, drift_threshold: float, withdraw_threshold: float) -> float:
+    """Stress in units of calm volatility: the larger of realised one-minute volatility over calm volatility and
+    the window's net move in calm standard deviations of such a move, rescaled so that both reach the
+    withdrawal threshold together (a steady one-sided fall counts, not only jumpy prices)."""
+    x = np.asarray(prices, dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    if x.size < 3:
+        return 1.0
+    r = np.diff(np.log(x))
+    vol = float(np.std(r) * 1e4) / calm_vol_bps
+    drift_sd = abs(float(np.log(x[-1] / x[0]))) * 1e4 / (calm_vol_bps * math.sqrt(r.size))
+    return max(1.0, vol, drift_sd * withdraw_threshold / drift_threshold)
+
+
+class MarketMaker(mesa.Agent):
+    """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up) around a fair
+    value it estimates from the books, the other venues and the index as of the previous minute (it does not
+    see the fundamental: settled rule 13a); withdraws past its own stress threshold and comes back gradually;
+    its account can itself be liquidated. The first maker of a venue also quotes its spot books."""
+
+    def __init__(self, model, index: int, venue_name: str, rank: int = 0, n_on_venue: int = 1):
         super().__init__(model)
         cfg = model.cfg
+        mp = cfg.makers
         self.venue = model.venues[venue_name]
         self.venue_name = venue_name
+        self.vi = model.venue_names.index(venue_name)
         self.own_rng = stream(cfg.seed, "agent", "market_maker", index)
         self.account = self.venue.open_account()
         self.venue.deposit(self.account, cfg.mm_capital_usd)
-        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a], withdraw_threshold=cfg.mm_withdraw_threshold,
-                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a]) for a in ASSETS}
+        scale = (cfg.venue_scale or {}).get(venue_name, 1.0) / n_on_venue
+        # thresholds spread over the venue's makers: the first to leave is the most nervous
+        spread = mp.threshold_spread * ((rank / (n_on_venue - 1)) - 0.5) * 2.0 if n_on_venue > 1 else 0.0
+        self.threshold = max(1.0 + 1e-9, cfg.mm_withdraw_threshold * (1.0 + spread))
+        self.calm_vol = {a: max(1.0, cfg.vol_daily.get(a, 0.03) / math.sqrt(1440.0) * 1e4) for a in ASSETS}
+        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a] * scale, withdraw_threshold=self.threshold,
+                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a] * scale,
+                                      calm_vol_bps=self.calm_vol[a], levels=max(2, 10 // n_on_venue))
+                       for a in ASSETS}
         for k, a in enumerate(self.venue.perp_names):
             # a leverage the tier table allows at the largest position its quotes and inventory limit can reach
             worst = self.params[a].depth_usd * 1.5 + self.params[a].inventory_limit_usd
             self.venue.set_leverage(self.account, k, min(10.0, self.venue.max_leverage(k, worst)))
         self.withdrawn_until = -1
+        self.back_at = 0
+        self.fair_hist: list[list[float]] = [[] for _ in self.venue.perp_names]   # its last 16 fair values
         self.withdrawals: list[int] = []   # steps at which it pulled its perp quotes
         self.spot_withdrawals: list[tuple[int, str]] = []   # (step, spot book) left empty for a minute
-        # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): inventory to quote asks from
+        # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): the venue's first maker only
         self.spot_params = {}
         self.spot_mids: dict[str, list[float]] = {}
-        for name in self.venue.spot_names:
+        for name in (self.venue.spot_names if rank == 0 else ()):
             depth = cfg.mm_synth_depth_usd if name == "SYNTH" else cfg.mm_depth_usd.get(name, 0.0) / 3.0
             price = 1.0 if name == "SYNTH" else cfg.initial_prices[name]
             if depth > 0:   # a book it does not quote (depth 0) needs no inventory
@@ -112,36 +174,69 @@ class MarketMaker(mesa.Agent):
                                                  inventory_limit_usd=4.0 * depth, calm_vol_bps=5.0)
             self.spot_mids[name] = []
 
+    def fair(self, k: int) -> float:
+        """Fair value of perp market k from the previous minute's observables (settled rule 13a)."""
+        model, v = self.model, self.venue
+        t = model.steps
+        prev = max(0, t - 1)
+        own = model.ts_close[prev, self.vi, k]
+        if not np.isfinite(own):
+            own = model.ts_mid[prev, self.vi, k]
+        mids = model.ts_mid[prev, :, k]
+        others = [float(x) for u, x in enumerate(mids) if u != self.vi and np.isfinite(x)]
+        return fair_value(float(v.index[k]), float(own) if np.isfinite(own) else None, others, model.cfg.makers)
+
     def requote(self, t: int) -> None:
+        """Once a minute: update its fair values and their stress; withdraw past its threshold, come back
+        after return_minutes once stress has eased (below 80% of the threshold) and grow back over
+        ramp_minutes; otherwise re-post its ladders around the fair values, skewed by inventory."""
         self.requote_spot(t)
         v, model = self.venue, self.model
-        if t < self.withdrawn_until:
+        mp = model.cfg.makers
+        fairs, stresses = [], []
+        for k, a in enumerate(v.perp_names):
+            obs = self.fair(k)
+            hist = self.fair_hist[k]
+            fair = obs if not hist else math.exp((1.0 - mp.fair_smoothing) * math.log(hist[-1])
+                                                 + mp.fair_smoothing * math.log(obs)) if math.isfinite(obs) else math.nan
+            if math.isfinite(fair):
+                hist.append(fair)
+                del hist[:-16]
+            fairs.append(fair)
+            stresses.append(stress_level(np.array(hist), self.params[a].calm_vol_bps, mp.drift_threshold,
+                                         self.threshold))
+        worst = max(stresses) if stresses else 1.0
+        if t < self.withdrawn_until or (self.withdrawn_until >= 0 and self.back_at < 0):
+            if t < self.withdrawn_until or worst > 0.8 * self.threshold:
+                return
+            self.back_at = t   # stress has eased: back, with a quarter of its size at first
+        size = min(1.0, 0.25 + 0.75 * (t - self.back_at) / max(1, mp.ramp_minutes)) if self.back_at > 0 else 1.0
+        if worst > self.threshold:
+            v.cancel_all(self.account)
+            self.withdrawn_until = t + model.cfg.mm_return_minutes
+            self.back_at = -1
+            self.withdrawals.append(t)
             return
         for k, a in enumerate(v.perp_names):
-            fair = model.reference[a]
+            p = self.params[a]
+            if p.depth_usd <= 0 or not math.isfinite(fairs[k]):
+                continue
+            fair = fairs[k]
             lot = v.books[k].lot_size
-            # volatility over the last 15 minutes, but only since it last came back: the minutes it was away
-            # (an empty, jumpy book) do not count, or it would leave again at once
-            window = model.mid_history(self.venue_name, k, max(0, min(15, t - max(self.withdrawn_until, 0))))
-            vol = realised_vol_bps(window)
             inventory = v.position(self.account, k) * lot * fair
-            bids, bsz, asks, asz = ladder(fair, float(inventory), vol, self.params[a])
+            bids, bsz, asks, asz = ladder(fair, float(inventory), stresses[k] * p.calm_vol_bps, p)
             v.cancel_all(self.account, k)
-            if bids.size == 0:
-                v.cancel_all(self.account)
-                self.withdrawn_until = t + model.cfg.mm_return_minutes
-                self.withdrawals.append(t)
-                return
-            ladder_orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz)]
-            ladder_orders += [(SELL, float(px), int(usd / (px * lot))) for px, usd in zip(asks, asz)]
+            ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz)]
+            ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz)]
             v.post_ladder(self.account, k, ladder_orders)
 
     def requote_spot(self, t: int) -> None:
-        """Spot ladders around the reference (the synthetic dollar: its redemption value, 1.00); asks limited
-        to the inventory held; a book whose volatility passes the threshold is left empty this minute."""
+        """Spot ladders around the venue's index as of the previous minute (the synthetic dollar: its
+        redemption value, 1.00); asks limited to the inventory held; a book whose volatility passes the
+        threshold is left empty this minute."""
         v, model = self.venue, self.model
         for s, name in enumerate(v.spot_names):
-            if self.spot_params[name].depth_usd <= 0:
+            if name not in self.spot_params or self.spot_params[name].depth_usd <= 0:
                 continue   # a book it does not quote
             book = v.spot_books[s]
             for oid in book.orders_of(self.account):
@@ -151,7 +246,7 @@ class MarketMaker(mesa.Agent):
             if mid is not None:
                 hist.append(mid)
                 del hist[:-15]
-            fair = 1.0 if name == "SYNTH" else model.reference[name]
+            fair = 1.0 if name == "SYNTH" else float(v.index[v.perp_names.index(name)])
             held = v.balance(self.account, v.params.spots[name].base)
             target = 2.0 * self.spot_params[name].depth_usd / fair
             if name == "SYNTH" and held - target > 0.5 * self.spot_params[name].inventory_limit_usd:

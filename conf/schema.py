@@ -20,6 +20,8 @@ from typing import Any, Literal
 from agents.arbitrageur import ArbParams
 from agents.directional import DirectionalParams
 from agents.farmer import FarmerParams, Incentives
+from agents.liquidity import LiquidityParams, ValueParams
+from agents.market_maker import MakerParams
 from venues.params import AdlRanking, CollateralOracle, ConfigError, from_dict
 from venues.presets import PRESETS, load_preset
 
@@ -51,6 +53,12 @@ class VenueChoice:
     """[start, end) minutes during which the venue is halted (settled rule 8); null: never."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Any other key of venues.params.VenueParams, merged over the preset (e.g. taker_fee_bps, tiers)."""
+    liquidity_scale: float = 1.0
+    """Depth of this venue's makers and far liquidity relative to the population's (the thin venues of
+    10 October 2025 had a fraction of the CEX's depth); >= 0."""
+    index_weights: dict[str, float] = field(default_factory=lambda: {"outside": 2.0, "spot": 1.0})
+    """Weights of the outside reference and of each spot book's mid in this venue's index (a weighted median,
+    settled rule 4; Hyperliquid's oracle weights its CEX sources, Binance highest), >= 0, outside > 0."""
 
 
 @dataclass
@@ -109,7 +117,7 @@ class IncentivesConfig:
 
 
 @dataclass
-class MarketMakersPop:
+class MarketMakersPop(MakerParams):
     """Market makers: one or more per venue, quoting both perps (and the CEX-like venue's spot books)."""
 
     count: int = 3
@@ -155,6 +163,16 @@ class ArbitrageursPop(ArbParams):
 
 
 @dataclass
+class LiquidityPop(LiquidityParams):
+    """Limit-order traders resting bids and asks far from the mid, re-placed on a slow clock."""
+
+
+@dataclass
+class ValuePop(ValueParams):
+    """Value traders: they see the fundamental with a delay and noise and trade it with finite capital."""
+
+
+@dataclass
 class PopulationConfig:
     """The four kinds of agents (population.<kind>)."""
 
@@ -162,6 +180,8 @@ class PopulationConfig:
     directional: DirectionalPop = field(default_factory=DirectionalPop)
     farmers: FarmersPop = field(default_factory=FarmersPop)
     arbitrageurs: ArbitrageursPop = field(default_factory=ArbitrageursPop)
+    liquidity: LiquidityPop = field(default_factory=LiquidityPop)
+    value: ValuePop = field(default_factory=ValuePop)
 
 
 @dataclass
@@ -360,6 +380,55 @@ class RunConfig:
         _rng(f"{k}.leverage", a.leverage, lo=1)
         _rng(f"{k}.peg_threshold", a.peg_threshold, lo=0, hi=1, lo_open=True, hi_open=True)
         _rng(f"{k}.peg_levels", a.peg_levels, lo=0)
+        k = "population.market_makers"
+        for key in ("fair_weight_index", "fair_weight_own", "fair_weight_others"):
+            _rng(f"{k}.{key}", getattr(mm, key), lo=0)
+        if mm.fair_weight_index + mm.fair_weight_own + mm.fair_weight_others <= 0:
+            _fail(f"{k}.fair_weight_index", "weights (index, own, others) that are not all 0", 0)
+        _rng(f"{k}.threshold_spread", mm.threshold_spread, lo=0, hi=1, hi_open=True)
+        _rng(f"{k}.drift_threshold", mm.drift_threshold, lo=0, lo_open=True, finite=False)
+        _rng(f"{k}.ramp_minutes", mm.ramp_minutes, lo=0)
+        _rng(f"{k}.fair_smoothing", mm.fair_smoothing, lo=0, hi=1, lo_open=True)
+        if d.stop_trigger not in ("mark", "last"):
+            _fail("population.directional.stop_trigger", "one of mark, last", d.stop_trigger)
+        _rng("population.directional.stop_share", d.stop_share, lo=0, hi=1)
+        if d.exit_band_pct is not None:
+            _rng("population.directional.exit_band_pct", d.exit_band_pct, lo=0, hi=100, lo_open=True, hi_open=True)
+        lq = p.liquidity
+        k = "population.liquidity"
+        _rng(f"{k}.per_market", lq.per_market, lo=0)
+        for asset, x in lq.depth_usd.items():
+            if asset not in ASSETS:
+                _fail(f"{k}.depth_usd", f"assets among {', '.join(ASSETS)}", asset)
+            _rng(f"{k}.depth_usd.{asset}", x, lo=0)
+        _rng(f"{k}.min_pct", lq.min_pct, lo=0, hi=100, lo_open=True, hi_open=True)
+        _rng(f"{k}.max_pct", lq.max_pct, lo=lq.min_pct, hi=100, hi_open=True,
+             allowed=f"a percent in [min_pct ({lq.min_pct:g}), 100)")
+        _rng(f"{k}.profile", lq.profile, lo=-5, hi=5)
+        _rng(f"{k}.levels", lq.levels, lo=1, hi=100)
+        _rng(f"{k}.replace_minutes", lq.replace_minutes, lo=0, lo_open=True)
+        _rng(f"{k}.leverage", lq.leverage, lo=1)
+        vp = p.value
+        k = "population.value"
+        _rng(f"{k}.per_market", vp.per_market, lo=0)
+        for key in ("capital_usd", "clip_usd"):
+            for asset, x in getattr(vp, key).items():
+                if asset not in ASSETS:
+                    _fail(f"{k}.{key}", f"assets among {', '.join(ASSETS)}", asset)
+                _rng(f"{k}.{key}.{asset}", x, lo=0)
+        _rng(f"{k}.leverage", vp.leverage, lo=1)
+        _rng(f"{k}.delay_minutes", vp.delay_minutes, lo=0)
+        _rng(f"{k}.noise_pct", vp.noise_pct, lo=0, hi=50)
+        _rng(f"{k}.threshold_pct", vp.threshold_pct, lo=0, hi=50, lo_open=True)
+        _rng(f"{k}.act_minutes", vp.act_minutes, lo=0, lo_open=True)
+        for name, vc in self.venues.items():
+            w = vc.index_weights or {}
+            for key in w:
+                if key not in ("outside", "spot"):
+                    _fail(f"venues.{name}.index_weights", "keys outside and spot", key)
+            _rng(f"venues.{name}.index_weights.outside", w.get("outside", 2.0), lo=0, lo_open=True)
+            _rng(f"venues.{name}.index_weights.spot", w.get("spot", 1.0), lo=0)
+            _rng(f"venues.{name}.liquidity_scale", vc.liquidity_scale, lo=0)
         if mm.count + d.count + f.count + a.count <= mm.count:
             _fail("population", "at least one trader besides the market makers (directional, farmers or "
                   "arbitrageurs)", "none")
@@ -406,6 +475,10 @@ class RunConfig:
             transfer_delay_minutes=self.transfers.delay_minutes,
             synth_wave_usd=s.synth_wave_usd, synth_wave_floor=s.synth_wave_floor, shock=shock,
             adl_counterfactuals=self.analysis.adl_counterfactuals, adl_cap_pct=self.analysis.adl_cap_pct,
+            makers=MakerParams(**{f.name: getattr(p.market_makers, f.name) for f in dataclasses.fields(MakerParams)}),
+            venue_scale={name: vc.liquidity_scale for name, vc in self.venues.items()},
+            liquidity=p.liquidity, value=p.value,
+            index_weights={name: dict(vc.index_weights or {}) for name, vc in self.venues.items()},
         )
 
 

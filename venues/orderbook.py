@@ -86,6 +86,11 @@ class OrderBook:
         self._stale = 0  # cancelled ids still sitting in level deques
         self.last_trade_ticks: int | None = None
         self.traded_lots = 0  # cumulative, for volume statistics
+        # the current bar of book trades (open, high, low, close in ticks; None before its first trade): the
+        # owner reads it and calls new_bar() once a minute (settled rule 13d)
+        self.bar_open: int | None = None
+        self.bar_high: int | None = None
+        self.bar_low: int | None = None
 
     # ------------------------------------------------------------------ conversions
     def to_ticks(self, price: float, side: int = 0) -> int:
@@ -100,6 +105,10 @@ class OrderBook:
 
     def to_price(self, ticks: float) -> float:
         return ticks * self.tick_size
+
+    def new_bar(self) -> None:
+        """Start a new bar of trade prices (the close is the last trade)."""
+        self.bar_open = self.bar_high = self.bar_low = None
 
     # ------------------------------------------------------------------ queries
     def best_bid(self) -> int | None:
@@ -326,6 +335,7 @@ class OrderBook:
         orders = self._orders
         by_owner = self._by_owner
         f_oid, f_own, f_px, f_lots = fills.maker_order, fills.maker_owner, fills.price_ticks, fills.lots
+        n0 = len(f_px)
         left = lots
         last = None
         while left > 0:
@@ -380,4 +390,13 @@ class OrderBook:
                 self._stale -= len(queues.pop(p))  # whatever is left in the deque is stale
         if last is not None:
             self.last_trade_ticks = last
+            first = f_px[n0]   # a walk is monotone: its first and last prices bound it
+            lo, hi = (first, last) if side == BUY else (last, first)
+            if self.bar_open is None:
+                self.bar_open, self.bar_high, self.bar_low = first, hi, lo
+            else:
+                if hi > self.bar_high:
+                    self.bar_high = hi
+                if lo < self.bar_low:
+                    self.bar_low = lo
         self.traded_lots += lots - left

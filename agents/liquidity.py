@@ -1,0 +1,189 @@
+"""Slow liquidity away from the mid: limit-order traders and value traders (settled rule 13).
+
+Limit-order traders rest bids and asks along a depth profile out to tens of percent from the price they
+observe (their venue's last trade and index as of the previous minute), re-placed on a slow clock of their own:
+the orders a crash walks into once the makers have pulled their quotes (10 October 2025: meaningful bids only
+4-10% from the mid at the worst moments). What fills is inventory they lean against on their next re-placement.
+
+Value traders are the only agents that see the fundamental (rule 13a), with a delay and noise; with finite
+capital they buy their venue's perp when it is cheap against their estimate and sell it when dear, and unwind
+when the gap has closed: the force that brings prices back after a wick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from venues.orderbook import BUY, SELL
+
+from .base import stream
+
+
+@dataclass
+class LiquidityParams:
+    """Limit-order traders (population.liquidity)."""
+
+    per_market: int = 8
+    """Traders per venue and perp market."""
+    depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 20_000_000.0, "ALT": 1_500_000.0})
+    """Resting notional per side per venue (before the venue's scale), USD, by asset, over all its traders."""
+    min_pct: float = 0.6
+    """Nearest level, percent from the observed price."""
+    max_pct: float = 60.0
+    """Farthest level, percent from the observed price."""
+    profile: float = 0.5
+    """Size of a level grows with its distance as distance^profile (0: flat)."""
+    levels: int = 6
+    """Levels per side per trader, at distances drawn log-uniformly between min_pct and max_pct."""
+    replace_minutes: float = 60.0
+    """Mean time between a trader's re-placements, minutes (exponential): the slow clock."""
+    leverage: float = 3.0
+    """Leverage its account is set to (its capital is sized so that its whole ladder fits)."""
+
+
+@dataclass
+class ValueParams:
+    """Value traders (population.value)."""
+
+    per_market: int = 3
+    """Traders per venue and perp market."""
+    capital_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 4_000_000.0, "ALT": 400_000.0})
+    """Capital of each trader, USD, by asset (before the venue's scale)."""
+    leverage: float = 3.0
+    """Most notional per unit of capital."""
+    delay_minutes: int = 3
+    """Age of the fundamental it observes, minutes."""
+    noise_pct: float = 0.5
+    """Standard deviation of its multiplicative estimation error, percent (drawn afresh at each look)."""
+    threshold_pct: float = 1.0
+    """Gap between its estimate and the book that makes it trade, percent."""
+    clip_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 1_000_000.0, "ALT": 100_000.0})
+    """Most notional per order, USD, by asset."""
+    act_minutes: float = 2.0
+    """Mean time between looks, minutes (exponential)."""
+
+
+def depth_profile(rng: np.random.Generator, n_levels: int, min_pct: float, max_pct: float,
+                  profile: float) -> tuple[np.ndarray, np.ndarray]:
+    """(distances as fractions, weights summing to 1) of one trader's levels: distances log-uniform in
+    [min_pct, max_pct] percent, weights proportional to distance^profile."""
+    d = np.exp(rng.uniform(math.log(min_pct), math.log(max_pct), n_levels)) / 100.0
+    w = d ** profile
+    return d, w / w.sum()
+
+
+class LimitTrader(mesa.Agent):
+    """Rests a ladder of bids and asks far from the price on one venue and perp market; re-places it on its
+    own slow clock around what it observes as of the previous minute, leaning against inventory it has taken."""
+
+    def __init__(self, model, index: int, venue_name: str, k: int, depth_usd: float, p: LiquidityParams):
+        super().__init__(model)
+        self.venue_name = venue_name
+        self.venue = v = model.venues[venue_name]
+        self.vi = model.venue_names.index(venue_name)
+        self.k = k
+        self.p = p
+        self.depth_usd = depth_usd            # per side
+        self.own_rng = stream(model.cfg.seed, "agent", "limit_trader", index)
+        self.account = v.open_account()
+        lev = min(p.leverage, v.max_leverage(k, 2.0 * depth_usd))
+        # capital such that its whole ladder fits its initial margin: a bid d below the price is 1 / (1 - d)
+        # as much notional at the mark as at its own price
+        v.deposit(self.account, 3.0 * depth_usd / (1.0 - p.max_pct / 100.0 / 2.0) / lev)
+        v.set_leverage(self.account, k, lev)
+
+    def observed_price(self) -> float:
+        m = self.model
+        prev = max(0, m.steps - 1)
+        own = m.ts_close[prev, self.vi, self.k]
+        idx = float(self.venue.index[self.k])
+        if np.isfinite(own) and own > 0:
+            return math.sqrt(idx * float(own))
+        return idx
+
+    def replace(self) -> None:
+        v, p = self.venue, self.p
+        if not v.halted:
+            v.cancel_all(self.account, self.k)
+            px = self.observed_price()
+            lot = v.books[self.k].lot_size
+            inv_usd = v.position(self.account, self.k) * lot * px
+            u = max(-1.0, min(1.0, inv_usd / self.depth_usd))
+            orders = []
+            for side, sign in ((BUY, -1.0), (SELL, 1.0)):
+                d, w = depth_profile(self.own_rng, p.levels, p.min_pct, p.max_pct, p.profile)
+                # the side that adds to its inventory shrinks; the other carries the inventory back
+                scale = (1.0 - max(0.0, u)) if side == BUY else (1.0 - max(0.0, -u))
+                for dj, wj in zip(d, w):
+                    price = px * (1.0 + sign * dj)
+                    n = int(self.depth_usd * wj * scale / (price * lot))
+                    if n > 0 and price > 0:
+                        orders.append((side, float(price), n))
+            pos = v.position(self.account, self.k)
+            if pos != 0:   # unwind what it holds a little beyond the nearest level, on the reducing side
+                side = SELL if pos > 0 else BUY
+                price = px * (1.0 + (p.min_pct / 100.0 if side == SELL else -p.min_pct / 100.0))
+                orders.append((side, float(price), abs(int(pos))))
+            v.post_ladder(self.account, self.k, orders)
+        self.model.schedule_event(self.replace, after=float(self.own_rng.exponential(self.p.replace_minutes)) + 0.5)
+
+
+class ValueTrader(mesa.Agent):
+    """Trades its venue's perp against the fundamental it observes with a delay and noise (settled rule 13a:
+    the only agents that see it), within its capital."""
+
+    def __init__(self, model, index: int, venue_name: str, k: int, asset: str, capital: float, p: ValueParams):
+        super().__init__(model)
+        self.venue_name = venue_name
+        self.venue = v = model.venues[venue_name]
+        self.k = k
+        self.asset = asset
+        self.p = p
+        self.capital = capital
+        self.clip = p.clip_usd.get(asset, capital)
+        self.own_rng = stream(model.cfg.seed, "agent", "value_trader", index)
+        self.account = v.open_account()
+        v.deposit(self.account, capital)
+        self.lev = min(p.leverage, v.max_leverage(k, capital * p.leverage))
+        v.set_leverage(self.account, k, self.lev)
+
+    def estimate(self) -> float:
+        m = self.model
+        t = max(0, m.steps - self.p.delay_minutes)
+        return float(m.fund_paths[self.asset][t]) * math.exp(self.p.noise_pct / 100.0 * self.own_rng.standard_normal())
+
+    def act(self) -> None:
+        v, p, m = self.venue, self.p, self.model
+        if not v.halted:
+            est = self.estimate()
+            book = v.books[self.k]
+            lot = book.lot_size
+            th = p.threshold_pct / 100.0
+            pos = v.position(self.account, self.k)
+            pos_usd = pos * lot * est
+            room_long = self.capital * self.lev * 0.9 - pos_usd
+            room_short = self.capital * self.lev * 0.9 + pos_usd
+            ba, bb = book.best_ask(), book.best_bid()
+            if ba is not None and ba * book.tick_size < est * (1.0 - th) and room_long > 0:
+                limit = est * (1.0 - th)
+                n = int(min(self.clip, room_long) / (limit * lot))
+                if n > 0:
+                    v.submit_order(self.account, self.k, BUY, n, limit, kind="ioc")
+            elif bb is not None and bb * book.tick_size > est * (1.0 + th) and room_short > 0:
+                limit = est * (1.0 + th)
+                n = int(min(self.clip, room_short) / (limit * lot))
+                if n > 0:
+                    v.submit_order(self.account, self.k, SELL, n, limit, kind="ioc")
+            elif pos != 0 and ba is not None and bb is not None:
+                mid = 0.5 * (ba + bb) * book.tick_size
+                if abs(mid / est - 1.0) < th / 2.0:   # the gap has closed: take the profit back
+                    n = min(abs(pos), int(self.clip / (mid * lot)))
+                    if n > 0:
+                        side = SELL if pos > 0 else BUY
+                        limit = est * (1.0 - th / 2.0) if side == SELL else est * (1.0 + th / 2.0)
+                        v.submit_order(self.account, self.k, side, n, limit, kind="ioc", reduce_only=True)
+        m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))
