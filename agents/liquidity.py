@@ -31,11 +31,11 @@ class LiquidityParams:
     """Traders per venue and perp market."""
     depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 20_000_000.0, "ALT": 1_500_000.0})
     """Resting notional per side per venue (before the venue's scale), USD, by asset, over all its traders."""
-    min_pct: float = 0.6
+    min_pct: float = 0.3
     """Nearest level, percent from the observed price."""
     max_pct: float = 60.0
     """Farthest level, percent from the observed price."""
-    profile: float = 0.5
+    profile: float = 0.0
     """Size of a level grows with its distance as distance^profile (0: flat)."""
     levels: int = 6
     """Levels per side per trader, at distances drawn log-uniformly between min_pct and max_pct."""
@@ -93,17 +93,16 @@ class LimitTrader(mesa.Agent):
         lev = min(p.leverage, v.max_leverage(k, 2.0 * depth_usd))
         # capital such that its whole ladder fits its initial margin: a bid d below the price is 1 / (1 - d)
         # as much notional at the mark as at its own price
-        v.deposit(self.account, 3.0 * depth_usd / (1.0 - p.max_pct / 100.0 / 2.0) / lev)
+        self.capital = 3.0 * depth_usd / (1.0 - p.max_pct / 100.0 / 2.0) / lev
+        v.deposit(self.account, self.capital)
         v.set_leverage(self.account, k, lev)
 
     def observed_price(self) -> float:
+        """The median of its book's last trade and mid and the index, as of the previous minute."""
         m = self.model
         prev = max(0, m.steps - 1)
-        own = m.ts_close[prev, self.vi, self.k]
-        idx = float(self.venue.index[self.k])
-        if np.isfinite(own) and own > 0:
-            return math.sqrt(idx * float(own))
-        return idx
+        obs = [float(x) for x in (m.ts_close[prev, self.vi, self.k], m.ts_mid[prev, self.vi, self.k]) if np.isfinite(x)]
+        return float(np.median(obs + [float(self.venue.index[self.k])]))
 
     def replace(self) -> None:
         v, p = self.venue, self.p
@@ -113,11 +112,13 @@ class LimitTrader(mesa.Agent):
             lot = v.books[self.k].lot_size
             inv_usd = v.position(self.account, self.k) * lot * px
             u = max(-1.0, min(1.0, inv_usd / self.depth_usd))
+            # a trader that has lost money rests less (its margin must carry the ladder)
+            fit = max(0.0, min(1.0, v.equity(self.account) / self.capital))
             orders = []
             for side, sign in ((BUY, -1.0), (SELL, 1.0)):
                 d, w = depth_profile(self.own_rng, p.levels, p.min_pct, p.max_pct, p.profile)
                 # the side that adds to its inventory shrinks; the other carries the inventory back
-                scale = (1.0 - max(0.0, u)) if side == BUY else (1.0 - max(0.0, -u))
+                scale = fit * ((1.0 - max(0.0, u)) if side == BUY else (1.0 - max(0.0, -u)))
                 for dj, wj in zip(d, w):
                     price = px * (1.0 + sign * dj)
                     n = int(self.depth_usd * wj * scale / (price * lot))

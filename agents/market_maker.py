@@ -175,16 +175,18 @@ class MarketMaker(mesa.Agent):
             self.spot_mids[name] = []
 
     def fair(self, k: int) -> float:
-        """Fair value of perp market k from the previous minute's observables (settled rule 13a)."""
+        """This minute's observation of fair value for perp market k from the previous minute's observables
+        (settled rule 13a). Each book term is made robust to one stray print by a median with the index: its
+        own book's median of (last trade, mid, index), the other venues' median of (their mids, index)."""
         model, v = self.model, self.venue
-        t = model.steps
-        prev = max(0, t - 1)
-        own = model.ts_close[prev, self.vi, k]
-        if not np.isfinite(own):
-            own = model.ts_mid[prev, self.vi, k]
+        prev = max(0, model.steps - 1)
+        idx = float(v.index[k])
+        own = [float(x) for x in (model.ts_close[prev, self.vi, k], model.ts_mid[prev, self.vi, k]) if np.isfinite(x)]
+        own = float(np.median(own + [idx])) if own else None
         mids = model.ts_mid[prev, :, k]
         others = [float(x) for u, x in enumerate(mids) if u != self.vi and np.isfinite(x)]
-        return fair_value(float(v.index[k]), float(own) if np.isfinite(own) else None, others, model.cfg.makers)
+        others = [float(np.median(others + [idx]))] if others else []
+        return fair_value(idx, own, others, model.cfg.makers)
 
     def requote(self, t: int) -> None:
         """Once a minute: update its fair values and their stress; withdraw past its threshold, come back
