@@ -27,8 +27,8 @@ from .base import stream
 class LiquidityParams:
     """Limit-order traders (population.liquidity)."""
 
-    per_market: int = 8
-    """Traders per venue and perp market."""
+    per_market: int = 0
+    """Traders per venue and perp market (0: none)."""
     depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 20_000_000.0, "ALT": 1_500_000.0})
     """Resting notional per side per venue (before the venue's scale), USD, by asset, over all its traders."""
     min_pct: float = 0.3
@@ -49,8 +49,8 @@ class LiquidityParams:
 class ValueParams:
     """Value traders (population.value)."""
 
-    per_market: int = 3
-    """Traders per venue and perp market."""
+    per_market: int = 0
+    """Traders per venue and perp market (0: none)."""
     capital_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 4_000_000.0, "ALT": 400_000.0})
     """Capital of each trader, USD, by asset (before the venue's scale)."""
     leverage: float = 3.0

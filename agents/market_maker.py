@@ -83,21 +83,21 @@ ASSETS = ("BTC", "ALT")
 class MakerParams:
     """What the makers of a run share beyond their quoting parameters (population.market_makers)."""
 
-    fair_weight_index: float = 0.5
+    fair_weight_index: float = 1.0
     """Weight of the venue's index (as of the previous minute) in a maker's fair value (log-linear blend)."""
-    fair_weight_own: float = 0.3
+    fair_weight_own: float = 0.0
     """Weight of its own book's last trade price (as of the previous minute)."""
-    fair_weight_others: float = 0.2
+    fair_weight_others: float = 0.0
     """Weight of the median of the other venues' perp mids (as of the previous minute)."""
-    threshold_spread: float = 0.5
+    threshold_spread: float = 0.0
     """Makers of one venue get withdrawal thresholds spread evenly over threshold x (1 -+ this): depth thins
     gradually rather than all at once; in [0, 1)."""
-    drift_threshold: float = 4.0
+    drift_threshold: float = math.inf
     """Withdraw when the 15-minute move of its own book is this many calm 15-minute standard deviations (a
     one-sided fall, which the standard deviation of returns alone does not see), scaled like withdraw_threshold."""
-    fair_smoothing: float = 0.5
+    fair_smoothing: float = 1.0
     """Weight of the newest observation in a maker's fair value (an exponential average over minutes), in (0, 1]."""
-    ramp_minutes: int = 20
+    ramp_minutes: int = 0
     """Minutes over which a returning maker's size grows back from a quarter to full."""
 
 
@@ -124,6 +124,8 @@ def stress_level(prices: np.ndarray, calm_vol_bps: float, drift_threshold: float
         return 1.0
     r = np.diff(np.log(x))
     vol = float(np.std(r) * 1e4) / calm_vol_bps
+    if not math.isfinite(drift_threshold):
+        return max(1.0, vol)
     drift_sd = abs(float(np.log(x[-1] / x[0]))) * 1e4 / (calm_vol_bps * math.sqrt(r.size))
     return max(1.0, vol, drift_sd * withdraw_threshold / drift_threshold)
 
@@ -212,7 +214,9 @@ class MarketMaker(mesa.Agent):
             if t < self.withdrawn_until or worst > 0.8 * self.threshold:
                 return
             self.back_at = t   # stress has eased: back, with a quarter of its size at first
-        size = min(1.0, 0.25 + 0.75 * (t - self.back_at) / max(1, mp.ramp_minutes)) if self.back_at > 0 else 1.0
+        size = 1.0
+        if self.back_at > 0 and mp.ramp_minutes > 0:
+            size = min(1.0, 0.25 + 0.75 * (t - self.back_at) / mp.ramp_minutes)
         if worst > self.threshold:
             v.cancel_all(self.account)
             self.withdrawn_until = t + model.cfg.mm_return_minutes
