@@ -273,7 +273,6 @@ class CascadeModel(mesa.Model):
             mm.requote(0)
         for lt in self.limit_traders:
             lt.replace()
-        self._new_bars()
 
     # ------------------------------------------------------------------ populations
     def _build_slow_liquidity(self) -> None:
@@ -519,6 +518,10 @@ class CascadeModel(mesa.Model):
             v = self.venues[name]
             if v.halted != (h0 <= t < h1):
                 v.set_halted(h0 <= t < h1)
+        # the previous minute's trades are complete: record them; this minute's events carry step t
+        self._close_bars(t - 1)
+        for v in self.venues.values():
+            v.set_step(t)
         # 1. fundamentals move; the outside reference is the fundamental moved by agents' outside flow through
         #    a decaying impact (settled rule 4: the one impact rule, the outside market not being modelled)
         for j, a in enumerate(ASSETS):
@@ -547,7 +550,6 @@ class CascadeModel(mesa.Model):
         spot_mids = {a: [m for m in (other.spot_mid(a) for other in self.venues.values()) if m is not None]
                      for a in ASSETS}
         for vi, (name, v) in enumerate(self.venues.items()):
-            v.set_step(t)
             w = self.cfg.index_weights.get(name) or {}
             w_out, w_spot = float(w.get("outside", 2.0)), float(w.get("spot", 1.0))
             index = {}
@@ -582,13 +584,7 @@ class CascadeModel(mesa.Model):
             self.ts_liq_long_cum[t, vi] = v.waterfall.liq_long_usd_by_market
             self.ts_volume_cum[t, vi] = v.volume_usd
             self.ts_liq_book_cum[t, vi] = v.waterfall.liq_book_usd_by_market
-            for k, book in enumerate(v.books):
-                if book.bar_open is not None:
-                    tick = book.tick_size
-                    self.ts_open[t, vi, k] = book.bar_open * tick
-                    self.ts_high[t, vi, k] = book.bar_high * tick
-                    self.ts_low[t, vi, k] = book.bar_low * tick
-                    self.ts_close[t, vi, k] = book.last_trade_ticks * tick
+
             if v.vault is not None:
                 self.ts_vault_equity[t, vi] = v.equity(v.vault)
             self.ts_funding_hour[t, vi] = v.last_funding_rate / v.params.funding_interval_hours
@@ -597,7 +593,6 @@ class CascadeModel(mesa.Model):
                 self.ts_depth5[t, vi, k] = book.depth_usd(500)
             if cfg.check_invariants:
                 self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
-        self._new_bars()
         for v in self.venues.values():
             if "SYNTH" in v.spot_names:
                 self.ts_synth_mid[t] = v.spot_mid("SYNTH") or np.nan
@@ -613,11 +608,22 @@ class CascadeModel(mesa.Model):
                                         after=0.5 + float(tr.own_rng.exponential(cfg.directional.synth_reaction_minutes)))
             self._depeg_alarm = bool(below)
         if t >= cfg.steps:
+            self._close_bars(t)   # the last minute has no next step
             self.running = False
 
-    def _new_bars(self) -> None:
-        for v in self.venues.values():
-            for book in v.books:
+    def _close_bars(self, t: int) -> None:
+        """Record minute t's bar of book trades on every venue and perp market and start the next (settled
+        rule 13d). Minute t runs from the start of step t to the start of step t + 1: the makers' requote,
+        the waterfall and stops of step t, then the agents' orders before the next step; the events of those
+        trades carry step t."""
+        for vi, v in enumerate(self.venues.values()):
+            for k, book in enumerate(v.books):
+                if book.bar_open is not None:
+                    tick = book.tick_size
+                    self.ts_open[t, vi, k] = book.bar_open * tick
+                    self.ts_high[t, vi, k] = book.bar_high * tick
+                    self.ts_low[t, vi, k] = book.bar_low * tick
+                    self.ts_close[t, vi, k] = book.last_trade_ticks * tick
                 book.new_bar()
 
     def arm_exit(self, k: int) -> None:
