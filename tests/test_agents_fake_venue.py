@@ -15,10 +15,22 @@ from venues.orderbook import BUY, SELL
 from venues.venue import OrderResult
 
 
+class FakeBook:
+    """A book with something on both sides (exits are not sent into an empty side)."""
+
+    def best_bid(self):
+        return 1
+
+    def best_ask(self):
+        return 1
+
+
 @dataclass
 class FakeVenue:
     """The public surface agents use, with fills at the mark and a record of every order."""
 
+    halted: bool = False
+    books: list = field(default_factory=lambda: [FakeBook()])
     mark: float = 100.0
     lot: float = 1.0
     cap: float = 20.0
@@ -160,7 +172,7 @@ def test_farmer_closes_the_naked_leg_after_a_broken_hedge():
 
 def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
     """Against a real, small venue (the maker needs books): ten levels a side, then nothing past the threshold."""
-    from agents.market_maker import MarketMaker
+    from agents.market_maker import MakerParams, MarketMaker
     from venues.presets import load_preset
     from venues.venue import Venue
 
@@ -172,19 +184,24 @@ def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
     model.cfg.mm_return_minutes = 30
     model.cfg.mm_synth_depth_usd = 0.0
     model.cfg.initial_prices = {"BTC": 100_000.0, "ALT": 10.0}
-    model.reference = {"BTC": 100_000.0, "ALT": 10.0}
+    model.cfg.vol_daily = {"BTC": 0.03, "ALT": 0.06}
+    model.cfg.makers = MakerParams()            # fair value = the venue's index as of the previous minute
+    model.cfg.venue_scale = {}
+    model.ts_close = np.full((64, 1, 2), np.nan)
+    model.ts_mid = np.full((64, 1, 2), np.nan)
     model.steps = 20
     mm = MarketMaker(model, 0, "x")
     mm.requote(20)
     snap = v.books[0].snapshot(20)
     assert len(snap["bids"]) == 10 and len(snap["asks"]) == 10
     assert snap["bids"][0][0] < 1_000_000 < snap["asks"][0][0]          # around 100,000 USD in 0.1 ticks
-    # one-minute moves of 1% (100 bps, 10 x calm) in the venue's mids: the maker pulls all its quotes
-    model.mids = 100_000.0 * np.exp(np.cumsum(np.tile([0.01, -0.01], 10)))
-    model.mid_history = lambda venue, k, n: model.mids[-(n + 1):]
-    mm.requote(21)
-    assert mm.withdrawals == [21] and v.books[0].orders_of(mm.account) == []
-    mm.requote(30)                                                      # still away until minute 51
+    # the index it observes swings 1% a minute (about 12 x calm volatility): the maker pulls all its quotes
+    for t in range(21, 26):
+        v.index = v.index * np.array([1.01 if t % 2 else 0.99, 1.0])
+        model.steps = t
+        mm.requote(t)
+    assert mm.withdrawals == [22] and v.books[0].orders_of(mm.account) == []   # three prices: 2 swings
+    mm.requote(30)                                                      # still away until minute 52
     assert v.books[0].orders_of(mm.account) == []
 
 
