@@ -169,7 +169,8 @@ class PlotError(ValueError):
 
 
 def _is_sweep(root: Path) -> bool:
-    return (root / "summary.parquet").exists() or any(root.glob("*/metrics.json"))
+    """A sweep's folder: its summary, its manifest (run.py's sweep.json) or a job folder with a metrics.json."""
+    return (root / "summary.parquet").exists() or (root / "sweep.json").exists() or any(root.glob("*/metrics.json"))
 
 
 def _check_sweep(root: Path) -> None:
@@ -186,7 +187,11 @@ def load_summary(sweep_dir: str | Path) -> pd.DataFrame:
     path = root / "summary.parquet"
     if not path.exists():
         from run import aggregate
-        return aggregate(root)
+        from venues.params import ConfigError
+        try:
+            return aggregate(root)
+        except ConfigError as e:   # run.py's one-line refusal (e.g. not a sweep's folder)
+            raise PlotError(str(e)) from None
     return pd.read_parquet(path)
 
 
