@@ -590,7 +590,9 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
             adl_notional_usd=w.adl_usd,
             n_adl_fills=w.n_adl_fills,
             insurance_fund_start_usd=float(m.ts_insurance[t0, vi]),
-            insurance_fund_end_usd=float(v.ch.insurance[0]),
+            # the fund's USD plus what else it holds at the collateral oracle's value (SPEC 8.4, 8.7), and the split
+            insurance_fund_end_usd=sum(v.insurance_fund_value()),
+            insurance_fund_end_cash_usd=v.insurance_fund_value()[0],
             vault_pnl_usd=float(v.equity(v.vault) - v.params.backstop_vault_usd) if v.vault is not None else 0.0,
             bad_debt_usd=float(v.ch.bad_debt[0]),
             oi_start_usd=oi_start, oi_min_usd=oi_min,
