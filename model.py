@@ -234,7 +234,7 @@ class CascadeModel(mesa.Model):
         self.ts_index = np.full((T + 1, V, len(ASSETS)), np.nan)
         self.ts_oi_usd = np.zeros((T + 1, V, len(ASSETS)))
         self.ts_fundamental = np.stack([self.fund_paths[a] for a in ASSETS], axis=1)
-        self.conservation_error_rel = 0.0
+        self.conservation_error_rel = 0.0 if cfg.check_invariants else None   # None: nothing was checked
         self.ts_insurance = np.zeros((T + 1, V))
         self.ts_vault_equity = np.zeros((T + 1, V))
         self.ts_funding_hour = np.zeros((T + 1, V, len(ASSETS)))
@@ -676,7 +676,9 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
             adl_notional_usd=w.adl_usd,
             n_adl_fills=w.n_adl_fills,
             insurance_fund_start_usd=float(m.ts_insurance[t0, vi]),
-            insurance_fund_end_usd=float(v.ch.insurance[0]),
+            # the fund's USD plus what else it holds at the collateral oracle's value (SPEC 8.4, 8.7), and the split
+            insurance_fund_end_usd=sum(v.insurance_fund_value()),
+            insurance_fund_end_cash_usd=v.insurance_fund_value()[0],
             vault_pnl_usd=float(v.equity(v.vault) - v.params.backstop_vault_usd) if v.vault is not None else 0.0,
             bad_debt_usd=float(v.ch.bad_debt[0]),
             oi_start_usd=oi_start, oi_min_usd=oi_min,
@@ -706,7 +708,8 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
         disl = (np.nanmax(marks, axis=1) / np.nanmin(marks, axis=1) - 1.0) * 100.0
     totals.update(broken_hedges=len(m.broken_log), peak_naked_notional_usd=float(m.ts_naked_usd.max()),
                   max_dislocation_pct=float(np.nanmax(disl)) if disl.size else 0.0,
-                  conservation_error_rel=float(m.conservation_error_rel))
+                  conservation_error_rel=None if m.conservation_error_rel is None   # check_invariants=false
+                  else float(m.conservation_error_rel))
     n_agents = len(m.agents)
     return dict(status=status, seed=cfg.seed, steps=T, n_agents=n_agents, wall_s=wall_s, totals=totals,
                 venues=venues, stats=validation_stats(m))

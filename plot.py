@@ -12,8 +12,17 @@
 RUN_DIR holds timeseries.parquet and metrics.json (one run); SWEEP_DIR holds summary.parquet (or the jobs'
 folders, from which the summary is built first). KEY is a swept override (e.g. max_leverage) and NAME a
 metric's dotted name (e.g. totals.liquidated_notional_usd); --metric takes a comma-separated list, one panel
-each. Figures go next to the data unless --out says; every sweep figure also writes its numbers (mean, 95%
-interval, number of seeds per cell) to a .csv of the same name and prints them.
+each; `A-B` is the row-by-row difference of two metrics of the same run (files named `a_minus_b`). Figures
+go next to the data unless --out says; every sweep figure also writes its numbers (mean, 95% interval and its
+method, number of seeds per cell) to a .csv of the same name and prints them.
+
+Intervals: a Student-t 95% interval of the seed mean, clipped to the range the metric can take (RANGES: a
+non-negative amount never below 0, a share within [0, 1], a percent fall within [0, 100]); the CSV's
+`interval` column names the method and range. With fewer than 3 seeds in a cell no interval is drawn, the
+CSV's ci_low and ci_high are empty and the figure says so ("n=2: no interval"). Heatmap colours start at 0
+when the means are all >= 0 (a diverging scale symmetric about 0 otherwise); the colour bar says which.
+Bad input (a folder that is not a sweep, a misspelt metric or key, with the closest columns) is refused with
+one line and exit status 2, before anything is written.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ _DPI = [110]   # the study's figures are drawn at 80 (committed under docs/figur
 
 def _save(fig, path: Path) -> list[Path]:
     out = []
+    path.parent.mkdir(parents=True, exist_ok=True)
     for ext in (".png", ".pdf"):
         p = path.with_suffix(ext)
         tmp = p.with_name(f".{p.name}.tmp")
@@ -153,50 +163,174 @@ def dashboard(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- sweeps
+class PlotError(ValueError):
+    """Bad input to plot.py (an unknown column, a folder that is not a sweep, ...): one line naming the option
+    and what is allowed. `main` prints it as `error: ...` and exits with status 2, as run.py does."""
+
+
+def _is_sweep(root: Path) -> bool:
+    """A sweep's folder: its summary, its manifest (run.py's sweep.json) or a job folder with a metrics.json."""
+    return (root / "summary.parquet").exists() or (root / "sweep.json").exists() or any(root.glob("*/metrics.json"))
+
+
+def _check_sweep(root: Path) -> None:
+    if not _is_sweep(root):
+        what = "a single run's folder, not a sweep's" if (root / "metrics.json").exists() else "not a sweep's folder"
+        raise PlotError(f"{root}: {what} (no summary.parquet and no job folder with a metrics.json)")
+
+
 def load_summary(sweep_dir: str | Path) -> pd.DataFrame:
+    """The sweep's summary table: summary.parquet, or built from the jobs' folders first (run.aggregate). A
+    folder that is not a sweep is refused before anything is written into it."""
     root = Path(sweep_dir)
+    _check_sweep(root)
     path = root / "summary.parquet"
     if not path.exists():
         from run import aggregate
-        return aggregate(root)
+        from venues.params import ConfigError
+        try:
+            return aggregate(root)
+        except ConfigError as e:   # run.py's one-line refusal (e.g. not a sweep's folder)
+            raise PlotError(str(e)) from None
     return pd.read_parquet(path)
 
 
-def _ci95(x: np.ndarray) -> tuple[float, float, float]:
-    """(mean, low, high): the mean with a Student-t 95% interval over seeds (no band with one seed)."""
+# What values a metric can take, decided from its name: the first rule whose pattern is found in the metric's
+# dotted name gives the range; a name no rule matches is unbounded. Intervals are clipped to the range (a
+# non-negative amount's interval never goes below 0, a percent fall never leaves [0, 100]) and a heatmap's
+# colour scale starts at 0 when the range (or else the data) has no negative values. A value seen in the data
+# outside its range widens the range: clipping never hides an observed value. For `A-B` the range is
+# [low(A) - high(B), high(A) - low(B)]; for a paired difference of one metric, [low - high, high - low].
+RANGES: list[tuple[str, tuple[float, float], str]] = [
+    (r"pnl", (-math.inf, math.inf), "profit and loss (vault_pnl_usd): either sign"),
+    (r"_extra_usd$", (-math.inf, math.inf), "largest_winner_extra_usd: one ADL rule less another"),
+    (r"kurtosis_", (-2.0, math.inf), "excess kurtosis is at least -2"),
+    (r"acf\d*_(venue|fundamental)$|acf_mean_", (-1.0, 1.0), "autocorrelations"),
+    (r"median_8h_bps$|_annual_pct$", (-math.inf, math.inf), "funding rates: either sign"),
+    (r"_share($|_)|adl_by_leverage\.\w+\.(le2|2to5|5to10|gt10)$", (0.0, 1.0), "shares of a whole"),
+    (r"oi_drop_pct|drawdown_pct|collapse\w*_pct|(^|\.)cap_pct$", (0.0, 100.0),
+     "percent falls from a starting level (open interest, prices, depth)"),
+    (r"_usd$|_pct$|_bps$|(^|\.)n_|broken_hedges$|amplification$|liquidated_over_oi$|synth_low$|(^|\.)wall_s$"
+     r"|conservation_error_rel$|(^|\.)(steps|seed)$", (0.0, math.inf),
+     "amounts in USD (notional, bad debt, funds, volumes), counts, gaps, bands, |funding|, ratios, prices"),
+]
+
+
+def metric_range(key: str) -> tuple[float, float]:
+    """The values `key` (a metric's dotted name, or `A-B`) can take, from RANGES."""
+    import re
+    if "-" in key and not key.startswith("-"):
+        a, _, b = key.partition("-")
+        (la, ha), (lb, hb) = metric_range(a), metric_range(b)
+        return la - hb, ha - lb
+    for pattern, rng, _ in RANGES:
+        if re.search(pattern, key):
+            return rng
+    return -math.inf, math.inf
+
+
+def _diff_range(key: str) -> tuple[float, float]:
+    lo, hi = metric_range(key)
+    return lo - hi, hi - lo
+
+
+MIN_N = 3   # fewer finite values than this: no interval (the CSV's ci_low and ci_high are empty)
+
+
+def _bound(v: float) -> str:
+    return "inf" if v == math.inf else "-inf" if v == -math.inf else _fmt(float(v))
+
+
+def interval(x, bounds: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float, float, str, int]:
+    """(mean, low, high, method, n) of the finite values of `x`: the mean with a Student-t 95% interval,
+    clipped to `bounds` (widened to the data); with fewer than MIN_N values no interval (low = high = NaN)
+    and the method says so."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
+    n = int(x.size)
+    if n == 0:
+        return math.nan, math.nan, math.nan, "none (n=0)", 0
     mean = float(x.mean())
-    if x.size < 2:
-        return mean, mean, mean
+    if n < MIN_N:
+        return mean, math.nan, math.nan, f"none (n={n})", n
     from scipy import stats
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
+    half = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    lo_b, hi_b = min(bounds[0], float(x.min())), max(bounds[1], float(x.max()))
+    method = "t 95%"
+    if lo_b > -math.inf or hi_b < math.inf:
+        method += f" clipped to [{_bound(lo_b)}, {_bound(hi_b)}" + (")" if hi_b == math.inf else "]")
+    return mean, max(mean - half, lo_b), min(mean + half, hi_b), method, n
+
+
+def _ci95(x, bounds: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float, float]:
+    """(mean, low, high) of `interval`."""
+    return interval(x, bounds)[:3]
+
+
+def _no_interval_note(ns: list[int]) -> str | None:
+    """The figure's note for points drawn without an interval (n < MIN_N), e.g. 'n=1: no interval'."""
+    small = sorted({n for n in ns if 0 < n < MIN_N})
+    if not small:
+        return None
+    text = f"n={small[0]}" if len(small) == 1 else f"n={small[0]}-{small[-1]}"
+    return text + ": no interval" + ("" if all(n < MIN_N for n in ns) else " where none is drawn")
+
+
+def _note(ax, ns: list[int]) -> None:
+    text = _no_interval_note(ns)
+    if text:
+        ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=7, color="dimgray")
+
+
+def _interval_title(ns: list[int]) -> str:
+    """What the figure's intervals are, for its title."""
+    if all(n < MIN_N for n in ns):
+        return f"no intervals (fewer than {MIN_N} values per point)"
+    return (f"95% t-intervals clipped to each metric's range" +
+            (f", none where n < {MIN_N}" if any(n < MIN_N for n in ns) else ""))
 
 
 def _seeds(lo: int, hi: int) -> str:
-    return f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
+    return (f"{lo} seed" if lo == 1 else f"{lo} seeds") if lo == hi else f"{lo}-{hi} seeds"
 
 
-def _ok(df: pd.DataFrame, keys: list[str], where: dict | None = None) -> pd.DataFrame:
+def _missing(df: pd.DataFrame, key: str, option: str) -> str:
+    import difflib
+    close = difflib.get_close_matches(key, [str(c) for c in df.columns], n=3, cutoff=0.6)
+    hint = f"closest: {', '.join(close)}" if close else \
+        f"no column is close (the {len(df.columns)} columns are in the sweep's summary.csv)"
+    return f"{option} {key!r}: not a column of the sweep's summary; {hint}"
+
+
+def _ok(df: pd.DataFrame, keys: list[str] | dict[str, str], where: dict | None = None) -> pd.DataFrame:
     """The successful jobs (those whose columns have the values in `where`); a key `A-B` (two columns) is added
     as their row-by-row difference (a paired comparison of two metrics of the same run, e.g. two venues'
-    open-interest drops)."""
-    if "status" in df.columns:
-        df = df[df["status"] == "ok"]
-    keys = list(keys) + list(where or {})
-    for key in keys:
-        if key not in df.columns and "-" in key:
+    open-interest drops). `keys` maps each key to the option that named it (for the error of a misspelt one)."""
+    if not isinstance(keys, dict):
+        keys = {k: "--metric" for k in keys}
+    keys = dict(keys) | {k: "where" for k in (where or {})}
+    for key, option in keys.items():
+        if key in df.columns:
+            continue
+        if "-" in key and not key.startswith("-"):
             a, _, b = key.partition("-")
-            if a in df.columns and b in df.columns:
-                df = df.assign(**{key: df[a].astype(float) - df[b].astype(float)})
-    for key in keys:
-        if key not in df.columns:
-            raise SystemExit(f"error: {key!r} is not a column of the summary; columns: {', '.join(df.columns)}")
+            for part in (a, b):
+                if part not in df.columns:
+                    raise PlotError(_missing(df, part, f"{option} {key!r}:"))
+            df = df.assign(**{key: df[a].astype(float) - df[b].astype(float)})
+        else:
+            raise PlotError(_missing(df, key, option))
+    if "status" in df.columns:
+        n = len(df)
+        df = df[df["status"] == "ok"]
+        if df.empty:
+            raise PlotError(f"no successful job in the sweep ({n} jobs, none with status ok)")
     for k, v in (where or {}).items():
-        df = df[df[k].map(_fmt) == _fmt(v)]
+        kept = df[df[k].map(_fmt) == _fmt(v)]
+        if kept.empty:
+            raise PlotError(f"where {k}={_fmt(v)}: no successful job has it; values: "
+                            f"{', '.join(_fmt(u) for u in _levels(df[k]))}")
+        df = kept
     return df
 
 
@@ -212,6 +346,24 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
 
 
+def _slug(key: str) -> str:
+    """A key's part of a file name: its last dotted part; `A-B` is `a_minus_b`, with as many trailing parts of
+    each as tell them apart (venues.hyperliquid.oi_drop_pct-venues.binance.oi_drop_pct:
+    hyperliquid_oi_drop_pct_minus_binance_oi_drop_pct)."""
+    if "-" in key and not key.startswith("-"):
+        a, _, b = key.partition("-")
+        pa, pb = a.split("."), b.split(".")
+        k = 1
+        while k < max(len(pa), len(pb)) and pa[-k:] == pb[-k:]:
+            k += 1
+        return f"{'_'.join(pa[-k:])}_minus_{'_'.join(pb[-k:])}"
+    return key.split(".")[-1]
+
+
+def _name(metrics: list[str]) -> str:
+    return _slug(metrics[0]) + (f"_and_{len(metrics) - 1}_more" if len(metrics) > 1 else "")
+
+
 def _grid(n: int, w: float = 5.2, h: float = 3.6):
     cols = 1 if n == 1 else 2 if n <= 4 else 3
     rows = math.ceil(n / cols)
@@ -224,6 +376,7 @@ def _grid(n: int, w: float = 5.2, h: float = 3.6):
 def _write_table(rows: list[dict], path: Path) -> Path:
     df = pd.DataFrame(rows)
     out = path.with_suffix(".csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     df.to_csv(tmp, index=False)
     tmp.replace(out)
@@ -233,7 +386,17 @@ def _write_table(rows: list[dict], path: Path) -> Path:
 
 
 def _metrics(metric: str) -> list[str]:
-    return [m.strip() for m in metric.split(",") if m.strip()]
+    out = [m.strip() for m in metric.split(",") if m.strip()]
+    if not out:
+        raise PlotError(f"--metric {metric!r}: expected one metric's dotted name or several separated by commas")
+    return out
+
+
+def _errs(means: list[float], los: list[float], his: list[float]):
+    """Positions with an interval and their (below, above) error lengths."""
+    m, lo, hi = (np.asarray(v, dtype=float) for v in (means, los, his))
+    ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(m)
+    return ok, np.vstack([m - lo, hi - m])[:, ok]
 
 
 def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
@@ -241,37 +404,45 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
     """Per metric, a line of the seed mean with a 95% band over `x` (one per value of `by`), or with `y` a
     heatmap of the seed mean."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), [x] + metrics + [k for k in (y, by) if k])
+    keys = {x: "--x"} | {m: "--metric" for m in metrics} | ({y: "--y"} if y else {}) | ({by: "--by"} if by else {})
+    df = _ok(load_summary(sweep_dir), keys)
     root = Path(sweep_dir)
-    name = metrics[0].split(".")[-1] + (f"_and_{len(metrics) - 1}_more" if len(metrics) > 1 else "")
+    name = _name(metrics)
     rows = []
     if y is None:
         fig, axes = _grid(len(metrics))
         groups = [(None, df)] if by is None else [(b, df[df[by] == b]) for b in _levels(df[by])]
         for ax, met in zip(axes, metrics):
+            ns_ax = []
             for b, g in groups:
                 cells = []
                 for xv in _levels(g[x]):
                     vals = g.loc[g[x] == xv, met].to_numpy(dtype=float)
-                    mean, lo, hi = _ci95(vals)
-                    n = int(np.isfinite(vals).sum())
+                    mean, lo, hi, method, n = interval(vals, metric_range(met))
                     cells.append((xv, mean, lo, hi, n))
+                    ns_ax.append(n)
                     fin = vals[np.isfinite(vals)]
                     rows.append({"metric": met, x: xv, **({by: b} if by else {}), "mean": mean, "ci_low": lo,
-                                 "ci_high": hi, "median": float(np.median(fin)) if fin.size else math.nan, "n": n})
+                                 "ci_high": hi, "interval": method,
+                                 "median": float(np.median(fin)) if fin.size else math.nan, "n": n})
                 xs = [c[0] for c in cells]
-                lab = "95% confidence interval over seeds" if by is None else f"{label(by)} = {_fmt(b)}"
+                band = any(np.isfinite(c[2]) for c in cells)
+                lab = "95% t-interval over seeds" if by is None else f"{label(by)} = {_fmt(b)}"
                 ax.plot(xs, [c[1] for c in cells], marker="o", label=None if by is None else lab)
-                ax.fill_between(xs, [c[2] for c in cells], [c[3] for c in cells], alpha=0.25,
-                                label=lab if by is None else None)
+                if band:
+                    ax.fill_between(xs, [c[2] for c in cells], [c[3] for c in cells], alpha=0.25,
+                                    label=lab if by is None else None)
             ax.set_xlabel(label(x))
             ax.set_ylabel(label(met))
-            ax.legend(fontsize=7)
+            _note(ax, ns_ax)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         ns = [r["n"] for r in rows]
-        fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))} with 95% intervals", fontsize=10)
-        path = Path(out) if out else root / f"line_{name}_by_{x.split('.')[-1]}"
+        fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))}; {_interval_title(ns)}", fontsize=10)
+        path = Path(out) if out else root / f"line_{name}_by_{_slug(x)}"
         _write_table(rows, path)
         return _save(fig, path)
+    from matplotlib.colors import Normalize
     fig, axes = _grid(len(metrics), w=5.6, h=4.2)
     for ax, met in zip(axes, metrics):
         xs, ys = _levels(df[x]), _levels(df[y])
@@ -279,11 +450,22 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
         for i, yv in enumerate(ys):
             for j, xv in enumerate(xs):
                 v = df.loc[(df[x] == xv) & (df[y] == yv), met].to_numpy(dtype=float)
-                mean, lo, hi = _ci95(v)
+                mean, lo, hi, method, n = interval(v, metric_range(met))
                 vals[i, j] = mean
                 rows.append({"metric": met, x: xv, y: yv, "mean": mean, "ci_low": lo, "ci_high": hi,
-                             "n": int(np.isfinite(v).sum())})
-        im = ax.imshow(vals, origin="lower", aspect="auto", cmap="magma")
+                             "interval": method, "n": n})
+        # the colour scale starts at 0 for a metric that cannot be negative (or whose means are all >= 0), so
+        # that colours compare as the numbers do; a signed metric gets a diverging scale symmetric about 0
+        fin = vals[np.isfinite(vals)]
+        top = float(np.abs(fin).max()) if fin.size else 0.0
+        top = top if top > 0 else 1.0
+        if (fin >= 0).all():
+            norm, cmap, scale = Normalize(0.0, top), "magma", "colour scale from 0"
+            dark = lambda u: u < 0.5  # noqa: E731
+        else:
+            norm, cmap, scale = Normalize(-top, top), "RdBu_r", "colour scale symmetric about 0"
+            dark = lambda u: abs(u - 0.5) > 0.3  # noqa: E731
+        im = ax.imshow(vals, origin="lower", aspect="auto", cmap=cmap, norm=norm)
         ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs])
         ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
         ax.set_xlabel(label(x))
@@ -292,12 +474,12 @@ def sweep_plot(sweep_dir: str | Path, x: str, metric: str, y: str | None = None,
             if np.isfinite(v):
                 txt = f"{v / 1e6:.1f}M" if abs(v) >= 1e5 else f"{v / 1e3:.1f}k" if abs(v) >= 1e3 else f"{v:.3g}"
                 ax.text(j, i, txt, ha="center", va="center",
-                        color="white" if v < np.nanmean(vals) else "black", fontsize=8)
+                        color="white" if dark(float(norm(v))) else "black", fontsize=8)
         ax.set_title(label(met), fontsize=9)
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label=f"seed mean ({scale})")
     ns = [r["n"] for r in rows]
     fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))} per cell", fontsize=10)
-    path = Path(out) if out else root / f"heatmap_{name}_{y.split('.')[-1]}_by_{x.split('.')[-1]}"
+    path = Path(out) if out else root / f"heatmap_{name}_{_slug(y)}_by_{_slug(x)}"
     _write_table(rows, path)
     return _save(fig, path)
 
@@ -307,23 +489,28 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
     """Per metric, the seed mean with its 95% interval: one bar, or one per value of `x`; `where` keeps the
     runs whose columns have the given values (e.g. {"venue_design": "baseline"})."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + ([x] if x else []), where)
+    df = _ok(load_summary(sweep_dir), {m: "--metric" for m in metrics} | ({x: "--x"} if x else {}), where)
     levels = _levels(df[x]) if x else [None]
     fig, axes = _grid(len(metrics), w=4.2, h=3.0)
     rows = []
     for ax, met in zip(axes, metrics):
-        means, errs = [], []
+        means, los, his, ns_ax = [], [], [], []
         for lv in levels:
             vals = (df[met] if x is None else df.loc[df[x] == lv, met]).to_numpy(dtype=float)
-            mean, lo, hi = _ci95(vals)
+            mean, lo, hi, method, n = interval(vals, metric_range(met))
             means.append(mean)
-            errs.append((mean - lo, hi - mean))
+            los.append(lo)
+            his.append(hi)
+            ns_ax.append(n)
             fin = vals[np.isfinite(vals)]
             rows.append({"metric": met, **({x: lv} if x else {}), "mean": mean, "ci_low": lo, "ci_high": hi,
-                         "median": float(np.median(fin)) if fin.size else math.nan,
-                         "n": int(fin.size), "event": EVENT.get(met, math.nan)})
+                         "interval": method, "median": float(np.median(fin)) if fin.size else math.nan,
+                         "n": n, "event": EVENT.get(met, math.nan)})
         pos = np.arange(len(levels))
-        ax.bar(pos, means, yerr=np.array(errs).T, capsize=4, color="tab:blue", alpha=0.8)
+        ax.bar(pos, means, color="tab:blue", alpha=0.8)
+        ok, err = _errs(means, los, his)
+        if ok.any():
+            ax.errorbar(pos[ok], np.asarray(means)[ok], yerr=err, fmt="none", ecolor="black", capsize=4, lw=1)
         if met in EVENT:
             ax.axhline(EVENT[met], color="tab:red", ls="--", lw=1.2, label="the event")
             ax.legend(fontsize=7)
@@ -332,10 +519,11 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
             ax.set_xlabel(label(x), fontsize=8)
         ax.set_title(label(met), fontsize=9)
         ax.axhline(0, color="black", lw=0.5)
+        _note(ax, ns_ax)
     ns = [r["n"] for r in rows]
-    fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))}, 95% intervals", fontsize=10)
+    fig.suptitle(f"Mean of {_seeds(min(ns), max(ns))}; {_interval_title(ns)}", fontsize=10)
     root = Path(sweep_dir)
-    path = Path(out) if out else root / f"bars_{metrics[0].split('.')[-1]}" + (f"_by_{x.split('.')[-1]}" if x else "")
+    path = Path(out) if out else root / (f"bars_{_name(metrics)}" + (f"_by_{_slug(x)}" if x else ""))
     _write_table(rows, path)
     return _save(fig, path)
 
@@ -343,39 +531,46 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
 def paired_plot(sweep_dir: str | Path, x: str, base: str, metric: str, out: str | Path | None = None,
                 where: dict | None = None) -> list[Path]:
     """Per metric and value of `x` other than `base`: the mean of the seed-by-seed difference from `base`
-    (runs matched on every other swept key), with a Student-t 95% interval; `where` keeps the runs whose
-    columns have the given values."""
+    (runs matched on every other swept key), with a Student-t 95% interval clipped to the difference's range;
+    `where` keeps the runs whose columns have the given values."""
     metrics = _metrics(metric)
-    df = _ok(load_summary(sweep_dir), metrics + [x], where)
+    df = _ok(load_summary(sweep_dir), {m: "--metric" for m in metrics} | {x: "--x"}, where)
     levels = [v for v in _levels(df[x]) if _fmt(v) != base]
     if not any(_fmt(v) == base for v in _levels(df[x])):
-        raise SystemExit(f"error: --paired {base!r}: not a value of {x}; values: "
-                         f"{', '.join(_fmt(v) for v in _levels(df[x]))}")
+        raise PlotError(f"--paired {base!r}: not a value of {x}; values: "
+                        f"{', '.join(_fmt(v) for v in _levels(df[x]))}")
     overrides = _swept_keys(Path(sweep_dir), exclude={x})
     keys = [k for k in overrides if k in df.columns] or ["seed"]
     fig, axes = _grid(len(metrics), w=5.0, h=3.4)
     rows = []
     b = df[df[x].map(_fmt) == base].set_index(keys)
     for ax, met in zip(axes, metrics):
-        means, errs = [], []
+        means, los, his, ns_ax = [], [], [], []
         for lv in levels:
             o = df[df[x] == lv].set_index(keys)
             common = o.index.intersection(b.index)
             d = (o.loc[common, met].astype(float) - b.loc[common, met].astype(float)).to_numpy()
-            mean, lo, hi = _ci95(d)
+            mean, lo, hi, method, n = interval(d, _diff_range(met))
             means.append(mean)
-            errs.append((mean - lo, hi - mean))
+            los.append(lo)
+            his.append(hi)
+            ns_ax.append(n)
             base_mean = float(np.nanmean(b.loc[common, met].astype(float))) if len(common) else math.nan
             rows.append({"metric": met, x: lv, "base": base, "base_mean": base_mean, "diff_mean": mean,
-                         "ci_low": lo, "ci_high": hi, "n_pairs": int(np.isfinite(d).sum())})
+                         "ci_low": lo, "ci_high": hi, "interval": method, "n_pairs": n})
         pos = np.arange(len(levels))
-        ax.barh(pos, means, xerr=np.array(errs).T if errs else None, capsize=4, color="tab:purple", alpha=0.8)
+        ax.barh(pos, means, color="tab:purple", alpha=0.8)
+        ok, err = _errs(means, los, his)
+        if ok.any():
+            ax.errorbar(np.asarray(means)[ok], pos[ok], xerr=err, fmt="none", ecolor="black", capsize=4, lw=1)
         ax.set_yticks(pos, [_fmt(v) for v in levels], fontsize=8)
         ax.axvline(0, color="black", lw=0.6)
         ax.set_title(f"{label(met)}: minus {base}", fontsize=9)
+        _note(ax, ns_ax)
     ns = [r["n_pairs"] for r in rows]
-    fig.suptitle(f"Paired differences from {x} = {base} ({_seeds(min(ns), max(ns))}), 95% intervals", fontsize=10)
-    path = Path(out) if out else Path(sweep_dir) / f"paired_{metrics[0].split('.')[-1]}_vs_{base}"
+    fig.suptitle(f"Paired differences from {x} = {base} ({_seeds(min(ns), max(ns))}); {_interval_title(ns)}",
+                 fontsize=10)
+    path = Path(out) if out else Path(sweep_dir) / f"paired_{_name(metrics)}_vs_{base}"
     _write_table(rows, path)
     return _save(fig, path)
 
@@ -398,10 +593,10 @@ def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None
     from conf.schema import sobol_design
     metrics = _metrics(metric)
     root = Path(sweep_dir)
-    df = _ok(load_summary(root), metrics + ["sensitivity.index"])
+    df = _ok(load_summary(root), {m: "--metric" for m in metrics} | {"sensitivity.index": "--sobol"})
     cfgs = sorted(root.glob("*/config.yaml"))
     if not cfgs:
-        raise SystemExit(f"error: {root}: no job's config.yaml to read the design from")
+        raise PlotError(f"--sobol: {root}: no job's config.yaml to read the design from")
     sens = yaml.safe_load(cfgs[0].read_text())["sensitivity"]
     X, problem = sobol_design(sens["params"], sens["n_base"], sens.get("design_seed", 0))
     D = problem["num_vars"]
@@ -536,7 +731,8 @@ STUDY: dict[str, list[tuple[str, str, dict]]] = {
 def study_figures(sweep_dir: str | Path, name: str, out_dir: str | Path | None = None) -> list[Path]:
     """Every figure of one experiment of the validation study (STUDY), with its CSV of numbers."""
     if name not in STUDY:
-        raise SystemExit(f"error: --study: expected one of {', '.join(STUDY)}, got {name!r}")
+        raise PlotError(f"--study: expected one of {', '.join(STUDY)}, got {name!r}")
+    _check_sweep(Path(sweep_dir))
     out_dir = Path(out_dir) if out_dir else Path(sweep_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -570,28 +766,34 @@ def main(argv: list[str] | None = None) -> None:
                     "(EXPERIMENTS.md); --out names the folder")
     ap.add_argument("--out", help="output path without extension (PNG, PDF and, for sweeps, CSV are written)")
     a = ap.parse_args(argv)
-    folder = Path(a.folder)
-    if not folder.is_dir():
-        sys.exit(f"error: {folder}: not a folder")
-    if a.out and not a.study:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    if (folder / "timeseries.parquet").exists() and a.x is None and not a.bars:
-        paths = dashboard(folder, a.out)
-    elif a.study:
-        paths = study_figures(folder, a.study, a.out)
-    elif a.sobol:
-        paths = sobol_plot(folder, a.metric, a.out)
-    elif a.bars:
-        paths = bars_plot(folder, a.metric, a.x, a.out)
-    else:
-        if a.x is None:
-            sys.exit("error: --x: a sweep folder needs the swept key to plot along (e.g. --x max_leverage)")
-        if a.paired is not None:
-            paths = paired_plot(folder, a.x, a.paired, a.metric, a.out)
-        else:
-            paths = sweep_plot(folder, a.x, a.metric, a.y, a.out, by=a.by)
+    try:
+        paths = _dispatch(a)
+    except PlotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     for p in paths:
         print(p)
+
+
+def _dispatch(a: argparse.Namespace) -> list[Path]:
+    """The figure(s) the command line asks for; bad input raises PlotError before anything is written."""
+    folder = Path(a.folder)
+    if not folder.is_dir():
+        raise PlotError(f"{folder}: not a folder")
+    if (folder / "timeseries.parquet").exists() and a.x is None and not (a.bars or a.study or a.sobol):
+        return dashboard(folder, a.out)
+    _check_sweep(folder)
+    if a.study:
+        return study_figures(folder, a.study, a.out)
+    if a.sobol:
+        return sobol_plot(folder, a.metric, a.out)
+    if a.bars:
+        return bars_plot(folder, a.metric, a.x, a.out)
+    if a.x is None:
+        raise PlotError("--x: a sweep folder needs the swept key to plot along (e.g. --x max_leverage)")
+    if a.paired is not None:
+        return paired_plot(folder, a.x, a.paired, a.metric, a.out)
+    return sweep_plot(folder, a.x, a.metric, a.y, a.out, by=a.by)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ the metric named by `objective` so that optimizing sweepers work.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import glob
+import hashlib
 import json
 import logging
 import math
@@ -115,13 +118,18 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
     """Validate `cfg`, build the model, run it, and write config.yaml, metrics.json, timeseries.parquet,
     events.parquet (and dashboard.png when `cfg.dashboard`) into `out_dir`; return the metrics.
 
-    Bad input raises ConfigError (one line naming the key) before the folder gets any result in it."""
+    Bad input raises ConfigError (one line naming the key) before the folder gets any result in it.
+    A result is bound to its config: the results of an earlier run in `out_dir` are removed before config.yaml
+    is written, and metrics.json carries `config_hash` (config_hash(cfg)). metrics.json is strict JSON (an
+    undefined statistic is null); the returned dict holds NaN there."""
     rc = schema.load(cfg)                      # bad input is refused here, before anything runs
     logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
     mcfg = rc.model_config().resolved()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tree = _config_tree(cfg)
+    chash = config_hash(tree)
+    remove_results(out)                        # no result of another config stays beside the new config.yaml
     _atomic_write(out / "config.yaml", lambda p: p.write_text(OmegaConf.to_yaml(OmegaConf.create(tree))))
     show = rc.progress if progress is None else progress
     t0 = time.perf_counter()
@@ -138,15 +146,12 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
         events.abort()   # no half-written events file is left behind
         raise
     wall_s = time.perf_counter() - t0           # settled rule 12: model build to the end of its last step
-    metrics = compute_metrics(m, wall_s)
-    metrics["experiment"] = rc.experiment
-    if mcfg.adl_counterfactuals:
-        metrics["adl_counterfactuals"] = m.adl_counterfactual_summary()
+    metrics = _run_metrics(m, wall_s, rc.experiment, chash)
     for v in m.venues.values():
         v.events.drain()
     events.close()
     _atomic_write(out / "timeseries.parquet", lambda p: timeseries_frame(m).to_parquet(p, index=False))
-    _atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2, allow_nan=True)))
+    write_json(out / "metrics.json", metrics)
     if rc.dashboard:
         import plot
         plot.dashboard(out)
@@ -179,13 +184,25 @@ def _run_with_progress(m: CascadeModel, steps: int, show: bool) -> None:
 
 
 def get_metric(metrics: dict, dotted: str) -> float:
-    """metrics["a"]["b"]... from "a.b..." (the objective)."""
+    """metrics["a"]["b"]... from "a.b..." (the objective); NaN where the metric is undefined (null)."""
     x = metrics
     for part in dotted.split("."):
         if not isinstance(x, dict) or part not in x:
             raise ConfigError(f"objective: {dotted!r} is not a metric of metrics.json")
         x = x[part]
+    if x is None:
+        return float("nan")
+    if isinstance(x, dict) or not isinstance(x, (int, float)):
+        raise ConfigError(f"objective: {dotted!r} is not a number of metrics.json")
     return float(x)
+
+
+# ---------------------------------------------------------------------------------------------- results
+RESULT_FILES = ("metrics.json", "timeseries.parquet", "events.parquet", "dashboard.png", "dashboard.pdf")
+NOT_RESULT_KEYS = ("resume", "progress", "dashboard", "objective")
+"""Switches that do not change a run's results: left out of its config hash (resume keeps a result across them)."""
+TEXT_METRICS = ("status", "experiment", "config_hash", "error_type", "error", "traceback", "config")
+"""Keys of metrics.json that are not numbers (a null there stays None when read)."""
 
 
 def _config_tree(cfg: DictConfig | dict) -> dict:
@@ -194,35 +211,144 @@ def _config_tree(cfg: DictConfig | dict) -> dict:
     return tree
 
 
-def _same_run(tree: dict, saved: dict) -> bool:
-    """Whether two configs describe the same run (the switches that do not change results aside)."""
-    ignore = ("resume", "progress", "dashboard")
-    return {k: v for k, v in tree.items() if k not in ignore} == {k: v for k, v in saved.items() if k not in ignore}
+def json_safe(x, nonfinite=None):
+    """x with plain Python types for strict JSON: a float that is NaN or infinite becomes `nonfinite` (None:
+    JSON null), or nonfinite(x) when it is callable; numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v, nonfinite) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v, nonfinite) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isfinite(x):
+            return x
+        return nonfinite(x) if callable(nonfinite) else nonfinite
+    return x
+
+
+def write_json(path: Path, obj) -> None:
+    """Strict JSON (no NaN or Infinity tokens: those become null), written atomically."""
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False)
+    _atomic_write(path, lambda p: p.write_text(text))
+
+
+def config_hash(cfg: DictConfig | dict) -> str:
+    """sha256 of a run's resolved config (hydra's section and NOT_RESULT_KEYS aside), the same whether it comes
+    from the composed config or from the config.yaml written from it."""
+    tree = _config_tree(cfg)
+    canon = OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
+    canon = {k: v for k, v in canon.items() if k not in NOT_RESULT_KEYS}
+    text = json.dumps(json_safe(canon, nonfinite=str), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _saved_config_hash(job: Path) -> str | None:
+    """The config hash of a job folder's config: Hydra's .hydra/config.yaml (written when the job starts, before
+    anything of ours), else our config.yaml; None when neither can be read."""
+    for path in (job / ".hydra" / "config.yaml", job / "config.yaml"):
+        try:
+            cfg = OmegaConf.load(path)
+            if isinstance(cfg, DictConfig):
+                return config_hash(cfg)
+        except Exception:  # noqa: BLE001  (absent, unreadable or unresolvable here: try the next)
+            continue
+    return None
+
+
+def remove_results(out_dir: Path) -> None:
+    """Remove the result files (and their temporary names) of an earlier run in out_dir."""
+    for name in RESULT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+        for tmp in out_dir.glob(f".{name}.tmp-*"):
+            tmp.unlink(missing_ok=True)
+
+
+def read_metrics(path: Path) -> dict:
+    """A metrics.json as a dict, null numbers turned into NaN (strict JSON and older files with NaN tokens).
+    Raises OSError or ValueError (not JSON, or not a mapping)."""
+    metrics = json.loads(Path(path).read_text())
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics.json holds a {type(metrics).__name__}, not a mapping")
+
+    def nan_for_null(x):
+        if isinstance(x, dict):
+            return {k: nan_for_null(v) for k, v in x.items()}
+        return float("nan") if x is None else x
+    return {k: (v if k in TEXT_METRICS else nan_for_null(v)) for k, v in metrics.items()}
 
 
 def done_before(cfg: DictConfig, out_dir: Path) -> dict | None:
-    """The metrics of an earlier successful run of this same config in out_dir, or None."""
-    import yaml
+    """The metrics of an earlier successful run of this same config in out_dir (its metrics.json carries this
+    config's hash), or None (no result, a failure, another config, or a file without a hash)."""
     try:
-        metrics = json.loads((out_dir / "metrics.json").read_text())
-        saved = yaml.safe_load((out_dir / "config.yaml").read_text())
-    except (OSError, ValueError, yaml.YAMLError):
+        metrics = read_metrics(out_dir / "metrics.json")
+    except (OSError, ValueError):
         return None
-    if metrics.get("status") != "ok" or not isinstance(saved, dict):
+    if metrics.get("status") != "ok" or metrics.get("config_hash") != config_hash(cfg):
         return None
-    return metrics if _same_run(_config_tree(cfg), saved) else None
+    return metrics
 
 
 def write_failure(cfg: DictConfig | dict, out_dir: Path, err: BaseException, wall_s: float) -> dict:
-    """metrics.json with status failed, the error's type and message and the config (written atomically)."""
+    """metrics.json with status failed, the error's type and message, the config and its hash (written
+    atomically; any result of an earlier run in out_dir is removed first)."""
     import traceback
     tree = _config_tree(cfg)
     metrics = {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
                "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
-               "traceback": traceback.format_exception(err)[-6:], "config": tree}
+               "traceback": traceback.format_exception(err)[-6:], "config": json_safe(tree, nonfinite=str),
+               "config_hash": config_hash(tree)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2, allow_nan=True)))
+    remove_results(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _run_metrics(m: CascadeModel, wall_s: float, experiment: str | None, chash: str) -> dict:
+    """compute_metrics and what run_experiment adds to them (the names documented in README "Metrics")."""
+    metrics = compute_metrics(m, wall_s)
+    metrics["experiment"] = experiment
+    if m.cfg.adl_counterfactuals:
+        metrics["adl_counterfactuals"] = m.adl_counterfactual_summary()
+    metrics["config_hash"] = chash
+    return metrics
+
+
+_METRIC_NAMES: dict[tuple, list[str]] = {}
+
+
+def metric_names(mcfg: ModelConfig) -> list[str]:
+    """The numeric metric names (dotted) a run of this config writes to metrics.json: the metrics of the same
+    world (venues, scenario, analysis switches) shrunk to one minute and one trader, so they never drift from
+    compute_metrics. Cached by what shapes the tree."""
+    key = (tuple(mcfg.venues or ()), mcfg.scenario, bool(mcfg.adl_counterfactuals), bool(mcfg.check_invariants))
+    if key not in _METRIC_NAMES:
+        tiny = dataclasses.replace(mcfg, steps=1, warmup_minutes=0, n_directional=1, n_farmers=0,
+                                   n_arbitrageurs=0, halts=None).resolved()
+        m = CascadeModel(tiny)
+        m.run_for(1)
+        flat = _flatten(_run_metrics(m, 0.0, None, ""))
+        _METRIC_NAMES[key] = [k for k, v in flat.items() if k.split(".")[0] not in TEXT_METRICS
+                              and (v is None or isinstance(v, (int, float)))]
+    return _METRIC_NAMES[key]
+
+
+def check_objective(objective: str, mcfg: ModelConfig) -> None:
+    """ConfigError (one line, with the closest names) unless `objective` is a numeric metric of this run."""
+    try:
+        names = metric_names(mcfg)
+    except Exception:  # noqa: BLE001  (a world that cannot be shrunk: the run itself reports a bad objective)
+        return
+    if objective in names:
+        return
+    close = difflib.get_close_matches(objective, names, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else \
+        "e.g. totals.liquidated_notional_usd (the names are in README \"Metrics\")"
+    raise ConfigError(f"objective: expected a numeric metric of metrics.json, got {_show(objective)}; {hint}")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -283,36 +409,117 @@ def _override_value(text: str):
         return text
 
 
+MANIFEST = "sweep.json"
+"""The sweep's manifest at its root, written when a sweep starts: the jobs of this sweep (number and overrides)."""
+
+
+def _sweep_jobs(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides, in job-number order, as Hydra's basic sweeper will launch them; None when another
+    sweeper decides the jobs, or the job folders are not named by job number."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    try:
+        if not str(config.hydra.sweeper._target_).endswith("BasicSweeper"):
+            return None
+        if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") != "${hydra.job.num}":
+            return None
+        params = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
+        args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(args), None)
+        return [list(job) for batch in batches for job in batch]
+    except Exception:  # noqa: BLE001  (e.g. a glob over a group: then the jobs are not known in advance)
+        return None
+
+
+def write_manifest(config: DictConfig) -> None:
+    """sweep.json at the sweep's root: this sweep's jobs, so that its summary never counts the job folders of
+    an earlier, larger sweep into the same folder."""
+    root = Path(config.hydra.sweep.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    jobs = _sweep_jobs(config)
+    write_json(root / MANIFEST, {
+        "format": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "overrides": list(config.hydra.overrides.task), "n_jobs": None if jobs is None else len(jobs),
+        "jobs": None if jobs is None else [{"job": str(i), "overrides": o} for i, o in enumerate(jobs)]})
+
+
+def _read_manifest(root: Path) -> dict | None:
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _job_overrides(job: Path) -> list[str] | None:
+    import yaml
+    try:
+        items = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return [str(x) for x in items] if isinstance(items, list) else None
+
+
+def _job_row(job: Path, overrides: list[str] | None, planned: list[str] | None) -> dict:
+    """One summary row: the job's overrides as columns and its metrics flattened, or a status saying why there
+    are none: missing (no result of this sweep yet), stale (the result is of another config than the job's),
+    unreadable."""
+    row: dict = {"job": job.name}
+    for item in overrides or []:
+        key, _, val = str(item).partition("=")
+        row[key.lstrip("+~")] = _override_value(val)
+    if planned is not None and sorted(_job_overrides(job) or planned) != sorted(planned):
+        return {**row, "status": "missing", "error": "the job folder holds a job of another sweep; this one has "
+                "not started there"}
+    try:
+        metrics = json.loads((job / "metrics.json").read_text())
+    except FileNotFoundError:
+        return {**row, "status": "missing", "error": "no metrics.json: the job has not finished"}
+    except (OSError, ValueError) as e:
+        return {**row, "status": "unreadable", "error": f"{type(e).__name__}: {_one_line(e)}"}
+    if not isinstance(metrics, dict):
+        return {**row, "status": "unreadable", "error": f"metrics.json holds a {type(metrics).__name__}, "
+                "not a mapping"}
+    saved, expected = metrics.get("config_hash"), _saved_config_hash(job)
+    if saved is not None and expected is not None and saved != expected:
+        return {**row, "status": "stale", "error": "metrics.json is the result of another config than the "
+                "job's (config_hash differs)"}
+    row.update(_flatten({k: v for k, v in metrics.items()
+                         if k not in ("adl_counterfactuals", "config", "traceback")}))
+    if isinstance(metrics.get("adl_counterfactuals"), dict):
+        row.update(_flatten(metrics["adl_counterfactuals"], "adl_counterfactuals."))
+    return row
+
+
 def aggregate(sweep_dir: str | Path) -> pd.DataFrame:
-    """summary.parquet and summary.csv at the sweep's root: one row per job folder holding a metrics.json
-    (its overrides as columns, the metrics flattened with dotted names), written atomically; returned."""
+    """summary.parquet and summary.csv at the sweep's root, written atomically; returned. One row per job of
+    the sweep (the jobs its sweep.json lists; in a sweep folder without one, every job folder holding a
+    metrics.json): its overrides as columns, the metrics flattened with dotted names (null -> NaN), status.
+    Raises ConfigError (nothing written) when the folder is not a sweep."""
     root = Path(sweep_dir)
-    rows = []
-    for mpath in sorted(glob.glob(str(root / "*" / "metrics.json")),
-                        key=lambda p: (len(Path(p).parent.name), Path(p).parent.name)):
-        job = Path(mpath).parent
-        try:
-            metrics = json.loads(Path(mpath).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            metrics = {"status": "unreadable", "error": f"{type(e).__name__}: {e}"}
-        row = {"job": job.name}
-        ov = job / ".hydra" / "overrides.yaml"
-        if ov.exists():
-            import yaml
-            for item in yaml.safe_load(ov.read_text()) or []:
-                key, _, val = str(item).partition("=")
-                row[key.lstrip("+~")] = _override_value(val)
-        row.update(_flatten({k: v for k, v in metrics.items()
-                             if k not in ("adl_counterfactuals", "config", "traceback")}))
-        if "adl_counterfactuals" in metrics:
-            row.update(_flatten(metrics["adl_counterfactuals"], "adl_counterfactuals."))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    for col in df.columns:   # mixed columns (an override that is a number in one job and text in another)
-        if df[col].dtype == object:
-            kinds = {type(x) for x in df[col].dropna()}
-            if len(kinds) > 1:
-                df[col] = df[col].map(lambda x: x if x is None else str(x))
+    manifest = _read_manifest(root)
+    planned = manifest.get("jobs") if manifest else None
+    if isinstance(planned, list):
+        jobs = [(root / str(j["job"]), j.get("overrides"), j.get("overrides")) for j in planned]
+    else:
+        found = sorted((Path(p).parent for p in glob.glob(str(root / "*" / "metrics.json"))),
+                       key=lambda d: (len(d.name), d.name))
+        jobs = [(d, _job_overrides(d), None) for d in found]
+        if manifest is None and not jobs:
+            raise ConfigError(f"{root} is not a sweep folder: no {MANIFEST} and no <job>/metrics.json in it")
+    df = pd.DataFrame([_job_row(job, ov, plan) for job, ov, plan in jobs])
+    keys = {str(o).partition("=")[0].lstrip("+~") for _, ov, _ in jobs for o in ov or []}
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        values = df[col].dropna()
+        kinds = {type(x) for x in values}
+        if col not in keys and col.split(".")[0] not in TEXT_METRICS and \
+                all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
+            df[col] = df[col].astype(float)   # a metric that is null (undefined) in some or all jobs: NaN
+        elif len(kinds) > 1:   # mixed columns (an override that is a number in one job and text in another)
+            df[col] = df[col].map(lambda x: x if x is None else str(x))
     _atomic_write(root / "summary.parquet", lambda p: df.to_parquet(p, index=False))
     _atomic_write(root / "summary.csv", lambda p: df.to_csv(p, index=False))
     return df
@@ -325,7 +532,7 @@ class SweepSummary:
         pass
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        pass
+        write_manifest(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         root = Path(config.hydra.sweep.dir)
@@ -353,23 +560,34 @@ def _one_line(e: BaseException) -> str:
     return text[:400]
 
 
+def _show(value, limit: int = 60) -> str:
+    """A value for an error message: its repr, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
 def _group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 def _compose(overrides: list[str]):
+    import re
+
     from hydra import compose, initialize_config_dir
-    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, \
+        OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name="config", overrides=overrides, return_hydra_config=True)
     except MissingConfigException as e:
         msg = str(e)
-        import re
-        m = re.search(r"Could not find '([^'/]+)/([^']+)'", msg)
+        m = re.search(r"Could not find '([^']+)/([^'/]+)'", msg)
         if m:
             group, opt = m.groups()
-            raise ConfigError(f"{group}: expected one of {', '.join(_group_options(group))}, got {opt!r}") from None
+            avail = re.search(r"Available options in '[^']*':\n((?:\t[^\n]*\n?)+)", msg)
+            opts = [x.strip() for x in avail.group(1).splitlines() if x.strip()] if avail else _group_options(group)
+            raise ConfigError(f"{group}: expected one of {', '.join(opts)}, got {_show(opt)}") from None
         raise ConfigError(_one_line(e)) from None
     except OverrideParseException as e:
         raise ConfigError(f"override: {_one_line(e)}") from None
@@ -388,7 +606,14 @@ def _compose(overrides: list[str]):
         m = re.search(r"Could not append to config. An item is already at '([^']+)'", str(e))
         if m:
             raise ConfigError(f"{m.group(1)}: already in the config; set it without '+'") from None
+        cause = e.__cause__
+        if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+            raise ConfigError(f"{cause.full_key}: {_one_line(Exception(str(cause).splitlines()[0]))}") from None
         raise ConfigError(_one_line(e)) from None
+    except ConfigError:
+        raise
+    except (HydraException, OmegaConfBaseException, OSError, ValueError) as e:   # Hydra's own errors: one line
+        raise ConfigError(f"config: {type(e).__name__}: {_one_line(e)}") from None
 
 
 def _allowed_near(key: str) -> str:
@@ -415,6 +640,8 @@ def preflight(args: list[str]) -> None:
     except Exception as e:  # hydra's OverrideParseException and friends
         raise ConfigError(f"override: {_one_line(e)}") from None
     fixed, sweeps = [], {}
+    for o in parsed:
+        _check_group_choice(o)
     for o, text in zip(parsed, overrides):
         if o.is_sweep_override():
             if not multirun:
@@ -434,6 +661,7 @@ def preflight(args: list[str]) -> None:
         firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
     base = _compose(fixed + firsts)
     _validate(base)
+    _check_out_dir(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     for key, values in sweeps.items():
         # a plain value (not a group choice, not an addition or deletion) is checked by writing it into the
         # composed config, which is what Hydra's override does; a group choice is composed
@@ -449,8 +677,60 @@ def preflight(args: list[str]) -> None:
                 _validate(_compose(fixed + trial))
 
 
+def _check_group_choice(o) -> None:
+    """A config group's option must be one of its files (checked before Hydra looks for a file by that name)."""
+    key = o.key_or_group
+    if o.is_delete() or "/" in key or not (CONF_DIR / key).is_dir():
+        return
+    if o.is_sweep_override():
+        if not o.is_discrete_sweep():
+            return
+        values = list(o.sweep_string_iterator())
+    else:
+        values = [o.value()]
+    options = _group_options(key)
+    for v in values:
+        if v is None or (isinstance(v, str) and v not in options):
+            raise ConfigError(f"{key}: expected one of {', '.join(options)}, got {'null' if v is None else _show(v)}")
+
+
+def _check_out_dir(cfg: DictConfig, key: str) -> None:
+    """The run's (or sweep's) folder can be created: no name longer than the file system allows, and the
+    deepest part of the path that exists is a writable folder."""
+    try:
+        value = OmegaConf.select(cfg, key)
+    except Exception as e:  # noqa: BLE001  (an interpolation that does not resolve)
+        raise ConfigError(f"{key}: {_one_line(e)}") from None
+    if value is None:
+        return
+    path = Path(str(value))
+    for part in path.parts:
+        if len(os.fsencode(part)) > 255:
+            raise ConfigError(f"{key}: a folder name is at most 255 bytes, got {_show(part)}")
+    there = path
+    while not (there.exists() or there.is_symlink()) and there != there.parent:
+        there = there.parent
+    if not there.is_dir():
+        raise ConfigError(f"{key}: cannot create {_show(str(path))}: {there} is not a folder")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}: cannot create {_show(str(path))}: {there} is not writable")
+
+
 def _validate(cfg: DictConfig) -> None:
-    schema.load(cfg).model_config().resolved()
+    from omegaconf.errors import OmegaConfBaseException
+    for key in cfg:
+        if key == "hydra":
+            continue
+        try:
+            node = cfg[key]   # a scalar's interpolation resolves here, a mapping's or list's below
+            if isinstance(node, DictConfig) or OmegaConf.is_list(node):
+                OmegaConf.to_container(node, resolve=True)
+        except OmegaConfBaseException as e:
+            where = getattr(e, "full_key", None) or key
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ConfigError(f"{where}: cannot be resolved: {_one_line(Exception(msg))}") from None
+    rc = schema.load(cfg)
+    check_objective(rc.objective, rc.model_config().resolved())
 
 
 def cli(argv: list[str] | None = None) -> None:
@@ -458,9 +738,14 @@ def cli(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--aggregate"]:
         if len(args) != 2 or not Path(args[1]).is_dir():
-            print("error: --aggregate: expected one sweep folder", file=sys.stderr)
+            got = f"{len(args) - 1} arguments" if len(args) != 2 else f"{_show(args[1])} (not a folder)"
+            print(f"error: --aggregate: expected one sweep folder, got {got}", file=sys.stderr)
             sys.exit(2)
-        df = aggregate(args[1])
+        try:
+            df = aggregate(args[1])
+        except ConfigError as e:
+            print(f"error: --aggregate: {e}", file=sys.stderr)
+            sys.exit(2)
         print(f"{len(df)} jobs -> {Path(args[1]) / 'summary.parquet'} and summary.csv")
         return
     passthrough = {"--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--config-name", "-cn",
@@ -470,6 +755,9 @@ def cli(argv: list[str] | None = None) -> None:
             preflight(args)
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        except Exception as e:  # noqa: BLE001  (whatever else stops the check: one line, not a traceback)
+            print(f"error: the config could not be checked: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
             sys.exit(2)
     main()
 

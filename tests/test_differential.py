@@ -2,8 +2,10 @@
 independently from venues/SPEC.md and ../shared/MECHANICS.md, run the same random operation sequences and
 must agree on accounts, positions, funds, vault, bad debt and events to 1e-9.
 
-Sequences include crashes of -50% to -99% on thin and empty books, all three presets, and variants with each
-waterfall stage switched off. Every difference is a bug in one of the two engines.
+Sequences include crashes of -50% to -99% on thin and empty books, all three presets, variants with each
+waterfall stage switched off, and accounts holding only the synthetic dollar, whose book liquidation leaves
+negative USD against it (SPEC 8.4 step 2 [R4]); the insurance fund must never hold less than zero. Every
+difference is a bug in one of the two engines.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ VARIANTS = [
     {"remainder_to_insurance": False, "liquidation_fee_bps": 10.0},
     {"partial_liquidation_usd": 20_000.0, "partial_liquidation_fraction": 0.2,
      "partial_liquidation_cooldown_minutes": 0.5},
+    # [R4] a fund too small to absorb a remainder's negative USD, without the liquidation fee (which would
+    # take most remainders); and the same in redemption mode, where the synthetic dollar is taken at its
+    # oracle value by the fund, else the vault, else fees kept
+    {"insurance_fund_usd": 500.0, "liquidation_fee_bps": 0.0},
+    {"insurance_fund_usd": 500.0, "liquidation_fee_bps": 0.0, "collateral_oracle": "redemption"},
 ]
 
 
@@ -49,6 +56,7 @@ class Driver:
         self.index = {"BTC": 100_000.0, "ALT": 10.0}
         self.step = 0
         self.spot_orders: list[int] = []
+        self.synth_traders: list[int] = []
         self.mm = v.open_account()
         v.deposit(self.mm, 2e7)
         self.traders = [v.open_account(isolated=(k % 3 == 2)) for k in range(N_TRADERS)]
@@ -146,6 +154,15 @@ class Driver:
         elif kind == "spot" and self.has_spot:
             _, a, side, lots, base = op
             v.submit_spot_order(self.traders[a], base, side, lots)
+        elif kind == "synth_account" and self.has_spot:
+            # a cross account whose only collateral is the synthetic dollar: a book liquidation realises its
+            # loss in USD, so it ends with negative USD backed by synthetic dollars (SPEC 8.4 step 2 [R4])
+            _, amount, m, side, lots = op
+            a = v.open_account()
+            self.synth_traders.append(a)
+            v.deposit(a, amount, "SYNTH")
+            v.set_leverage(a, m, 50.0)
+            v.submit_order(a, m, side, lots)
         elif kind == "depeg" and self.has_spot:
             for oid in self.spot_orders:
                 v.cancel_spot(self.mm, oid, "SYNTH")
@@ -165,13 +182,15 @@ ops = st.one_of(
     st.tuples(st.just("market"), account, market, side, st.integers(1, 3000), st.booleans()),
     st.tuples(st.just("cancel"), account, market),
     st.tuples(st.just("leverage"), account, market, st.sampled_from([1.0, 3.0, 10.0, 25.0, 50.0])),
-    st.tuples(st.just("crash"), st.sampled_from([-0.99, -0.9, -0.7, -0.5, -0.2, -0.05, -0.02, 0.05, 0.3, 2.0]),
+    st.tuples(st.just("crash"), st.sampled_from([-0.99, -0.9, -0.7, -0.5, -0.2, -0.05, -0.02, -0.003, 0.05, 0.3,
+                                                 2.0]),
               st.sampled_from([0, 1, 2, 6])),
     st.tuples(st.just("step"), st.booleans()),
     st.tuples(st.just("funding")),
     st.tuples(st.just("spot"), account, side, st.integers(1, 5000), st.sampled_from(["SYNTH", "BTC"])),
     st.tuples(st.just("depeg"), st.sampled_from([1.0, 0.8, 0.5])),
     st.tuples(st.just("halt"), st.integers(1, 3), st.sampled_from([-0.1, -0.02, 0.03])),
+    st.tuples(st.just("synth_account"), st.sampled_from([3_000.0, 20_000.0]), market, side, st.integers(1, 5000)),
 )
 
 
@@ -206,8 +225,20 @@ def compare(fast: dict, ref: dict, where: str) -> None:
 
 
 SMALL_VAULT = VARIANTS.index({"backstop_vault_usd": 20_000.0, "vault_max_drawdown_pct": 0.0})
+SMALL_FUND = VARIANTS.index({"insurance_fund_usd": 500.0, "liquidation_fee_bps": 0.0})
+SMALL_FUND_REDEMPTION = SMALL_FUND + 1
+# a sequence found by search in which an account holding only synthetic dollars is closed whole by the book with
+# equity left but its USD at -1,322 (the realised loss), with remainder_to_insurance and a 500 USD fund: before
+# SPEC R4 the fund took the negative USD and fell below zero
+SYNTH_REMAINDER = [("crash", -0.02, 6), ("synth_account", 3000.0, "BTC", BUY, 1009), ("depeg", 0.5),
+                   ("crash", -0.003, 1), ("crash", -0.003, 6)]
+# the same in redemption mode (USD at -2,773): the fund cannot pay the synthetic dollar's value, fees kept do
+SYNTH_REMAINDER_REDEMPTION = [("crash", 0.05, 6), ("synth_account", 3000.0, "BTC", BUY, 699), ("crash", -0.02, 6)] + \
+    [("crash", -0.003, 6)] * 4
 
 
+@example(preset="binance_like", variant=SMALL_FUND, seq=SYNTH_REMAINDER)
+@example(preset="binance_like", variant=SMALL_FUND_REDEMPTION, seq=SYNTH_REMAINDER_REDEMPTION)
 # a sequence found by search in which the vault, down from its start, declines a takeover (settled rule 2c)
 @example(preset="hyperliquid_like", variant=SMALL_VAULT,
          seq=[("crash", 0.3, 0), ("crash", -0.02, 0), ("crash", 2.0, 1), ("crash", -0.2, 2), ("crash", -0.02, 0)])
@@ -222,6 +253,8 @@ def test_engines_agree(preset, variant, seq):
     for n, op in enumerate(seq):
         fast.apply(op)
         ref.apply(op)
-        compare(fast.v.snapshot(), ref.v.snapshot(), f"after op {n} {op}")
+        snap = fast.v.snapshot()
+        compare(snap, ref.v.snapshot(), f"after op {n} {op}")
+        assert min(snap["insurance"]) >= 0.0, f"after op {n} {op}: insurance fund {snap['insurance']}"   # SR 2d
         fast.v.check_invariants()
         ref.v.check_invariants()

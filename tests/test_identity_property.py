@@ -1,10 +1,12 @@
 """Property: settled rule 1 holds after every operation, per asset, on each preset, and open interest stays
 balanced, over random sequences of deposits, withdrawals, limit and market orders (perp and spot), cancels,
-funding and index moves (a -95% wick and a +200% squeeze among them), with the synthetic dollar depegging."""
+funding and index moves (a -95% wick and a +200% squeeze among them), with the synthetic dollar depegging; and
+accounts holding only the synthetic dollar, liquidated with their USD negative, where the insurance fund must never
+hold less than zero (SPEC 8.4 step 2 [R4])."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_venue
@@ -28,7 +30,14 @@ ops = st.one_of(
     st.tuples(st.just("depeg"), st.sampled_from([1.0, 0.8, 0.5])),
     st.tuples(st.just("leverage"), account, market, st.sampled_from([1.0, 3.0, 10.0, 25.0, 50.0, 125.0])),
     st.tuples(st.just("waterfall"), st.integers(0, 2)),
+    # a cross account holding only the synthetic dollar opens a position: its book liquidation realises the loss
+    # in USD, leaving negative USD against synthetic dollars (SPEC 8.4 step 2 [R4])
+    st.tuples(st.just("synth_account"), st.sampled_from([3_000.0, 20_000.0]), market, side, st.integers(1, 5000),
+              st.sampled_from([5.0, 20.0, 50.0])),
 )
+# the fund as the preset has it, or one too small to absorb a remainder's negative USD (without the liquidation
+# fee, which would take most remainders)
+FUNDS = [{}, {"insurance_fund_usd": 500.0, "liquidation_fee_bps": 0.0}]
 
 
 def quote(v, mm, m, px, spot=False, levels=6, lots=400):
@@ -43,8 +52,8 @@ def quote(v, mm, m, px, spot=False, levels=6, lots=400):
                 v.submit_order(mm, m, sd, lots, p, kind="limit")
 
 
-def build(preset):
-    v = make_venue(preset)
+def build(preset, overrides=None):
+    v = make_venue(preset, overrides)
     mm = v.open_account()
     v.deposit(mm, 2e7)
     traders = [v.open_account(isolated=(k % 3 == 2)) for k in range(N_TRADERS)]
@@ -136,18 +145,31 @@ def apply(v, mm, traders, op, state):
     elif kind == "leverage":
         _, a, m, lev = op
         v.set_leverage(traders[a], m, lev)
+    elif kind == "synth_account" and "SYNTH" in v.asset_index:
+        _, amount, m, sd, lots, lev = op
+        a = v.open_account()
+        v.deposit(a, amount, "SYNTH")
+        v.set_leverage(a, m, lev)
+        v.submit_order(a, m, sd, lots)
 
 
+# found by search: an account holding 3,000 synthetic dollars, long 0.438 BTC at 50x, closed whole by the book
+# with 54 USD of equity left and its USD at -2,796; with a 500 USD fund (SPEC R4's reproduction)
+@example(preset="binance_like", fund=1,
+         seq=[("index", 0.01, 6), ("synth_account", 3_000.0, "BTC", BUY, 438, 50.0)] + [("index", -0.01, 6)] * 6)
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(preset=st.sampled_from(["binance_like", "hyperliquid_like", "lighter_like"]),
+       fund=st.sampled_from(range(len(FUNDS))),
        seq=st.lists(ops, min_size=1, max_size=40))
-def test_identity_holds_after_every_operation(preset, seq):
-    v, mm, traders = build(preset)
+def test_identity_holds_after_every_operation(preset, fund, seq):
+    v, mm, traders = build(preset, FUNDS[fund])
     state = {"step": 0, "index": {"BTC": 100_000.0, "ALT": 10.0}}
     v.check_invariants(rel_tol=1e-9)
     for op in seq:
         apply(v, mm, traders, op, state)
         v.check_invariants(rel_tol=1e-9)
+        # the fund pays only what it has and takes only margin left (settled rule 2b, 2d; SPEC R4)
+        assert min(v.ch.insurance) >= 0.0, f"after {op}: insurance fund {v.ch.insurance}"
         assert (v.ch.open_buy[: v.n_accounts] >= 0).all() and (v.ch.open_sell[: v.n_accounts] >= 0).all()
         for m, book in enumerate(v.books):   # reservations match what rests in the book
             assert v.ch.open_buy[: v.n_accounts, m].sum() == book.total_lots(BUY)

@@ -1,4 +1,5 @@
-"""Regression tests for the findings of the independent review of the venue mechanics (SPEC revision 2)."""
+"""Regression tests for the findings of the independent review of the venue mechanics (SPEC revision 2), and
+for an insurance fund that went negative (issue 20 item 3, SPEC revision 4)."""
 
 from __future__ import annotations
 
@@ -143,3 +144,93 @@ def test_a_synth_holder_closed_at_zero_on_an_empty_spot_book_hands_its_synth_to_
     assert fund_usd0 - v.ch.insurance[0] == pytest.approx(950.0)     # ... at their value after haircut
     assert v.ch.bad_debt[0] == pytest.approx(1_050.0)
     v.check_invariants()
+
+
+# ---------------------------------------------------------------------------------------------- SPEC R4 (issue 20.3)
+def synth_long_world(overrides: dict, synth_bid: float, synth_ask: float):
+    """An account holding only 3,000 synthetic dollars (collateral 2,850 after the 5% haircut at a 1.00 mid) and
+    long 0.5 BTC from 100k; the mark falls to 94,650, where the maker bids for the whole position: equity
+    2,850 - 2,675 = 175 < maintenance 189.3. The book closes it at the mark, which realises the loss in USD:
+    USD -2,675 against 3,000 synthetic dollars. The maker's synthetic-dollar quotes are `synth_bid` / `synth_ask`."""
+    v = make_venue("binance_like", {"taker_fee_bps": 0.0, "maker_fee_bps": 0.0, "liquidation_fee_bps": 0.0,
+                                    "insurance_fund_usd": 100.0, **overrides})
+    mm = v.open_account()
+    v.deposit(mm, 1e8)
+    s = v.spot_index("SYNTH")
+    v.submit_spot_order(mm, s, BUY, 3_000, synth_bid, kind="limit")
+    v.submit_spot_order(mm, s, SELL, 3_000, synth_ask, kind="limit")
+    a = v.open_account()
+    v.deposit(a, 3_000, asset="SYNTH")
+    v.set_leverage(a, "BTC", 20)
+    trade(v, a, mm, "BTC", 500, 100_000.0)
+    v.submit_order(mm, "BTC", BUY, 500, 94_650.0, kind="limit")
+    force_mark(v, {"BTC": 94_650.0})
+    assert v.equity(a) == pytest.approx(175.0) and len(v.scan()) == 1
+    return v, mm, a
+
+
+def test_a_remainder_with_negative_usd_sells_its_synthetic_dollar_and_the_fund_takes_only_what_is_left():
+    """Before R4 the fund took the account's USD of -2,675 with its synthetic dollars and fell to -2,575."""
+    v, mm, a = synth_long_world({}, 0.99, 1.01)
+    v.run_liquidations()
+    syn = v.asset_index["SYNTH"]
+    assert v.ch.bal[a].tolist() == [0.0] * len(v.assets)
+    assert v.ch.bal[mm, syn] == pytest.approx(3_000.0)               # sold on the spot book (settled rule 2f) ...
+    assert v.ch.insurance[0] == pytest.approx(100.0 + 295.0)          # ... 2,970 - 2,675 left, to the fund
+    assert v.ch.insurance[syn] == 0.0 and v.ch.bad_debt[0] == 0.0
+    ins = rows(v, ev.INSURANCE)
+    assert ins["aux"].tolist() == pytest.approx([295.0]) and ins["lots"].tolist() == [0]
+    v.check_invariants()
+
+
+def test_a_remainder_whose_synthetic_dollar_sells_below_its_value_books_only_the_usd_still_negative():
+    """The oracle (the mid, 1.00) values the collateral at 2,850; the bids pay 2,550: USD -125 is bad debt (rule
+    2f) and the fund neither pays nor receives anything."""
+    v, mm, a = synth_long_world({}, 0.85, 1.15)
+    v.run_liquidations()
+    assert v.ch.bal[a].tolist() == [0.0] * len(v.assets)
+    assert v.ch.insurance == pytest.approx([100.0, 0.0, 0.0, 0.0])
+    assert v.ch.bad_debt[0] == pytest.approx(125.0)
+    assert len(rows(v, ev.INSURANCE)["aux"]) == 0
+    v.check_invariants()
+
+
+def test_in_redemption_mode_a_fund_that_cannot_pay_the_synthetic_dollar_leaves_it_to_fees_kept():
+    """Redemption mode: the synthetic dollar is taken at 1.00 after haircut (2,850) by the fund only if its USD
+    covers it; this fund has 100, so the venue's fees kept pay; the account's 175 goes to the fund."""
+    v, mm, a = synth_long_world({"collateral_oracle": "redemption"}, 0.5, 0.6)
+    fees0 = v.ch.fees_kept[0]
+    v.run_liquidations()
+    syn = v.asset_index["SYNTH"]
+    assert v.ch.bal[a].tolist() == [0.0] * len(v.assets)
+    assert v.ch.insurance[0] == pytest.approx(275.0) and v.ch.insurance[syn] == 0.0
+    assert fees0 - v.ch.fees_kept[0] == pytest.approx(2_850.0) and v.ch.fees_kept[syn] == pytest.approx(3_000.0)
+    assert rows(v, ev.INSURANCE)["aux"].tolist() == pytest.approx([175.0])
+    v.check_invariants()
+
+
+def test_whole_model_with_a_small_fund_keeps_it_non_negative_and_the_book_stage_working():
+    """Issue 20.3 at a small scale: binance with a 1,000 USD fund. Before R4 the fund took remainders' negative
+    USD and fell to -3,601; its cover turned negative, the book stage's limit went above the bankruptcy price,
+    and after the shock the book closed 1.44M against 0.52M by ADL (with the fix: 1.95M and 0.02M)."""
+    from model import CascadeModel, ModelConfig, compute_metrics
+
+    steps = 400
+    venues = {"binance": {"preset": "binance_like", "overrides": {"insurance_fund_usd": 1_000.0}},
+              "hyperliquid": {"preset": "hyperliquid_like"}, "lighter": {"preset": "lighter_like"}}
+    m = CascadeModel(ModelConfig(seed=0, steps=steps, n_directional=1500, n_farmers=100, venues=venues))
+    v = m.venues["binance"]
+    for t in range(steps):
+        m.step()
+        assert min(v.ch.insurance) >= 0.0, f"minute {t + 1}: fund {v.ch.insurance}"
+    c = v.events.columns()
+    after = (c["kind"] == ev.LIQUIDATION) & (c["step"] > 199)       # the shock starts at minute 180
+    book = float(c["notional"][after & (c["info"] == 1)].sum())
+    adl = float(c["notional"][after & (c["info"] == 3)].sum())
+    assert book > 0 and adl <= 0.1 * (book + adl), (book, adl)       # the fund, not ADL, takes the gaps (2b, 2d)
+    # the fund's value: its USD and what else it holds at the collateral oracle (here synthetic dollars)
+    met = compute_metrics(m, 0.0)["venues"]["binance"]
+    syn = v.asset_index["SYNTH"]
+    assert met["insurance_fund_end_cash_usd"] == v.ch.insurance[0]
+    value = v.ch.insurance[0] + v.ch.insurance[syn] * v.ch.asset_value[syn]
+    assert met["insurance_fund_end_usd"] == pytest.approx(value)

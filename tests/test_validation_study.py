@@ -120,5 +120,5 @@ def test_paired_bars_and_line_tables_by_hand(tmp_path):
     line = pd.read_csv(tmp_path / "line.csv")
     assert len(line) == 4 and (line["n"] == 3).all()
     assert (line["ci_high"] - line["mean"]).to_numpy() == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-5)
-    with pytest.raises(SystemExit, match="not a value"):
+    with pytest.raises(plot.PlotError, match="not a value"):
         plot.paired_plot(sweep, "incentives.point_value_usd", "0.5", "totals.liq", tmp_path / "bad")

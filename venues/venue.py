@@ -827,6 +827,13 @@ class Venue:
             "mark": ch.mark.tolist(), "index": self.index.tolist(), "events": rows,
         }
 
+    def insurance_fund_value(self) -> tuple[float, float]:
+        """The insurance fund's (USD, value of its other holdings): the synthetic dollar and spot assets the
+        fund took (SPEC 8.4 step 2, 8.7 step 2) at the collateral oracle's value, before haircut (SPEC 2)."""
+        ch = self.ch
+        other = sum(float(ch.insurance[a]) * float(ch.asset_value[a]) for a in range(1, ch.A))
+        return float(ch.insurance[0]), other
+
     # ================================================================== liquidation detection
     def scan(self) -> Scan:
         """Every account (cross) or position (isolated) below maintenance margin, ascending margin ratio."""
@@ -853,6 +860,10 @@ class Venue:
             if not rel[k] <= rel_tol:  # also catches nan
                 raise InvariantError(f"venue {self.name} step {self.step}: accounting identity broken for {a} by "
                                      f"{gap[k]:.6g} ({rel[k]:.3g} of gross deposits {ch.deposits[k]:.6g})")
+        for k, a in enumerate(self.assets):   # the fund pays only what it has (SR 2d; SPEC 10 [R4])
+            if not ch.insurance[k] >= 0.0:
+                raise InvariantError(f"venue {self.name} step {self.step}: insurance fund holds {ch.insurance[k]:.6g} "
+                                     f"{a}, below zero")
         lots = ch.lots[: ch.n]
         long = np.where(lots > 0, lots, 0).sum(axis=0)
         short = -np.where(lots < 0, lots, 0).sum(axis=0)

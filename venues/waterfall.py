@@ -141,7 +141,8 @@ class Waterfall:
         positions = [k for k in positions if ch.lots[i, k] != 0]
         if not positions:
             self._remainder(i, m)
-            if eq < -EPS_NEG:
+            # 8.7 when the unit is negative now (a conversion of the remainder may have sold below value)
+            if ch.unit_state(i, m)[0] < -EPS_NEG:
                 self._bad_debt(i, m, {})
             return 1
         mm = sum(mms) if m < 0 else mms[m]
@@ -198,7 +199,7 @@ class Waterfall:
             if fund:
                 # the worse of bk and mark, widened by what the fund can still pay below bk (so its payments
                 # stay within its balance), at most liquidation_max_slippage_bps past that base
-                cover = ch.insurance[0] / (size * lot)
+                cover = max(0.0, ch.insurance[0]) / (size * lot)   # never negative (SPEC 8.4 [R4])
                 slip = p.liquidation_max_slippage_bps * 1e-4
                 if lots_k > 0:
                     limit = max(p_bk - cover, min(p_bk, mark) * (1.0 - slip))
@@ -282,8 +283,8 @@ class Waterfall:
         self.cooldown_until.pop((i, k), None)
 
     def _remainder(self, i: int, m: int) -> None:
-        """Margin left after the book closed the whole unit (settled rule 2b). Dust of EPS_NEG or less (float
-        noise of an exact close) stays where it is."""
+        """Margin left after the book closed the whole unit (settled rule 2b): never negative. Dust of EPS_NEG
+        or less (float noise of an exact close) stays where it is."""
         v = self.v
         ch = v.ch
         to_fund = v.params.remainder_to_insurance and v.fund_present
@@ -297,14 +298,24 @@ class Waterfall:
                 v.events.append(ev.INSURANCE, m, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
             else:
                 ch.bal[i, 0] += left
-        elif to_fund:
-            left = ch.unit_state(i, -1)[0]
-            if left > EPS_NEG:   # the whole remaining collateral, synthetic dollar included (SPEC 8.4 step 2)
-                v.cancel_all_spot(i)
-                for a in range(ch.A):
-                    ch.insurance[a] += float(ch.bal[i, a])
-                    ch.bal[i, a] = 0.0
-                v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
+            return
+        if not to_fund:
+            return
+        eq = ch.unit_state(i, -1)[0]
+        if eq > EPS_NEG:
+            # the whole remaining collateral, synthetic dollar included (SPEC 8.4 step 2); a negative USD
+            # balance is first settled within the account: its other assets turned into USD as in 8.7 step 2
+            # (settled rule 2f), so the fund never takes a debt [R4]
+            v.cancel_all_spot(i)
+            if ch.bal[i, 0] < 0.0:
+                self._convert_collateral(i)
+                eq = ch.unit_state(i, -1)[0]
+                if not eq > EPS_NEG:
+                    return
+            for a in range(ch.A):
+                ch.insurance[a] += float(ch.bal[i, a])
+                ch.bal[i, a] = 0.0
+            v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, eq, 0.0, info=0.0, aux=eq)
 
     # ------------------------------------------------------------------ c: backstop vault
     def _vault_healthy(self) -> bool:

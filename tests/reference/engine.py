@@ -901,7 +901,8 @@ class RefVenue:
             else:
                 # SPEC 8.4 (revised): below p_bk only as far as the fund's balance covers, at most `slip`
                 # past the worse of p_bk and mark
-                cover = self.insurance[0] / (S * lot)
+                # [R4] the cover is never negative
+                cover = max(0.0, self.insurance[0]) / (S * lot)
                 slip = p.liquidation_max_slippage_bps * 1e-4
                 if L > 0:
                     limit = max(p_bk - cover, min(p_bk, mark) * (1 - slip))
@@ -973,10 +974,16 @@ class RefVenue:
                         self.bal[i][0] += mg
                     self.iso_margin[i][m] = 0.0
             else:
-                # SPEC 8.4 step 2 [R2]: the whole collateral, every asset (USD even if negative)
+                # SPEC 8.4 step 2 [R2]: the whole collateral, every asset; [R4] a negative USD balance is
+                # first settled within the account by the conversion of 8.7 step 2, and the fund takes only
+                # a positive remainder
                 e = self.equity(i)
                 if p.remainder_to_insurance and self.fund_present and e > EPS_NEG:
                     self._cancel_all_spot(i)
+                    if self.bal[i][0] < 0:
+                        self._convert_to_usd(i)
+                        e = self.equity(i)
+                if p.remainder_to_insurance and self.fund_present and e > EPS_NEG:
                     for a in range(self.A):
                         amt = self.bal[i][a]
                         self.bal[i][a] = 0.0
@@ -1130,7 +1137,6 @@ class RefVenue:
 
     # ------------------------------------------------------------ bad debt (SPEC 8.7)
     def _bad_debt(self, i, m, leftover, queues) -> None:
-        p = self.p
         # 1. lots ADL could not place: at the mark against the pnl_leverage queue, no caps
         for k in sorted(leftover):
             X = leftover[k]
@@ -1144,34 +1150,7 @@ class RefVenue:
         if self._unit_has_position(i, m) or not (self._unit_equity(i, m) < -EPS_NEG):
             return
         if m < 0:
-            self._cancel_all_spot(i)
-            for a in range(1, self.A):
-                b = self.bal[i][a]
-                if not b > 0:
-                    continue
-                name = self.assets[a]
-                # SPEC 8.7 step 2 (R3): market mode and other assets are first sold on the venue's spot book
-                # (IOC); what is left is taken at its oracle value by the fund, else the vault, else fees kept
-                if not (name == SYNTH and p.collateral_oracle == "redemption"):
-                    s = next((s for s, base in enumerate(self.spot_base) if base == name), None)
-                    if s is not None:
-                        n = math.floor(b / self.spot_books[s].lot_size)
-                        if n >= 1:
-                            self.submit_spot_order(i, s, SELL, int(n), kind="market")
-                b = self.bal[i][a]
-                if b > 0:
-                    value = b * self.val[a] * (1.0 - self.hc[a])
-                    if self.fund_present and self.insurance[0] >= value:
-                        self.insurance[0] -= value
-                        self.insurance[a] += b
-                    elif self.vault_present and self.bal[self.vault][0] >= value:
-                        self.bal[self.vault][0] -= value
-                        self.bal[self.vault][a] += b
-                    else:
-                        self.fees_kept[0] -= value
-                        self.fees_kept[a] += b
-                    self.bal[i][a] -= b
-                    self.bal[i][0] += value
+            self._convert_to_usd(i)
         # 3. book what is still negative
         usd = self.bal[i][0] if m < 0 else self.iso_margin[i][m]
         if usd < 0:
@@ -1182,6 +1161,38 @@ class RefVenue:
             else:
                 self.iso_margin[i][m] = 0.0
             self._ev(BAD_DEBT, m, i, 0, 0, 0.0, amt, 0.0, 0.0, 0.0)
+
+    def _convert_to_usd(self, i) -> None:
+        """SPEC 8.7 step 2 (SR 2f): a cross account's non-USD assets turned into USD."""
+        p = self.p
+        self._cancel_all_spot(i)
+        for a in range(1, self.A):
+            b = self.bal[i][a]
+            if not b > 0:
+                continue
+            name = self.assets[a]
+            # SPEC 8.7 step 2 (R3): market mode and other assets are first sold on the venue's spot book
+            # (IOC); what is left is taken at its oracle value by the fund, else the vault, else fees kept
+            if not (name == SYNTH and p.collateral_oracle == "redemption"):
+                s = next((s for s, base in enumerate(self.spot_base) if base == name), None)
+                if s is not None:
+                    n = math.floor(b / self.spot_books[s].lot_size)
+                    if n >= 1:
+                        self.submit_spot_order(i, s, SELL, int(n), kind="market")
+            b = self.bal[i][a]
+            if b > 0:
+                value = b * self.val[a] * (1.0 - self.hc[a])
+                if self.fund_present and self.insurance[0] >= value:
+                    self.insurance[0] -= value
+                    self.insurance[a] += b
+                elif self.vault_present and self.bal[self.vault][0] >= value:
+                    self.bal[self.vault][0] -= value
+                    self.bal[self.vault][a] += b
+                else:
+                    self.fees_kept[0] -= value
+                    self.fees_kept[a] += b
+                self.bal[i][a] -= b
+                self.bal[i][0] += value
 
     # ------------------------------------------------------------ negative pass (SPEC 8.8)
     def _negative_pass(self, queues) -> None:
@@ -1266,6 +1277,8 @@ class RefVenue:
             assert abs(lhs - rhs) <= tol, (
                 f"{self.name}: accounting identity broken for {name}: deposits - withdrawals = {lhs!r}, "
                 f"holdings = {rhs!r}, diff = {lhs - rhs!r} > tol {tol!r}")
+        for a, name in enumerate(self.assets):   # SPEC 10 [R4]: the fund never holds less than zero
+            assert self.insurance[a] >= 0.0, f"{self.name}: insurance fund holds {self.insurance[a]!r} {name}"
         for k in range(self.M):
             longs = sum(max(self.lots[i][k], 0) for i in range(n))
             shorts = sum(max(-self.lots[i][k], 0) for i in range(n))
