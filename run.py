@@ -525,21 +525,92 @@ def aggregate(sweep_dir: str | Path) -> pd.DataFrame:
     return df
 
 
+# ---------------------------------------------------------------------------------------------- the sweep's lock
+SWEEP_LOCK = ".sweep.lock"
+_sweep_locks: dict[str, int] = {}   # sweep folder -> its open lock file (not on the callback: jobs get copies)
+
+
+class SweepBusy(ConfigError):
+    """Another live sweep holds the sweep folder's lock."""
+
+
+def lock_sweep(root: str | Path) -> None:
+    """Hold the sweep folder's lock (fcntl.flock on <root>/.sweep.lock) while this process runs a sweep in it;
+    raise SweepBusy (one line) when another live process holds it. The kernel releases the lock when its holder
+    ends, however it ends (SIGKILL included), so a dead sweep's lock never blocks. Once the lock is held,
+    temporary files (`.*.tmp-<pid>`) that dead processes left in the folder and its job folders are removed."""
+    import fcntl
+    import socket
+    root = Path(root)
+    if str(root) in _sweep_locks:
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / SWEEP_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"hydra.sweep.dir: cannot create {root}/{SWEEP_LOCK}: {_one_line(e)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = " ".join(os.pread(fd, 200, 0).decode(errors="replace").split())
+        os.close(fd)
+        raise SweepBusy(f"hydra.sweep.dir: {root} is in use by another sweep ({holder or 'starting'}); wait for "
+                        "it to end or choose another folder") from None
+    except OSError as e:   # a file system without locks (some network mounts): run unlocked, say so
+        os.close(fd)
+        log.warning("sweep folder %s not locked (%s): do not start a second sweep into it", root, _one_line(e))
+        return
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+              .encode(), 0)
+    _sweep_locks[str(root)] = fd
+    for tmp in [*root.glob(".*.tmp-*"), *root.glob("*/.*.tmp-*")]:
+        pid = tmp.name.rpartition(".tmp-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def unlock_sweep(root: str | Path) -> None:
+    """Release the sweep folder's lock (the lock file stays: removing it would let two sweeps lock two files)."""
+    fd = _sweep_locks.pop(str(Path(root)), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class SweepSummary:
-    """Hydra callback (conf/config.yaml): writes the sweep's summary table when a multirun ends."""
+    """Hydra callback (conf/config.yaml): locks the sweep folder when a multirun starts (a second sweep into it
+    is refused: one line, exit status 2), writes the sweep's summary table when it ends, then unlocks."""
 
     def __init__(self, **kwargs) -> None:
         pass
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            lock_sweep(config.hydra.sweep.dir)   # before anything is written into the folder
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         write_manifest(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         root = Path(config.hydra.sweep.dir)
-        if root.exists():
-            df = aggregate(root)
-            failed = int((df["status"] != "ok").sum()) if "status" in df.columns else 0
-            log.info("sweep done: %d jobs (%d failed), summary at %s", len(df), failed, root / "summary.parquet")
+        try:
+            if root.exists():
+                df = aggregate(root)
+                failed = int((df["status"] != "ok").sum()) if "status" in df.columns else 0
+                log.info("sweep done: %d jobs (%d failed), summary at %s", len(df), failed, root / "summary.parquet")
+        finally:
+            unlock_sweep(root)
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         pass
