@@ -289,7 +289,7 @@ class CascadeModel(mesa.Model):
                 for _ in range(lp.per_market if depth > 0 else 0):
                     self.limit_traders.append(LimitTrader(self, len(self.limit_traders), name, k,
                                                           depth / lp.per_market, lp))
-                cap = vp.capital_usd.get(a, 0.0) * s
+                cap = vp.capital_usd.get(a, 0.0)   # capital goes where prices are wrong: not scaled by the venue
                 for _ in range(vp.per_market if cap > 0 else 0):
                     tr = ValueTrader(self, len(self.value_traders), name, k, a, cap, vp)
                     self.value_traders.append(tr)
