@@ -730,6 +730,9 @@ def preflight(args: list[str]) -> None:
     base = _compose(fixed + firsts)
     _validate(base)
     _check_out_dir(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+    batch = OmegaConf.select(base, "hydra.sweeper.max_batch_size", default=None)
+    if multirun and batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ConfigError(f"hydra.sweeper.max_batch_size: expected null or an integer >= 1, got {batch!r}")
     for key, values in sweeps.items():
         # a plain value (not a group choice, not an addition or deletion) is checked by writing it into the
         # composed config, which is what Hydra's override does; a group choice is composed
