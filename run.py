@@ -50,8 +50,11 @@ def model_config(cfg: DictConfig | dict) -> ModelConfig:
 def _atomic_write(path: Path, write) -> None:
     """Write to a temporary name in the same folder, then rename: a killed job leaves no half-written file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:   # a write or rename that failed (full disk, a killed job's SIGTERM) leaves no temporary file
+        tmp.unlink(missing_ok=True)
 
 
 def timeseries_frame(m: CascadeModel) -> pd.DataFrame:
@@ -469,8 +472,11 @@ def _job_row(job: Path, overrides: list[str] | None, planned: list[str] | None) 
     if planned is not None and sorted(_job_overrides(job) or planned) != sorted(planned):
         return {**row, "status": "missing", "error": "the job folder holds a job of another sweep; this one has "
                 "not started there"}
+    mpath = job / "metrics.json"
+    if not mpath.is_file() and (job.parent / ".failed" / f"{job.name}.json").is_file():
+        mpath = job.parent / ".failed" / f"{job.name}.json"   # its folder could not hold its failure record
     try:
-        metrics = json.loads((job / "metrics.json").read_text())
+        metrics = json.loads(mpath.read_text())
     except FileNotFoundError:
         return {**row, "status": "missing", "error": "no metrics.json: the job has not finished"}
     except (OSError, ValueError) as e:
