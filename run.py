@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import hydra
+from hydra.core.plugins import Plugins
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -34,11 +35,15 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
 from conf import schema
+from hydra_plugins.perp_cascades.pool_launcher import PoolLauncher
 from model import ASSETS, CascadeModel, ModelConfig, compute_metrics
 from venues import events as ev
 from venues.params import ConfigError
 
 log = logging.getLogger("perp_cascades")
+# the sweeps' launcher, hydra/launcher=pool: registered here too, for where Hydra's plugin scan cannot list
+# hydra_plugins/perp_cascades (an editable install run from another folder)
+Plugins.instance().register(PoolLauncher)
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
