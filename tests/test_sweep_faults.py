@@ -214,6 +214,7 @@ def _faulty_env(tmp_path: Path, sweep: Path, faults: dict) -> dict:
             "FAULT_SWEEP": str(sweep), "FAULTS": json.dumps(faults)}
 
 
+@pytest.mark.slow
 def test_an_unwritable_job_folder_a_failed_rename_and_a_full_disk_fail_only_their_job(tmp_path):
     """Reproduction 4 (faults other than a killed worker): job 1's folder cannot be created (a file is in its
     place), every rename into job 2's folder fails, every write into job 3's folder finds the disk full. Each
