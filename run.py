@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import hydra
+from hydra.core.plugins import Plugins
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -34,11 +35,15 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
 from conf import schema
+from hydra_plugins.perp_cascades.pool_launcher import PoolLauncher
 from model import ASSETS, CascadeModel, ModelConfig, compute_metrics
 from venues import events as ev
 from venues.params import ConfigError
 
 log = logging.getLogger("perp_cascades")
+# the sweeps' launcher, hydra/launcher=pool: registered here too, for where Hydra's plugin scan cannot list
+# hydra_plugins/perp_cascades (an editable install run from another folder)
+Plugins.instance().register(PoolLauncher)
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
@@ -50,8 +55,11 @@ def model_config(cfg: DictConfig | dict) -> ModelConfig:
 def _atomic_write(path: Path, write) -> None:
     """Write to a temporary name in the same folder, then rename: a killed job leaves no half-written file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:   # a write or rename that failed (full disk, a killed job's SIGTERM) leaves no temporary file
+        tmp.unlink(missing_ok=True)
 
 
 def timeseries_frame(m: CascadeModel) -> pd.DataFrame:
@@ -472,8 +480,11 @@ def _job_row(job: Path, overrides: list[str] | None, planned: list[str] | None) 
     if planned is not None and sorted(_job_overrides(job) or planned) != sorted(planned):
         return {**row, "status": "missing", "error": "the job folder holds a job of another sweep; this one has "
                 "not started there"}
+    mpath = job / "metrics.json"
+    if not mpath.is_file() and (job.parent / ".failed" / f"{job.name}.json").is_file():
+        mpath = job.parent / ".failed" / f"{job.name}.json"   # its folder could not hold its failure record
     try:
-        metrics = json.loads((job / "metrics.json").read_text())
+        metrics = json.loads(mpath.read_text())
     except FileNotFoundError:
         return {**row, "status": "missing", "error": "no metrics.json: the job has not finished"}
     except (OSError, ValueError) as e:
@@ -733,6 +744,9 @@ def preflight(args: list[str]) -> None:
     base = _compose(fixed + firsts)
     _validate(base)
     _check_out_dir(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+    batch = OmegaConf.select(base, "hydra.sweeper.max_batch_size", default=None)
+    if multirun and batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ConfigError(f"hydra.sweeper.max_batch_size: expected null or an integer >= 1, got {batch!r}")
     for key, values in sweeps.items():
         # a plain value (not a group choice, not an addition or deletion) is checked by writing it into the
         # composed config, which is what Hydra's override does; a group choice is composed

@@ -37,8 +37,10 @@ def test_two_processes_same_seed_identical_other_seed_different(tmp_path):
     m1, t1 = run_in_process(tmp_path / "a", "seed=5", *small)
     m2, t2 = run_in_process(tmp_path / "b", "seed=5", *small)
     m3, t3 = run_in_process(tmp_path / "c", "seed=6", *small)
-    # compared as JSON text: the statistics hold NaN where undefined (no ADL, say), and NaN != NaN as floats
-    assert json.dumps(m1, sort_keys=True) == json.dumps(m2, sort_keys=True)
+    # metrics.json is strict JSON: an undefined statistic (no ADL, say) is null, so the two compare as values and
+    # as text; the config hash is part of the result (same config, same hash)
+    assert m1 == m2 and json.dumps(m1, sort_keys=True) == json.dumps(m2, sort_keys=True)
+    assert m1["config_hash"] == m2["config_hash"] != m3["config_hash"]
     pd.testing.assert_frame_equal(t1, t2)
     assert m1 != m3 and not t1["mid"].equals(t3["mid"])
 

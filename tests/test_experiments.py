@@ -190,7 +190,7 @@ def _sweep(tmp_path, *extra):
 
 
 def test_a_joblib_sweep_writes_a_summary_row_per_job(tmp_path):
-    out, r = _sweep(tmp_path, "incentives.point_value_usd=0.0,0.05", "hydra.launcher.n_jobs=2")
+    out, r = _sweep(tmp_path, "incentives.point_value_usd=0.0,0.05", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert "Joblib.Parallel(n_jobs=2" in r.stderr + r.stdout
     df = pd.read_parquet(out / "summary.parquet")
     assert len(df) == 4 and set(df["job"]) == {"0", "1", "2", "3"}

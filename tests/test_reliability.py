@@ -139,14 +139,17 @@ def _result(job: Path) -> tuple[dict, pd.DataFrame]:
     return m, pd.read_parquet(job / "timeseries.parquet")
 
 
+@pytest.mark.slow
 def test_same_result_alone_and_in_every_launcher_with_no_state_leaking_between_jobs(tmp_path):
-    """Seed 3 alone, then in sweeps (basic, joblib with one worker running seeds 3, 4, 3 in turn, submitit):
-    identical metrics (less wall_s) and time series; the worker's second seed-3 job equals its first."""
+    """Seed 3 alone, then in sweeps (basic; pool, the default, and joblib, each with one worker running seeds
+    3, 4, 3 in turn; submitit): identical metrics (less wall_s) and time series; the worker's second seed-3 job
+    equals its first."""
     common = ["population=small", "steps=40", "warmup_minutes=5", "dashboard=false", "progress=false"]
     subprocess.run([sys.executable, str(ROOT / "run.py"), *common, "seed=3", f"hydra.run.dir={tmp_path}/alone"],
                    cwd=ROOT, check=True, capture_output=True, timeout=300)
     ref_m, ref_ts = _result(tmp_path / "alone")
-    runs = {"basic": ["hydra/launcher=basic"], "joblib": ["hydra.launcher.n_jobs=1"],
+    runs = {"basic": ["hydra/launcher=basic"], "pool": ["hydra.launcher.n_jobs=1"],
+            "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"],
             "submitit": ["hydra/launcher=submitit_local"]}
     for name, extra in runs.items():
         subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *common, "seed=3,4,3", *extra,

@@ -195,10 +195,11 @@ BAD_CLI = [   # (arguments, start of the one-line message after "error: ")
     (["scenario=null"], "scenario: expected one of calm, oct10, got null"),
     (["hydra.launcher.n_jobs=abc"], "hydra.launcher.n_jobs: "),
     (["hydra/launcher=nope"], "hydra/launcher: expected one of "),
+    (["-m", "seed=0,1", "hydra.sweeper.max_batch_size=0"], "hydra.sweeper.max_batch_size: expected null or an "),
 ]
 
 
-@pytest.mark.parametrize("args,message", BAD_CLI, ids=[a[0][:40] for a, _ in BAD_CLI])
+@pytest.mark.parametrize("args,message", BAD_CLI, ids=[" ".join(a)[:40] for a, _ in BAD_CLI])
 def test_config_and_hydra_errors_are_one_line_and_exit_2(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         run.cli([*TINY, *args, f"hydra.run.dir={tmp_path}/run"])

@@ -1,0 +1,672 @@
+"""The `pool` launcher (`hydra/launcher=pool`, the default of `python run.py -m`): a sweep's jobs on a pool of
+worker processes that survives its faults. (Registered by pool_launcher.py; the code lives here, in a module
+Hydra's plugin scan does not execute a second time, so its classes stay the ones pickle finds by name.)
+
+- Up to `n_jobs` workers (-1: every core, -2: all but one, as joblib counts), each a fresh interpreter
+  (multiprocessing's spawn: nothing of the parent's threads or state is inherited) that runs jobs one after
+  another; a worker that dies is replaced while jobs remain.
+- A job that fails in any way is recorded and the sweep goes on. A job that raises is recorded by the task
+  itself (run.py's `main`). A failure outside it (the job folder cannot be created or written, a rename fails,
+  the disk is full, the record itself cannot be written) is recorded by the worker, else by the parent; a job
+  whose worker died (killed, out of memory, crashed) is recorded by the parent: metrics.json with status failed,
+  the error's type and message, and the job's config, written by the task module's `write_failure(cfg,
+  out_dir, err, wall_s)` when it has one (run.py does). When the job's own folder cannot hold the record, it is
+  written to `<sweep dir>/.failed/<job>.json`. Temporary files (`.*.tmp-<pid>`) of a failed job are removed.
+- Workers end with their parent: PR_SET_PDEATHSIG (Linux) and a thread watching the parent send them SIGTERM
+  when it dies, SIGKILL included; a worker's SIGTERM ends its job at once, its temporary files removed, and the
+  worker is killed `term_grace_s` later if it has not ended.
+- SIGTERM, SIGINT or SIGHUP of the parent stop every worker (SIGTERM, SIGKILL after `term_grace_s`), record the
+  jobs in flight as failed (`Interrupted`) and end the sweep with exit status 128 + the signal; the jobs not
+  started have no record (`resume=true` runs them and the stopped ones).
+
+Each job returns what the task returns; a failed job returns NaN (never an exception, so Hydra's sweepers go
+on to the next batch and the summary callback runs).
+"""
+
+
+import copy
+import json
+import logging
+import math
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+FALLBACK_DIR = ".failed"
+"""Under the sweep folder: the records of failed jobs whose own folder could not hold one (<job>.json)."""
+
+
+@dataclass
+class PoolLauncherConf:
+    _target_: str = "hydra_plugins.perp_cascades._pool.PoolLauncher"
+    # workers at once: -1 every core, -2 all but one (joblib's count), n >= 1 exactly n
+    n_jobs: int = -1
+    # seconds a stopped worker has to end its job cleanly before it is killed (SIGKILL)
+    term_grace_s: float = 5.0
+
+
+class WorkerDied(RuntimeError):
+    """The process running a job ended before the job did."""
+
+
+class Interrupted(RuntimeError):
+    """The sweep was stopped (SIGTERM, SIGINT, SIGHUP of its parent) while the job ran."""
+
+
+class _Stop(BaseException):
+    """Raised in the parent's main loop by its SIGTERM / SIGINT / SIGHUP handler."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Terminated(BaseException):
+    """Raised in a worker by SIGTERM: unwinds the job (each writer removes its temporary file), not caught by
+    the job's `except Exception`."""
+
+
+def _bad_input(key: str, allowed: str, got: Any) -> None:
+    print(f"error: hydra.launcher.{key}: expected {allowed}, got {got!r}", file=sys.stderr)
+    sys.exit(2)
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class PoolLauncher(Launcher):
+    def __init__(self, n_jobs: int = -1, term_grace_s: float = 5.0, **_: Any) -> None:
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+            _bad_input("n_jobs", "an integer >= 1, or -1 (every core), -2 (all but one), ...", n_jobs)
+        if isinstance(term_grace_s, bool) or not isinstance(term_grace_s, (int, float)) or \
+                not (0 < term_grace_s < math.inf):
+            _bad_input("term_grace_s", "a number of seconds > 0", term_grace_s)
+        self.n_jobs = int(n_jobs)
+        self.term_grace_s = float(term_grace_s)
+        self.config: Optional[DictConfig] = None
+        self.task_function: Optional[TaskFunction] = None
+        self.hydra_context: Optional[HydraContext] = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.task_function = task_function
+        self.hydra_context = hydra_context
+
+    def workers(self) -> int:
+        return self.n_jobs if self.n_jobs > 0 else max(1, cores() + 1 + self.n_jobs)
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        setup_globals()
+        assert self.config is not None and self.task_function is not None and self.hydra_context is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        jobs = [(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+        size = min(self.workers(), len(jobs))
+        log.info(f"Pool launcher: {len(jobs)} jobs on {size} workers (n_jobs={self.n_jobs})")
+        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+        for idx, overrides in jobs:
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        if not jobs:
+            return []
+        return _Pool(self, size).run(jobs)
+
+
+# ---------------------------------------------------------------------------------------------- job records
+@contextmanager
+def _hydra_config(sweep_config: DictConfig):
+    """HydraConfig set to this job's config (its `${hydra:...}` resolve), restored afterwards."""
+    orig = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(sweep_config)
+    try:
+        yield
+    finally:
+        HydraConfig.instance().cfg = orig
+
+
+def _sweep_config(hydra_context: HydraContext, config: DictConfig, idx: int, overrides: Sequence[str]) -> DictConfig:
+    """A job's composed config, as Hydra's launchers build it."""
+    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+        sweep_config.hydra.job.num = idx
+    return sweep_config
+
+
+def _job_dir(sweep_config: DictConfig) -> tuple[Path, str]:
+    """The job's folder and its name under the sweep folder (call inside _hydra_config)."""
+    sub = str(OmegaConf.select(sweep_config, "hydra.sweep.subdir"))
+    root = str(OmegaConf.select(sweep_config, "hydra.sweep.dir"))
+    return Path(os.path.abspath(os.path.join(root, sub))), sub
+
+
+def _task_cfg(sweep_config: DictConfig) -> DictConfig:
+    task_cfg = copy.deepcopy(sweep_config)
+    with read_write(task_cfg):
+        with open_dict(task_cfg):
+            del task_cfg["hydra"]
+    return task_cfg
+
+
+def _plain(x: Any) -> Any:
+    """x for strict JSON (a non-finite float as text)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return str(x)
+
+
+def _record(cfg: DictConfig, err: BaseException, wall_s: float, tb: Optional[list[str]] = None) -> dict:
+    """A failed job's record: run.py's metrics.json fields for a failure."""
+    try:
+        tree = OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # noqa: BLE001  (an interpolation that does not resolve here: the config as written)
+        tree = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(tree, dict)
+    tree.pop("hydra", None)
+    return {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
+            "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
+            "traceback": tb if tb is not None else traceback.format_exception(err)[-6:], "config": _plain(tree)}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(_plain(obj), indent=2, allow_nan=False))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _generic_write_failure(cfg: DictConfig, out_dir: Path, err: BaseException, wall_s: float) -> dict:
+    record = _record(cfg, err, wall_s)
+    _write_json(out_dir / "metrics.json", record)
+    return record
+
+
+def failure_writer(task_function: Callable) -> Callable:
+    """The task module's write_failure(cfg, out_dir, err, wall_s) (run.py's), else a generic one."""
+    module = sys.modules.get(getattr(task_function, "__module__", "") or "")
+    writer = getattr(module, "write_failure", None)
+    return writer if callable(writer) else _generic_write_failure
+
+
+def _remote_error(error_type: str, message: str) -> Exception:
+    """An exception of the worker's error's type name and message (its class need not exist here)."""
+    return type(error_type, (Exception,), {"__module__": "builtins"})(message)
+
+
+def describe(err: BaseException) -> str:
+    """The error's message on one line, with its direct cause (e.g. logging's "Unable to configure handler
+    'file'" caused by "No space left on device")."""
+    text = " ".join(str(err).split())
+    cause = err.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" (caused by {type(cause).__name__}: {' '.join(str(cause).split())})"
+    return text[:2000]
+
+
+def _with_cause_in_message(err: BaseException) -> BaseException:
+    """err itself, or (when its cause would be lost from its message) the same type and name with the cause
+    in the message, chained to err so the traceback still shows where it came from."""
+    if err.__cause__ is None or describe(err) == " ".join(str(err).split())[:2000]:
+        return err
+    wrapped = _remote_error(type(err).__name__, describe(err))
+    wrapped.__cause__ = err
+    return wrapped
+
+
+def record_failure(writer: Callable, sweep_config: DictConfig, err: BaseException, wall_s: float,
+                   tb: Optional[list[str]] = None, fallback: bool = True) -> str:
+    """Record a failed job: metrics.json in its folder, else (`fallback`) <sweep>/.failed/<job>.json. Returns
+    where it went; raises OSError (or what the writers raised) when nowhere."""
+    with _hydra_config(sweep_config):
+        job_dir, name = _job_dir(sweep_config)
+        task_cfg = _task_cfg(sweep_config)
+        try:
+            writer(task_cfg, job_dir, err, wall_s)
+            _save_overrides(sweep_config, job_dir)
+            return str(job_dir / "metrics.json")
+        except Exception:
+            if not fallback:
+                raise
+            record = _record(task_cfg, err, wall_s, tb)
+            record["job"] = name
+            record["overrides"] = " ".join(str(o) for o in sweep_config.hydra.overrides.task)
+            where = Path(str(sweep_config.hydra.sweep.dir)) / FALLBACK_DIR / f"{name.replace(os.sep, '_')}.json"
+            _write_json(where, record)
+            return str(where)
+
+
+def _save_overrides(sweep_config: DictConfig, job_dir: Path) -> None:
+    """.hydra/overrides.yaml of a job that died before Hydra wrote it (the summary's override columns)."""
+    path = job_dir / str(sweep_config.hydra.output_subdir or ".hydra") / "overrides.yaml"
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(OmegaConf.to_yaml(sweep_config.hydra.overrides.task))
+        except OSError:
+            pass
+
+
+def remove_temporaries(job_dir: Path, pid: int) -> None:
+    """Remove the temporary files (`.<name>.tmp-<pid>`) a process left in a job's folder."""
+    try:
+        for p in job_dir.rglob(f".*.tmp-{pid}"):
+            p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _finished_since(job_dir: Path, since: float) -> bool:
+    """Whether the job's folder holds a successful metrics.json written since `since` (time.time())."""
+    path = job_dir / "metrics.json"
+    try:
+        if path.stat().st_mtime < since - 1.0:
+            return False
+        return json.loads(path.read_text()).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _failed_return(overrides: Sequence[str], task_cfg: Optional[DictConfig] = None) -> JobReturn:
+    ret = JobReturn(overrides=list(overrides), cfg=task_cfg, working_dir=os.getcwd(), status=JobStatus.COMPLETED)
+    ret.return_value = float("nan")
+    return ret
+
+
+def _exit_text(code: Optional[int]) -> str:
+    if code is None:
+        return "ended"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+# ---------------------------------------------------------------------------------------------- the parent
+class _Worker:
+    def __init__(self, proc, conn) -> None:
+        self.proc = proc
+        self.conn = conn
+        self.job: Optional[tuple[int, list[str], float]] = None   # (index, overrides, start time)
+        self.fresh = True                                         # the payload is still to be sent
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+class _Pool:
+    SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGINT", "SIGHUP")) if s)
+
+    def __init__(self, launcher: PoolLauncher, size: int) -> None:
+        import multiprocessing
+        self.launcher = launcher
+        self.size = size
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[_Worker] = []
+        self.results: dict[int, JobReturn] = {}
+        self.writer = failure_writer(launcher.task_function)
+        self.stopping = False
+        self.payload: Optional[bytes] = None
+
+    # -- the loop
+    def run(self, jobs: list[tuple[int, list[str]]]) -> list[JobReturn]:
+        from multiprocessing.connection import wait
+        import cloudpickle
+        from hydra.core.singleton import Singleton
+        lc = self.launcher
+        self.payload = cloudpickle.dumps((lc.hydra_context, lc.config, lc.task_function, Singleton.get_state()))
+        pending = deque(jobs)
+        previous = self._install_handlers()
+        try:
+            while pending or any(w.job for w in self.workers):
+                while pending:
+                    idle = [w for w in self.workers if w.job is None]
+                    if not idle and len(self.workers) >= self.size:
+                        break
+                    if idle:
+                        w = idle[0]
+                    else:
+                        try:
+                            w = self._start_worker()
+                        except OSError as e:   # no process can be started now (a limit, memory)
+                            if self.workers:
+                                break          # the running workers take the queue
+                            idx, overrides = pending.popleft()
+                            self._record_in_parent(idx, overrides, WorkerDied(f"no worker could be started: {e}"),
+                                                   0.0, None, None, "")
+                            continue
+                    self._dispatch(w, *pending.popleft())
+                ready = wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers])
+                for w in [w for w in list(self.workers) if w.conn in ready or w.proc.sentinel in ready]:
+                    self._service(w)
+        except _Stop as stop:
+            self._stop(stop.signum, len(pending))
+        finally:
+            self._restore_handlers(previous)
+            self._shutdown()
+        return [self.results.get(idx) or _failed_return(ov) for idx, ov in jobs]
+
+    def _start_worker(self) -> _Worker:
+        parent_conn, child_conn = self.ctx.Pipe(duplex=True)
+        proc = self.ctx.Process(target=_worker_main, args=(child_conn, os.getpid(), self.launcher.term_grace_s),
+                                name=f"sweep-worker-{len(self.workers)}", daemon=False)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        proc.start()
+        child_conn.close()
+        w = _Worker(proc, parent_conn)
+        self.workers.append(w)
+        return w
+
+    def _dispatch(self, w: _Worker, idx: int, overrides: list[str]) -> None:
+        w.job = (idx, overrides, time.perf_counter())
+        if w.fresh:   # the sweep's context, then the job, from a thread: the worker is still starting
+            w.fresh = False
+            threading.Thread(target=_send_quietly, args=(w.conn, self.payload, (idx, overrides)),
+                             daemon=True).start()
+        else:
+            _send_quietly(w.conn, None, (idx, overrides))
+
+    def _service(self, w: _Worker) -> None:
+        """A worker's message, or its end (recorded as lost when it had a job)."""
+        try:
+            msg = pickle.loads(w.conn.recv_bytes()) if w.conn.poll() else None
+        except Exception:  # noqa: BLE001  (EOF, or a message cut short: the worker has ended or is ending)
+            msg = None
+        else:
+            if msg is None and w.proc.sentinel not in _ready([w.proc.sentinel]):
+                return
+        if msg is not None:
+            self._on_message(w, msg)
+            return
+        w.proc.join(self.launcher.term_grace_s)
+        if w.proc.is_alive():
+            w.proc.kill()
+            w.proc.join()
+        self._lost(w)
+
+    def _on_message(self, w: _Worker, msg: tuple) -> None:
+        kind, idx, body = msg
+        job = w.job
+        w.job = None
+        if kind == "done":
+            self.results[idx] = body
+            return
+        # "failed": the worker could not record the failure in the job's folder
+        assert job is not None
+        self._record_in_parent(idx, job[1], _remote_error(body["error_type"], body["error"]), body["wall_s"],
+                               body["traceback"], w.pid, f"not recorded by the worker: {body['why']}")
+
+    def _lost(self, w: _Worker) -> None:
+        self.workers.remove(w)
+        w.conn.close()
+        if w.job is None:
+            if not self.stopping:
+                log.warning("a sweep worker (pid %s) %s between jobs; a new one takes the next job",
+                            w.pid, _exit_text(w.proc.exitcode))
+            return
+        idx, overrides, t0 = w.job
+        wall = time.perf_counter() - t0
+        err = WorkerDied(f"the worker process running this job (pid {w.pid}) {_exit_text(w.proc.exitcode)} "
+                         f"after {wall:.1f} s")
+        self._record_in_parent(idx, overrides, err, wall, None, w.pid, "", since=time.time() - wall)
+
+    def _record_in_parent(self, idx: int, overrides: list[str], err: BaseException, wall: float,
+                          tb: Optional[list[str]], pid: Optional[int], note: str,
+                          since: Optional[float] = None) -> None:
+        """Record a job's failure from here (its worker could not, or died); `since`: when the job started (a
+        job whose worker died after it wrote a successful result keeps it)."""
+        lc = self.launcher
+        task_cfg = None
+        try:
+            sweep_config = _sweep_config(lc.hydra_context, lc.config, idx, overrides)
+            task_cfg = _task_cfg(sweep_config)
+            with _hydra_config(sweep_config):
+                job_dir, _ = _job_dir(sweep_config)
+            if pid is not None:
+                remove_temporaries(job_dir, pid)
+            if since is not None and _finished_since(job_dir, since):
+                log.warning("job %s: its worker %s after the job wrote its result (status ok): result kept",
+                            idx, str(err).partition(") ")[2] or "ended")
+                self.results[idx] = _failed_return(overrides, task_cfg)
+                return
+            where = record_failure(self.writer, sweep_config, err, wall, tb)
+            outcome = f"recorded in {where}"
+        except Exception as e:  # noqa: BLE001  (nowhere to write: the log line is the record)
+            outcome = f"NOT RECORDED ({type(e).__name__}: {' '.join(str(e).split())[:300]})"
+        log.error("job %s FAILED after %.1f s: %s: %s (%s); %s%s", idx, wall, type(err).__name__,
+                  " ".join(str(err).split())[:300], " ".join(filter_overrides(overrides)), outcome,
+                  f"; {note}" if note else "")
+        self.results[idx] = _failed_return(overrides, task_cfg)
+
+    # -- stopping
+    def _install_handlers(self) -> dict:
+        previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return previous
+
+        def handler(signum, frame):
+            if self.stopping:
+                return
+            self.stopping = True
+            raise _Stop(signum)
+        for s in self.SIGNALS:
+            try:
+                previous[s] = signal.signal(s, handler)
+            except (OSError, ValueError):
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_handlers(previous: dict) -> None:
+        for s, h in previous.items():
+            try:
+                signal.signal(s, h)
+            except (OSError, ValueError, TypeError):
+                pass
+
+    def _stop(self, signum: int, not_started: int) -> None:
+        name = signal.Signals(signum).name
+        in_flight = [w for w in self.workers if w.job is not None]
+        log.error("sweep stopped by %s: ending %d workers", name, len(self.workers))
+        self._end_workers(graceful=False)
+        for w in in_flight:
+            try:   # a job that finished just before its worker ended keeps its result
+                while w.job is not None and w.conn.poll():
+                    self._on_message(w, pickle.loads(w.conn.recv_bytes()))
+            except Exception:  # noqa: BLE001
+                pass
+        in_flight = [w for w in in_flight if w.job is not None]
+        for w in in_flight:
+            idx, overrides, t0 = w.job
+            wall = time.perf_counter() - t0
+            self._record_in_parent(idx, overrides, Interrupted(f"the sweep was stopped by {name} while this job "
+                                                               f"ran ({wall:.1f} s in)"), wall, None, w.pid, "")
+        log.error("sweep stopped by %s: %d jobs finished, %d stopped (recorded as failed), %d not started; "
+                  "resume=true runs the rest", name, len(self.results) - len(in_flight), len(in_flight),
+                  not_started)
+        raise SystemExit(128 + signum)
+
+    def _end_workers(self, graceful: bool) -> None:
+        """Idle workers are asked to end (graceful), the others sent SIGTERM; any worker alive after
+        term_grace_s is killed."""
+        for w in self.workers:
+            try:
+                if graceful and w.job is None:
+                    w.conn.send(None)
+                else:
+                    w.proc.terminate()
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + self.launcher.term_grace_s
+        for w in self.workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+
+    def _shutdown(self) -> None:
+        self._end_workers(graceful=True)
+        for w in self.workers:
+            w.conn.close()
+        self.workers.clear()
+
+
+def _ready(objs: list) -> list:
+    from multiprocessing.connection import wait
+    return wait(objs, timeout=0)
+
+
+def _send_quietly(conn, payload: Optional[bytes], job: tuple) -> None:
+    """Send (the payload and) a job; a worker that has died is found by its sentinel."""
+    try:
+        if payload is not None:
+            conn.send_bytes(payload)
+        conn.send(job)
+    except (OSError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------- the worker
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGTERM to this worker when its parent dies (SIGKILL included): PR_SET_PDEATHSIG on Linux, and a thread
+    watching the parent's sentinel everywhere."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    import multiprocessing
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    if sentinel is not None:
+        def watch() -> None:
+            from multiprocessing.connection import wait
+            wait([sentinel])
+            os.kill(os.getpid(), signal.SIGTERM)
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:   # the parent died before the watch began
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(conn, parent_pid: int, grace_s: float) -> None:
+    """A worker: the sweep's context, then jobs one at a time until told to stop (None) or the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides what a Ctrl-C stops
+
+    def on_term(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.alarm(max(1, math.ceil(grace_s)))   # SIGALRM's default action ends the worker if unwinding hangs
+        raise _Terminated(signum)
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        _die_with_parent(parent_pid)
+        import cloudpickle
+        from hydra.core.singleton import Singleton
+        hydra_context, config, task_function, singleton_state = cloudpickle.loads(conn.recv_bytes())
+        setup_globals()
+        Singleton.set_state(singleton_state)
+        writer = failure_writer(task_function)
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                break
+            idx, overrides = msg
+            reply = _run_one(hydra_context, config, task_function, writer, idx, overrides)
+            try:   # cloudpickle: Hydra's plugin scan re-creates config classes, which plain pickle refuses
+                data = cloudpickle.dumps(reply)
+            except Exception as e:  # noqa: BLE001  (a result that cannot be pickled: its return value only)
+                value = getattr(reply[2], "_return_value", None)
+                log.warning("job %s: its result could not be sent whole to the sweep (%s): its return value only",
+                            idx, e)
+                ret = _failed_return(overrides)
+                if isinstance(value, (int, float)):
+                    ret.return_value = value
+                data = cloudpickle.dumps(("done", idx, ret))
+            conn.send_bytes(data)
+    except (_Terminated, EOFError, OSError):
+        pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def _run_one(hydra_context: HydraContext, config: DictConfig, task_function: TaskFunction, writer: Callable,
+             idx: int, overrides: list[str]) -> tuple:
+    """One job: ("done", idx, JobReturn) or, when it failed and the failure could not be recorded in the
+    job's folder here, ("failed", idx, info) for the parent to record it."""
+    t0 = time.perf_counter()
+    sweep_config = None
+    try:
+        sweep_config = _sweep_config(hydra_context, config, idx, overrides)
+        with _hydra_config(sweep_config):
+            _, name = _job_dir(sweep_config)
+        stale = Path(str(sweep_config.hydra.sweep.dir)) / FALLBACK_DIR / f"{name.replace(os.sep, '_')}.json"
+        stale.unlink(missing_ok=True)   # a record of an earlier failure of this job, outside its folder
+        HydraConfig.instance().set_config(sweep_config)
+        ret = run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
+                      job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+        if ret.status != JobStatus.FAILED:
+            return "done", idx, ret
+        err = ret._return_value
+        if not isinstance(err, BaseException):
+            err = RuntimeError(f"the job failed: {err!r}")
+    except _Terminated:
+        raise
+    except BaseException as e:  # noqa: BLE001  (anything else ends this job only)
+        err = e
+    wall = time.perf_counter() - t0
+    tb = traceback.format_exception(err)[-6:]
+    why = ""
+    if sweep_config is not None:
+        try:
+            where = record_failure(writer, sweep_config, _with_cause_in_message(err), wall, tb, fallback=False)
+            job_dir = Path(where).parent
+            remove_temporaries(job_dir, os.getpid())
+            log.error("job %s FAILED after %.1f s: %s: %s (%s); recorded in %s", idx, wall, type(err).__name__,
+                      " ".join(str(err).split())[:300], " ".join(filter_overrides(overrides)), where)
+            return "done", idx, _failed_return(overrides)
+        except _Terminated:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            why = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+    else:
+        why = "the job's config could not be composed"
+    return "failed", idx, {"error_type": type(err).__name__, "error": describe(err),
+                           "traceback": [str(x) for x in tb], "wall_s": wall, "why": why}
