@@ -55,8 +55,18 @@ def fundamental_paths(seed: int, steps: int, initial: dict[str, float], vol_dail
     assets = list(initial)
     rng = stream(seed, "fundamental")
     n = len(assets)
-    cov = np.full((n, n), correlation) + (1.0 - correlation) * np.eye(n)
-    chol = np.linalg.cholesky(cov)
+    if abs(correlation) < 1.0:
+        cov = np.full((n, n), correlation) + (1.0 - correlation) * np.eye(n)
+        chol = np.linalg.cholesky(cov)
+    elif correlation == 1.0 or (correlation == -1.0 and n == 2):
+        # |rho| = 1: the covariance is singular and has no Cholesky factor; its rank-one factor makes every
+        # other asset's shock the first one's times rho (the same draws are consumed as for |rho| < 1)
+        chol = np.zeros((n, n))
+        chol[:, 0] = correlation
+        chol[0, 0] = 1.0
+    else:
+        raise ValueError(f"market.correlation: expected a number in [-1, 1] (-1 only with two assets), "
+                         f"got {correlation!r}")
     z = rng.standard_normal((steps, n))
     if math.isfinite(tail_df):
         # Student-t with unit variance: normal / sqrt(chi2 / df), rescaled by sqrt((df - 2) / df)

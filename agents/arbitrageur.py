@@ -39,7 +39,8 @@ class ArbParams:
     peg_budget_usd: float = 1_000_000.0
     """Most USD each arbitrageur bids for the synthetic dollar on one venue at a time."""
     peg_levels: int = 7
-    """Bid levels of its synthetic-dollar ladder."""
+    """Bid levels of its synthetic-dollar ladder: level j at 1 - peg_threshold x 2^j, so at most the levels priced
+    above 0 (8 with peg_threshold 0.005)."""
     redemption_minutes: float = 60.0
     """Minutes from a redemption request to USD at 1.00 (minting takes the same time)."""
 

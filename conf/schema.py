@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +28,29 @@ from venues.presets import PRESETS, load_preset
 
 ASSETS = ("BTC", "ALT")
 METRIC_KINDS = ("totals", "venues")
+
+# ------------------------------------------------------------------------------------- what a run can hold
+# Bounds derived from what the code holds, so that every value the schema accepts runs (or is refused here).
+MEMORY_BUDGET_BYTES = 4 * 2**30
+"""A run's estimated peak memory may not pass this: what a SLURM job gets (conf/hydra/launcher/slurm.yaml,
+mem_gb 4); on a laptop two such jobs run side by side."""
+BASE_BYTES = 256 * 2**20
+"""The interpreter, the libraries and a world's fixed part (measured: 170 MB for population=small)."""
+ROW_BYTES = 600
+"""Per minute, venue and asset of the time series: the model's preallocated series (settled rule 12) and the
+results table built from them at the end (measured: 590 B over a 21,000-minute run)."""
+AGENT_BYTES = {"market_makers": 40_000, "directional": 3_000, "farmers": 3_000, "arbitrageurs": 8_000}
+"""Per agent, with three venues (measured: 34 kB a maker with its ladders, 2.7 kB a directional trader with its
+preallocated account rows, 2.4 kB a farmer, 5.4 kB an arbitrageur)."""
+EXACT_LOTS = 2**53
+"""Largest count of lots (or of ticks) a float64 holds exactly; the venues' USD accounting multiplies lots by
+lot size and price in float64 (settled rule 1 to 1e-9), and lots are stored as int64."""
+NORMAL_DRAW_MAX = 9.0
+"""Largest standard-normal draw a population is sized for: P(|z| > 9) x a million draws < 1e-12."""
+LOG_FLOAT_MAX = math.log(sys.float_info.max)   # 709.8: exp() beyond it overflows
+LOG_FLOAT_MIN = math.log(sys.float_info.min)   # -708.4: below it a float is no longer normal
+DIRECTIONAL_LEVERAGE_CAP = 200.0
+"""The directional traders' drawn leverage is capped here (model.CascadeModel._build_directional)."""
 
 
 # ---------------------------------------------------------------------------------------------- groups
@@ -86,14 +110,17 @@ class MarketConfig:
     """The fundamentals and the outside market (settled rule 4)."""
 
     initial_prices: dict[str, float] = field(default_factory=lambda: {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0})
-    """Starting price of each asset, USD."""
+    """Starting price of each asset (BTC, ALT and SYNTH only), USD; from one tick to 2^53 ticks of every book
+    listing it."""
     vol_daily: dict[str, float] = field(default_factory=lambda: {"BTC": 0.03, "ALT": 0.06})
     """Daily volatility of each fundamental, fraction (log returns)."""
     correlation: float = 0.7
-    """Correlation of the two fundamentals' returns, in [-1, 1]."""
+    """Correlation of the two fundamentals' returns, in [-1, 1] (at 1 or -1 one shock drives both)."""
     outside_depth_usd: dict[str, float] = field(
         default_factory=lambda: {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0})
-    """Outside-market notional that moves the outside reference by 1 (log) at once, USD."""
+    """Outside-market notional that moves the outside reference by 1 (log) at once, USD; at least the
+    arbitrageurs' largest outside flow a minute (count x venues x clip_usd) / (1 - outside_impact_decay) / half
+    of float64's log range around the price, so the reference can never overflow or fall to 0."""
     outside_impact_decay: float = 0.9
     """Share of the outside impact left after a minute, in [0, 1)."""
 
@@ -202,7 +229,8 @@ class SensitivityConfig:
     index: int | None = None
     """Row of the design this run takes; its values replace the keys in `params` (null: not a design run)."""
     n_base: int = 16
-    """Base samples N, a power of 2; the design has N x (D + 2) rows for D parameters."""
+    """Base samples N, a power of 2; the design has N x (D + 2) rows for D parameters and must fit the run's
+    memory budget (4 GiB)."""
     params: dict[str, list[float]] = field(default_factory=dict)
     """Dotted config key -> [low, high]: each sampled uniformly (e.g. max_leverage: [3, 50])."""
     seed_per_base: bool = True
@@ -219,7 +247,8 @@ class RunConfig:
     seed: int = 0
     """Master seed (settled rule 10); >= 0."""
     steps: int = 1440
-    """Minutes simulated (one step is one minute); >= 1."""
+    """Minutes simulated (one step is one minute); >= 1, and a run's estimated memory (about 600 bytes a minute,
+    venue and asset, plus its agents) within 4 GiB: up to about 1.1 million minutes on three venues."""
     check_invariants: bool = True
     """Check settled rule 1 and balanced open interest every step; a break stops the run."""
     warmup_minutes: int = 120
@@ -277,6 +306,10 @@ class RunConfig:
         for a in ASSETS + ("SYNTH",):
             if a not in m.initial_prices:
                 _fail(f"market.initial_prices.{a}", "a starting price for every asset", "missing")
+        for a in m.initial_prices:
+            if a not in ASSETS + ("SYNTH",):
+                _fail(f"market.initial_prices.{a}", f"a price for one of the model's assets "
+                      f"{', '.join(ASSETS + ('SYNTH',))} (each has a fundamental)", a)
         for a, p in m.initial_prices.items():
             _rng(f"market.initial_prices.{a}", p, lo=0, lo_open=True)
         _assets("market.vol_daily", m.vol_daily)
@@ -309,6 +342,10 @@ class RunConfig:
             if missing:
                 _fail(f"{k}.perps", f"perpetual markets for {' and '.join(ASSETS)} (every venue lists both)",
                       sorted(vp.perps))
+            extra = [a for a in vp.perps if a not in ASSETS]
+            if extra:
+                _fail(f"{k}.perps.{extra[0]}", f"perpetual markets of the model's assets {', '.join(ASSETS)} only "
+                      "(each needs a fundamental and a starting price)", extra[0])
         _rng("transfers.delay_minutes", self.transfers.delay_minutes, lo=0)
         _rng("incentives.point_value_usd", self.incentives.point_value_usd, lo=0)
         for name, inc in self.incentives.venues.items():
@@ -321,6 +358,10 @@ class RunConfig:
         head = self.objective.split(".")[0]
         if head not in METRIC_KINDS or "." not in self.objective:
             _fail("objective", "a dotted metric name such as totals.liquidated_notional_usd", self.objective)
+        self._validate_sensitivity()
+        self._validate_lots()
+        self._validate_outside_depth()
+        self._validate_memory()
         return self
 
     def _validate_population(self) -> None:
@@ -379,7 +420,10 @@ class RunConfig:
             _rng(f"{k}.{key}", getattr(a, key), lo=0)
         _rng(f"{k}.leverage", a.leverage, lo=1)
         _rng(f"{k}.peg_threshold", a.peg_threshold, lo=0, hi=1, lo_open=True, hi_open=True)
-        _rng(f"{k}.peg_levels", a.peg_levels, lo=0)
+        top = peg_levels_max(a.peg_threshold)
+        _rng(f"{k}.peg_levels", a.peg_levels, lo=0, hi=top,
+             allowed=f"an integer in [0, {top}] (level j bids 1 - peg_threshold x 2^j, above 0 for j < {top} "
+                     f"with peg_threshold {a.peg_threshold:.10g})")
         k = "population.market_makers"
         for key in ("fair_weight_index", "fair_weight_own", "fair_weight_others"):
             _rng(f"{k}.{key}", getattr(mm, key), lo=0)
@@ -432,6 +476,149 @@ class RunConfig:
         if mm.count + d.count + f.count + a.count <= mm.count:
             _fail("population", "at least one trader besides the market makers (directional, farmers or "
                   "arbitrageurs)", "none")
+
+    # ------------------------------------------------------------------ bounds from what the code holds
+    def _books(self):
+        """(venue, asset, 'perp' or 'spot', market params) of every book of the run."""
+        for name in self.venues:
+            vp = self.venue_params(name)
+            for a, pm in vp.perps.items():
+                yield name, a, "perp", pm
+            for s in vp.spots.values():
+                yield name, s.base, "spot", s
+
+    def _validate_lots(self) -> None:
+        """Prices and orders the books and the event log can hold (EXACT_LOTS): a starting price from one tick
+        to 2^53 ticks of every book listing it, and every order the agents size from the config at most 2^53
+        lots at the asset's scripted low price (the starting price less the shock's fall): a side of a maker's
+        ladder, an arbitrageur's clip and the deepest bid of its peg ladder, the synthetic-dollar seller's
+        wave, and capital x leverage of the largest capital drawn (NORMAL_DRAW_MAX standard deviations up)."""
+        prices = self.market.initial_prices
+        p = self.population
+        mm, arb = p.market_makers, p.arbitrageurs
+        oct10 = self.scenario == "oct10"
+        low = {a: prices[a] * (1.0 - (self.shock.depth_pct.get(a, 0.0) / 100.0 if oct10 else 0.0)) for a in prices}
+        low["SYNTH"] = min(1.0, prices["SYNTH"])   # the synthetic dollar is quoted around its peg
+        lot_usd = math.inf      # the least USD a lot of a perp is worth at the low: orders are sized in it
+
+        limits: dict[str, tuple[float, float, str]] = {}   # key -> (its value, the least bound, why)
+
+        def fits(key: str, usd: float, price: float, lot: float, what: str, share: float = 1.0) -> None:
+            top = EXACT_LOTS * price * lot / share
+            if key not in limits or top < limits[key][1]:
+                limits[key] = (usd, top, f"{what}, at {price:.4g} USD, must be at most 2^53 lots of {lot:g}")
+
+        for name, a, kind, mk in self._books():
+            if not (mk.tick_size <= prices[a] <= mk.tick_size * EXACT_LOTS):
+                _fail(f"market.initial_prices.{a}", f"a price the {kind} books can quote: from one tick to 2^53 "
+                      f"ticks ({mk.tick_size:g} to {mk.tick_size * EXACT_LOTS:.4g} USD on {name})", prices[a])
+            where = f"on {name}'s {a} {kind} book"
+            if kind == "perp":
+                lot_usd = min(lot_usd, low[a] * mk.lot_size)
+                fits(f"population.market_makers.depth_usd.{a}", mm.depth_usd[a], low[a], mk.lot_size,
+                     f"a side of a maker's ladder {where}")
+                fits("population.arbitrageurs.clip_usd", arb.clip_usd, low[a], mk.lot_size,
+                     f"an arbitrageur's trade {where}")
+            elif a == "SYNTH":
+                fits("population.market_makers.synth_depth_usd", mm.synth_depth_usd, low[a], mk.lot_size,
+                     f"a side of a maker's ladder {where}")
+                if oct10:
+                    fits("shock.synth_wave_usd", self.shock.synth_wave_usd, 1.0, mk.lot_size,
+                         f"the seller's wave {where}")
+                if arb.count and arb.peg_levels:   # the budget bid is at most half its margin on the venue
+                    deepest = 1.0 - arb.peg_threshold * 2.0 ** (arb.peg_levels - 1)
+                    bid = min(arb.peg_budget_usd, arb.capital_usd / len(self.venues) / 2.0)
+                    if bid > EXACT_LOTS * deepest * mk.lot_size * arb.peg_levels:
+                        fits("population.arbitrageurs.peg_budget_usd", arb.peg_budget_usd, deepest, mk.lot_size,
+                             f"a level's share of the peg budget {where}, at the deepest level", 1 / arb.peg_levels)
+            else:
+                fits(f"population.market_makers.depth_usd.{a}", mm.depth_usd[a], low[a], mk.lot_size,
+                     f"a side of a maker's ladder {where}", share=1 / 3)
+        for key, (usd, top, why) in limits.items():
+            if not usd <= top:
+                _fail(key, f"at most {top:.4g} USD ({why})", usd)
+        if not math.isfinite(lot_usd):
+            return
+        room = math.log(EXACT_LOTS * lot_usd)
+        for key, pop, lev, lev_key in (("population.directional", p.directional, DIRECTIONAL_LEVERAGE_CAP, None),
+                                       ("population.farmers", p.farmers, p.farmers.leverage_max,
+                                        "population.farmers.leverage_max")):
+            if pop.count == 0:
+                continue
+            terms = {f"{key}.capital_median_usd": math.log(pop.capital_median_usd),
+                     f"{key}.capital_sigma": NORMAL_DRAW_MAX * pop.capital_sigma, lev_key: math.log(lev)}
+            if sum(terms.values()) > room:
+                blame = max((k for k in terms if k is not None), key=lambda k: terms[k])
+                rest = sum(v for k, v in terms.items() if k != blame)
+                top = (room - rest) / NORMAL_DRAW_MAX if blame.endswith("sigma") else math.exp(room - rest)
+                _fail(blame, f"at most {top:.4g} (an order of capital_median_usd x e^({NORMAL_DRAW_MAX:g} "
+                      f"capital_sigma) x leverage {lev:g} must be at most 2^53 lots worth {lot_usd:.4g} USD)",
+                      getattr(pop, blame.rpartition(".")[2]))
+            if terms[f"{key}.capital_median_usd"] - NORMAL_DRAW_MAX * pop.capital_sigma < LOG_FLOAT_MIN:
+                top = (terms[f"{key}.capital_median_usd"] - LOG_FLOAT_MIN) / NORMAL_DRAW_MAX
+                _fail(f"{key}.capital_sigma", f"at most {top:.4g} (capital_median_usd x e^(-{NORMAL_DRAW_MAX:g} "
+                      "capital_sigma) must stay a positive deposit)", pop.capital_sigma)
+
+    def _validate_outside_depth(self) -> None:
+        """The outside impact (settled rule 4): imp <- decay x imp + flow / depth, reference = fundamental x
+        e^imp. The arbitrageurs are the only outside flow, at most about one clip per arbitrageur, venue and
+        minute (F), so |imp| <= F / (depth x (1 - decay)). That must leave the reference a normal positive
+        float: at most half of float64's log range around the starting price (the other half is the
+        fundamental's own path), or the reference overflows or falls to 0 (ZeroDivisionError)."""
+        a = self.population.arbitrageurs
+        m = self.market
+        flow = a.count * len(self.venues) * a.clip_usd
+        for asset, depth in m.outside_depth_usd.items():
+            p = m.initial_prices[asset]
+            room = 0.5 * min(LOG_FLOAT_MAX - math.log(p), math.log(p) - LOG_FLOAT_MIN)
+            need = flow / ((1.0 - m.outside_impact_decay) * room)
+            if depth < need:
+                _fail(f"market.outside_depth_usd.{asset}",
+                      f"at least {need:.4g} USD (the arbitrageurs' outside flow, {a.count} x {len(self.venues)} "
+                      f"venues x clip_usd {a.clip_usd:g} a minute, decaying by {m.outside_impact_decay:.10g} a minute, "
+                      f"may move the reference by at most e^{room:.0f})", depth)
+
+    def _validate_sensitivity(self) -> None:
+        s = self.sensitivity
+        _rng("sensitivity.design_seed", s.design_seed, lo=0, allowed="an integer >= 0")
+        if s.params:
+            problem = sobol_problem(s.params)
+            _check_n_base(s.n_base, problem["num_vars"])
+
+    def memory_estimate(self) -> dict[str, int]:
+        """Estimated peak memory, bytes, of what grows with a key: the time series (steps), each population
+        (its count) and a sensitivity design (n_base); BASE_BYTES comes on top."""
+        V, A = len(self.venues), len(ASSETS)
+        out = {"steps": (self.steps + 1) * V * A * ROW_BYTES}
+        for kind, b in AGENT_BYTES.items():
+            out[f"population.{kind}.count"] = getattr(self.population, kind).count * b
+        if self.sensitivity.params:
+            out["sensitivity.n_base"] = design_bytes(self.sensitivity.n_base, len(self.sensitivity.params))
+        return out
+
+    def _validate_memory(self) -> None:
+        est = self.memory_estimate()
+        if BASE_BYTES + sum(est.values()) <= MEMORY_BUDGET_BYTES:
+            return
+        key = max(est, key=est.get)
+        left = MEMORY_BUDGET_BYTES - BASE_BYTES - sum(v for k, v in est.items() if k != key)
+        if key == "steps":
+            per = len(self.venues) * len(ASSETS) * ROW_BYTES
+            allowed = (f"at most {max(0, left // per - 1):,} minutes with {len(self.venues)} venues and this "
+                       f"population (about {ROW_BYTES} bytes a minute, venue and asset")
+            got = self.steps
+        elif key == "sensitivity.n_base":
+            n, D = 2, len(self.sensitivity.params)
+            while design_bytes(2 * n, D) <= left:
+                n *= 2
+            allowed = f"a power of 2 of at most {n} with D = {D} parameters (the design"
+            got = self.sensitivity.n_base
+        else:
+            kind = key.split(".")[1]
+            allowed = f"at most {max(0, left // AGENT_BYTES[kind]):,} (about {AGENT_BYTES[kind]:,} bytes an agent"
+            got = getattr(self.population, kind).count
+        _fail(key, f"{allowed}; a run's estimated memory, {(BASE_BYTES + sum(est.values())) / 2**30:.3g} GiB "
+              f"here, may not pass {MEMORY_BUDGET_BYTES / 2**30:g} GiB)", got)
 
     # ------------------------------------------------------------------ to the model
     def venue_params(self, name: str):
@@ -521,12 +708,40 @@ def sobol_problem(params: dict[str, list[float]]) -> dict:
 _DESIGNS: dict = {}
 
 
+def design_bytes(n_base: int, num_vars: int) -> int:
+    """Peak bytes of building a design: SALib's base sequence (N x 2D, made twice by scipy) and the design
+    (N x (D + 2) rows of D floats)."""
+    return 8 * n_base * (4 * num_vars + (num_vars + 2) * num_vars)
+
+
+def _check_n_base(n_base: Any, num_vars: int) -> None:
+    if not (isinstance(n_base, int) and not isinstance(n_base, bool) and n_base >= 2 and n_base & (n_base - 1) == 0):
+        _fail("sensitivity.n_base", "a power of 2, at least 2", n_base)
+    if BASE_BYTES + design_bytes(n_base, num_vars) > MEMORY_BUDGET_BYTES:
+        n = 2
+        while BASE_BYTES + design_bytes(2 * n, num_vars) <= MEMORY_BUDGET_BYTES:
+            n *= 2
+        _fail("sensitivity.n_base", f"a power of 2 of at most {n} with D = {num_vars} parameters (the design, "
+              f"N x (D + 2) rows, is built in every run and must fit the memory budget of "
+              f"{MEMORY_BUDGET_BYTES / 2**30:g} GiB)", n_base)
+
+
+def peg_levels_max(threshold: float) -> int:
+    """Levels of the arbitrageurs' peg ladder whose price, 1 - threshold x 2^j, stays above 0 (at most 1024:
+    2.0**1024 overflows)."""
+    n = 0
+    while n < 1024 and threshold * 2.0**n < 1.0:
+        n += 1
+    return n
+
+
 def sobol_design(params: dict[str, list[float]], n_base: int, design_seed: int = 0):
     """The design matrix (N x (D + 2) rows, SALib's order: for each base sample A, then A with each column
     from B, then B) and its problem; cached per process."""
     problem = sobol_problem(params)
-    if not (isinstance(n_base, int) and n_base >= 2 and n_base & (n_base - 1) == 0):
-        _fail("sensitivity.n_base", "a power of 2, at least 2", n_base)
+    _check_n_base(n_base, problem["num_vars"])
+    if not (isinstance(design_seed, int) and not isinstance(design_seed, bool) and design_seed >= 0):
+        _fail("sensitivity.design_seed", "an integer >= 0", design_seed)
     key = (tuple((k, tuple(b)) for k, b in problem_items(problem)), n_base, design_seed)
     if key not in _DESIGNS:
         from SALib.sample import sobol as sobol_sample
