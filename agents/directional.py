@@ -50,9 +50,10 @@ class DirectionalParams:
     """Share of traders who set a stop-loss and take-profit; the others close at their next decision."""
     stop_trigger: str = "mark"
     """Price that triggers stops: mark (the venue's mark price) or last (the book's last trade)."""
-    exit_band_pct: float | None = None
-    """An armed exit is sent as an IOC order no worse than this far from the mark, percent; null: a market order
-    (settled rule 13c: it is re-tried every minute until the position is closed either way)."""
+    market_band_pct: float | None = None
+    """A trader's market orders (entries and armed exits) are sent as IOC orders no worse than this far from the
+    mark, percent, as venues' price protection and front ends' slippage caps do; null: no limit (an armed exit
+    is re-tried every minute until the position is closed either way, settled rule 13c)."""
 
 
 def draw_leverage(rng: np.random.Generator, n: int, p: DirectionalParams, cap: float) -> np.ndarray:
@@ -133,7 +134,12 @@ class DirectionalTrader(mesa.Agent):
             n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
                            v.lot_size(self.k))
             if n > 0:
-                r = v.submit_order(self.account, self.k, side, n)
+                band = p.market_band_pct
+                if band is None:
+                    r = v.submit_order(self.account, self.k, side, n)
+                else:
+                    limit = price * (1.0 + band / 100.0) if side == BUY else price * (1.0 - band / 100.0)
+                    r = v.submit_order(self.account, self.k, side, n, limit, kind="ioc")
                 if r.filled_lots and self.uses_stops:
                     sl, tp = exit_prices(r.avg_price, side, p)
                     model.set_stops(self.index, side, sl, tp)
@@ -168,7 +174,7 @@ class DirectionalTrader(mesa.Agent):
         book = v.books[self.k]
         if v.halted or (book.best_bid() if side == SELL else book.best_ask()) is None:
             return False
-        band = self.model.cfg.directional.exit_band_pct
+        band = self.model.cfg.directional.market_band_pct
         if band is None:
             v.submit_order(self.account, self.k, side, abs(lots), reduce_only=True)
         else:

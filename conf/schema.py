@@ -436,8 +436,8 @@ class RunConfig:
         if d.stop_trigger not in ("mark", "last"):
             _fail("population.directional.stop_trigger", "one of mark, last", d.stop_trigger)
         _rng("population.directional.stop_share", d.stop_share, lo=0, hi=1)
-        if d.exit_band_pct is not None:
-            _rng("population.directional.exit_band_pct", d.exit_band_pct, lo=0, hi=100, lo_open=True, hi_open=True)
+        if d.market_band_pct is not None:
+            _rng("population.directional.market_band_pct", d.market_band_pct, lo=0, hi=100, lo_open=True, hi_open=True)
         lq = p.liquidity
         k = "population.liquidity"
         _rng(f"{k}.per_market", lq.per_market, lo=0)
