@@ -167,7 +167,7 @@ class ModelConfig:
     value: ValueParams | None = None
     """Value traders, the only agents that see the fundamental (agents/liquidity.py)."""
     venue_scale: dict | None = None
-    """venue name -> depth of its makers and far liquidity relative to the population's (1 if absent)."""
+    """venue name -> asset -> depth of its makers and far liquidity relative to the population's (1 if absent)."""
     index_weights: dict | None = None
     """venue name -> {"outside": w, "spot": w}: weights of the outside reference and of each spot book's mid in
     that venue's index (settled rule 4); default 2 and 1."""
@@ -293,9 +293,8 @@ class CascadeModel(mesa.Model):
         self.limit_traders: list[LimitTrader] = []
         self.value_traders: list[ValueTrader] = []
         for name, v in self.venues.items():
-            s = scale.get(name, 1.0)
             for k, a in enumerate(v.perp_names):
-                depth = lp.depth_usd.get(a, 0.0) * s
+                depth = lp.depth_usd.get(a, 0.0) * (scale.get(name) or {}).get(a, 1.0)
                 for _ in range(lp.per_market if depth > 0 else 0):
                     self.limit_traders.append(LimitTrader(self, len(self.limit_traders), name, k,
                                                           depth / lp.per_market, lp))

@@ -50,10 +50,12 @@ class DirectionalParams:
     """Share of traders who set a stop-loss and take-profit; the others close at their next decision."""
     stop_trigger: str = "mark"
     """Price that triggers stops: mark (the venue's mark price) or last (the book's last trade)."""
-    market_band_pct: float | None = None
-    """A trader's market orders (entries and armed exits) are sent as IOC orders no worse than this far from the
-    mark, percent, as venues' price protection and front ends' slippage caps do; null: no limit (an armed exit
-    is re-tried every minute until the position is closed either way, settled rule 13c)."""
+    entry_band_pct: float | None = None
+    """A trader's entry is sent as an IOC order no worse than this far from the mark, percent (front ends' slippage
+    caps, venues' price protection); null: a market order."""
+    exit_band_pct: float | None = None
+    """Likewise for its armed exits (stop-loss, take-profit, horizon); null: a market order, as a stop-market order
+    is (re-tried every minute until the position is closed either way, settled rule 13c)."""
 
 
 def draw_leverage(rng: np.random.Generator, n: int, p: DirectionalParams, cap: float) -> np.ndarray:
@@ -134,7 +136,7 @@ class DirectionalTrader(mesa.Agent):
             n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
                            v.lot_size(self.k))
             if n > 0:
-                band = p.market_band_pct
+                band = p.entry_band_pct
                 if band is None:
                     r = v.submit_order(self.account, self.k, side, n)
                 else:
@@ -174,7 +176,7 @@ class DirectionalTrader(mesa.Agent):
         book = v.books[self.k]
         if v.halted or (book.best_bid() if side == SELL else book.best_ask()) is None:
             return False
-        band = self.model.cfg.directional.market_band_pct
+        band = self.model.cfg.directional.exit_band_pct
         if band is None:
             v.submit_order(self.account, self.k, side, abs(lots), reduce_only=True)
         else:

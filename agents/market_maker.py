@@ -146,13 +146,14 @@ class MarketMaker(mesa.Agent):
         self.own_rng = stream(cfg.seed, "agent", "market_maker", index)
         self.account = self.venue.open_account()
         self.venue.deposit(self.account, cfg.mm_capital_usd)
-        scale = (cfg.venue_scale or {}).get(venue_name, 1.0) / n_on_venue
+        share = ((cfg.venue_scale or {}).get(venue_name) or {})
+        scale = {a: share.get(a, 1.0) / n_on_venue for a in ASSETS}
         # thresholds spread over the venue's makers: the first to leave is the most nervous
         spread = mp.threshold_spread * ((rank / (n_on_venue - 1)) - 0.5) * 2.0 if n_on_venue > 1 else 0.0
         self.threshold = max(1.0 + 1e-9, cfg.mm_withdraw_threshold * (1.0 + spread))
         self.calm_vol = {a: max(1.0, cfg.vol_daily.get(a, 0.03) / math.sqrt(1440.0) * 1e4) for a in ASSETS}
-        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a] * scale, withdraw_threshold=self.threshold,
-                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a] * scale,
+        self.params = {a: QuoteParams(depth_usd=cfg.mm_depth_usd[a] * scale[a], withdraw_threshold=self.threshold,
+                                      inventory_limit_usd=2.0 * cfg.mm_depth_usd[a] * scale[a],
                                       calm_vol_bps=self.calm_vol[a], levels=max(2, 10 // n_on_venue))
                        for a in ASSETS}
         for k, a in enumerate(self.venue.perp_names):

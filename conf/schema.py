@@ -77,9 +77,9 @@ class VenueChoice:
     """[start, end) minutes during which the venue is halted (settled rule 8); null: never."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Any other key of venues.params.VenueParams, merged over the preset (e.g. taker_fee_bps, tiers)."""
-    liquidity_scale: float = 1.0
-    """Depth of this venue's makers and far liquidity relative to the population's (the thin venues of
-    10 October 2025 had a fraction of the CEX's depth); >= 0."""
+    liquidity_scale: dict[str, float] = field(default_factory=lambda: {"BTC": 1.0, "ALT": 1.0})
+    """Depth of this venue's makers and far liquidity relative to the population's, per asset (the thin venues
+    of 10 October 2025 had a fraction of the CEX's depth, least in the alts); >= 0, 1 for an asset not named."""
     index_weights: dict[str, float] = field(default_factory=lambda: {"outside": 2.0, "spot": 1.0})
     """Weights of the outside reference and of each spot book's mid in this venue's index (a weighted median,
     settled rule 4; Hyperliquid's oracle weights its CEX sources, Binance highest), >= 0, outside > 0."""
@@ -436,8 +436,9 @@ class RunConfig:
         if d.stop_trigger not in ("mark", "last"):
             _fail("population.directional.stop_trigger", "one of mark, last", d.stop_trigger)
         _rng("population.directional.stop_share", d.stop_share, lo=0, hi=1)
-        if d.market_band_pct is not None:
-            _rng("population.directional.market_band_pct", d.market_band_pct, lo=0, hi=100, lo_open=True, hi_open=True)
+        for key in ("entry_band_pct", "exit_band_pct"):
+            if getattr(d, key) is not None:
+                _rng(f"population.directional.{key}", getattr(d, key), lo=0, hi=100, lo_open=True, hi_open=True)
         lq = p.liquidity
         k = "population.liquidity"
         _rng(f"{k}.per_market", lq.per_market, lo=0)
@@ -472,7 +473,10 @@ class RunConfig:
                     _fail(f"venues.{name}.index_weights", "keys outside and spot", key)
             _rng(f"venues.{name}.index_weights.outside", w.get("outside", 2.0), lo=0, lo_open=True)
             _rng(f"venues.{name}.index_weights.spot", w.get("spot", 1.0), lo=0)
-            _rng(f"venues.{name}.liquidity_scale", vc.liquidity_scale, lo=0)
+            for asset, x in (vc.liquidity_scale or {}).items():
+                if asset not in ASSETS:
+                    _fail(f"venues.{name}.liquidity_scale", f"assets among {', '.join(ASSETS)}", asset)
+                _rng(f"venues.{name}.liquidity_scale.{asset}", x, lo=0)
         if mm.count + d.count + f.count + a.count <= mm.count:
             _fail("population", "at least one trader besides the market makers (directional, farmers or "
                   "arbitrageurs)", "none")
@@ -663,7 +667,7 @@ class RunConfig:
             synth_wave_usd=s.synth_wave_usd, synth_wave_floor=s.synth_wave_floor, shock=shock,
             adl_counterfactuals=self.analysis.adl_counterfactuals, adl_cap_pct=self.analysis.adl_cap_pct,
             makers=MakerParams(**{f.name: getattr(p.market_makers, f.name) for f in dataclasses.fields(MakerParams)}),
-            venue_scale={name: vc.liquidity_scale for name, vc in self.venues.items()},
+            venue_scale={name: dict(vc.liquidity_scale or {}) for name, vc in self.venues.items()},
             liquidity=p.liquidity, value=p.value,
             index_weights={name: dict(vc.index_weights or {}) for name, vc in self.venues.items()},
         )
