@@ -233,8 +233,9 @@ class MarketMaker(mesa.Agent):
             inventory = v.position(self.account, k) * lot * fair
             bids, bsz, asks, asz = ladder(fair, float(inventory), stresses[k] * p.calm_vol_bps, p)
             v.cancel_all(self.account, k)
-            ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz)]
-            ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz)]
+            tick = v.books[k].tick_size   # a price below one tick cannot be quoted
+            ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
+            ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz) if px >= tick]
             v.post_ladder(self.account, k, ladder_orders)
 
     def requote_spot(self, t: int) -> None:
@@ -267,9 +268,11 @@ class MarketMaker(mesa.Agent):
                 self.spot_withdrawals.append((t, name))
                 continue
             lot = book.lot_size
-            orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz)]
+            orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= book.tick_size]
             left = held
             for px, usd in zip(asks, asz):
+                if px < book.tick_size:
+                    continue
                 n = int(min(usd / px, left) / lot)
                 if n > 0:
                     orders.append((SELL, float(px), n))

@@ -36,9 +36,10 @@ MEMORY_BUDGET_BYTES = 4 * 2**30
 mem_gb 4); on a laptop two such jobs run side by side."""
 BASE_BYTES = 256 * 2**20
 """The interpreter, the libraries and a world's fixed part (measured: 170 MB for population=small)."""
-ROW_BYTES = 600
+ROW_BYTES = 700
 """Per minute, venue and asset of the time series: the model's preallocated series (settled rule 12) and the
-results table built from them at the end (measured: 590 B over a 21,000-minute run)."""
+results table built from them at the end (measured: 590 B over a 21,000-minute run before the per-minute trade
+bars and quote-time mids were added: 5 series and 6 table columns more, about 90 B)."""
 AGENT_BYTES = {"market_makers": 40_000, "directional": 3_000, "farmers": 3_000, "arbitrageurs": 8_000}
 """Per agent, with three venues (measured: 34 kB a maker with its ladders, 2.7 kB a directional trader with its
 preallocated account rows, 2.4 kB a farmer, 5.4 kB an arbitrageur)."""
@@ -247,8 +248,8 @@ class RunConfig:
     seed: int = 0
     """Master seed (settled rule 10); >= 0."""
     steps: int = 1440
-    """Minutes simulated (one step is one minute); >= 1, and a run's estimated memory (about 600 bytes a minute,
-    venue and asset, plus its agents) within 4 GiB: up to about 1.1 million minutes on three venues."""
+    """Minutes simulated (one step is one minute); >= 1, and a run's estimated memory (about 700 bytes a minute,
+    venue and asset, plus its agents) within 4 GiB: up to about 950,000 minutes on three venues."""
     check_invariants: bool = True
     """Check settled rule 1 and balanced open interest every step; a break stops the run."""
     warmup_minutes: int = 120
@@ -566,21 +567,29 @@ class RunConfig:
     def _validate_outside_depth(self) -> None:
         """The outside impact (settled rule 4): imp <- decay x imp + flow / depth, reference = fundamental x
         e^imp. The arbitrageurs are the only outside flow, at most about one clip per arbitrageur, venue and
-        minute (F), so |imp| <= F / (depth x (1 - decay)). That must leave the reference a normal positive
-        float: at most half of float64's log range around the starting price (the other half is the
-        fundamental's own path), or the reference overflows or falls to 0 (ZeroDivisionError)."""
+        minute (F), so |imp| <= F / (depth x (1 - decay)). The reference is quoted on the books (the makers'
+        fair values and spot ladders follow the index it sets), so it must stay a price every book listing the
+        asset can hold: from one tick to 2^53 ticks. Half of that log range around the starting price is left
+        to the impact (the other half is the fundamental's own path)."""
         a = self.population.arbitrageurs
         m = self.market
         flow = a.count * len(self.venues) * a.clip_usd
+        ticks: dict[str, float] = {}
+        for _, asset, _, pm in self._books():
+            ticks[asset] = max(ticks.get(asset, 0.0), pm.tick_size)
         for asset, depth in m.outside_depth_usd.items():
             p = m.initial_prices[asset]
+            tick = ticks.get(asset)
             room = 0.5 * min(LOG_FLOAT_MAX - math.log(p), math.log(p) - LOG_FLOAT_MIN)
+            if tick is not None and tick < p < EXACT_LOTS * tick:   # (a price outside is refused by _validate_lots)
+                room = min(room, 0.5 * min(math.log(p / tick), math.log(EXACT_LOTS * tick / p)))
             need = flow / ((1.0 - m.outside_impact_decay) * room)
             if depth < need:
                 _fail(f"market.outside_depth_usd.{asset}",
                       f"at least {need:.4g} USD (the arbitrageurs' outside flow, {a.count} x {len(self.venues)} "
                       f"venues x clip_usd {a.clip_usd:g} a minute, decaying by {m.outside_impact_decay:.10g} a minute, "
-                      f"may move the reference by at most e^{room:.0f})", depth)
+                      f"may move the reference by at most e^{room:.3g}: half the log range its books can price)",
+                      depth)
 
     def _validate_sensitivity(self) -> None:
         s = self.sensitivity
