@@ -101,12 +101,19 @@ class MakerParams:
     """Minutes over which a returning maker's size grows back from a quarter to full."""
 
 
+def _median(xs: list[float]) -> float:
+    """The median of a short list (plain Python: these lists hold two to four prices)."""
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
 def fair_value(index: float, own: float | None, others: list[float], p: MakerParams) -> float:
     """A maker's fair value from what it can observe as of the previous minute (settled rule 13a): a log-linear
     blend of the venue's index, its own book's last trade and the median of the other venues' perp mids, the
     weights renormalised over the terms it has."""
     terms = [(p.fair_weight_index, index), (p.fair_weight_own, own),
-             (p.fair_weight_others, float(np.median(others)) if len(others) else None)]
+             (p.fair_weight_others, _median(others) if len(others) else None)]
     terms = [(w, x) for w, x in terms if w > 0 and x is not None and x > 0 and math.isfinite(x)]
     if not terms:
         return math.nan
@@ -114,20 +121,28 @@ def fair_value(index: float, own: float | None, others: list[float], p: MakerPar
     return math.exp(sum(w * math.log(x) for w, x in terms) / wsum)
 
 
-def stress_level(prices: np.ndarray, calm_vol_bps: float, drift_threshold: float, withdraw_threshold: float) -> float:
+def stress_parts(prices, calm_vol_bps: float) -> tuple[float, float]:
+    """(realised one-minute volatility, the window's net move) of a short price history, both in calm standard
+    deviations (of a one-minute return, of a move over the window); (0, 0) with fewer than 3 prices."""
+    x = [float(p) for p in prices if p > 0 and math.isfinite(p)]
+    if len(x) < 3:
+        return 0.0, 0.0
+    lx = [math.log(p) for p in x]
+    r = [b - a for a, b in zip(lx, lx[1:])]
+    mean = sum(r) / len(r)
+    vol = math.sqrt(sum((q - mean) ** 2 for q in r) / len(r)) * 1e4 / calm_vol_bps
+    drift = abs(lx[-1] - lx[0]) * 1e4 / (calm_vol_bps * math.sqrt(len(r)))
+    return vol, drift
+
+
+def stress_level(prices, calm_vol_bps: float, drift_threshold: float, withdraw_threshold: float) -> float:
     """Stress in units of calm volatility: the larger of realised one-minute volatility over calm volatility and
     the window's net move in calm standard deviations of such a move, rescaled so that both reach the
     withdrawal threshold together (a steady one-sided fall counts, not only jumpy prices)."""
-    x = np.asarray(prices, dtype=float)
-    x = x[np.isfinite(x) & (x > 0)]
-    if x.size < 3:
-        return 1.0
-    r = np.diff(np.log(x))
-    vol = float(np.std(r) * 1e4) / calm_vol_bps
+    vol, drift = stress_parts(prices, calm_vol_bps)
     if not math.isfinite(drift_threshold):
         return max(1.0, vol)
-    drift_sd = abs(float(np.log(x[-1] / x[0]))) * 1e4 / (calm_vol_bps * math.sqrt(r.size))
-    return max(1.0, vol, drift_sd * withdraw_threshold / drift_threshold)
+    return max(1.0, vol, drift * withdraw_threshold / drift_threshold)
 
 
 class MarketMaker(mesa.Agent):
@@ -162,7 +177,10 @@ class MarketMaker(mesa.Agent):
             self.venue.set_leverage(self.account, k, min(10.0, self.venue.max_leverage(k, worst)))
         self.withdrawn_until = -1
         self.back_at = 0
-        self.fair_hist: list[list[float]] = [[] for _ in self.venue.perp_names]   # its last 16 fair values
+        # the last 16 fair values per perp market: the same for every maker of the venue (the same observables
+        # as of the same minute), so computed once a minute per venue (view) and shared
+        shared = model.__dict__.setdefault("_maker_fair", {})
+        self.fair_hist: list[list[float]] = shared.setdefault(self.vi, ([[] for _ in self.venue.perp_names], {}))[0]
         self.withdrawals: list[int] = []   # steps at which it pulled its perp quotes
         self.spot_withdrawals: list[tuple[int, str]] = []   # (step, spot book) left empty for a minute
         # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): the venue's first maker only
@@ -184,22 +202,23 @@ class MarketMaker(mesa.Agent):
         model, v = self.model, self.venue
         prev = max(0, model.steps - 1)
         idx = float(v.index[k])
-        own = [float(x) for x in (model.ts_close[prev, self.vi, k], model.ts_mid[prev, self.vi, k]) if np.isfinite(x)]
-        own = float(np.median(own + [idx])) if own else None
-        mids = model.ts_mid[prev, :, k]
-        others = [float(x) for u, x in enumerate(mids) if u != self.vi and np.isfinite(x)]
-        others = [float(np.median(others + [idx]))] if others else []
+        own = [x for x in (float(model.ts_close[prev, self.vi, k]), float(model.ts_mid[prev, self.vi, k]))
+               if math.isfinite(x)]
+        own = _median(own + [idx]) if own else None
+        mids = model.ts_mid[prev, :, k].tolist()
+        others = [x for u, x in enumerate(mids) if u != self.vi and math.isfinite(x)]
+        others = [_median(others + [idx])] if others else []
         return fair_value(idx, own, others, model.cfg.makers)
 
-    def requote(self, t: int) -> None:
-        """Once a minute: update its fair values and their stress; withdraw past its threshold, come back
-        after return_minutes once stress has eased (below 80% of the threshold) and grow back over
-        ramp_minutes; otherwise re-post its ladders around the fair values, skewed by inventory."""
-        self.requote_spot(t)
-        v, model = self.venue, self.model
-        mp = model.cfg.makers
-        fairs, stresses = [], []
-        for k, a in enumerate(v.perp_names):
+    def _view(self, t: int) -> tuple[list[float], list[tuple[float, float]]]:
+        """This minute's fair value and stress parts (volatility, drift) per perp market, computed by the venue's
+        first maker to requote and shared with the others (their observables are the same)."""
+        view = self.model._maker_fair[self.vi][1]
+        if view.get("t") == t:
+            return view["fairs"], view["parts"]
+        mp = self.model.cfg.makers
+        fairs, parts = [], []
+        for k, a in enumerate(self.venue.perp_names):
             obs = self.fair(k)
             hist = self.fair_hist[k]
             fair = obs if not hist else math.exp((1.0 - mp.fair_smoothing) * math.log(hist[-1])
@@ -208,8 +227,20 @@ class MarketMaker(mesa.Agent):
                 hist.append(fair)
                 del hist[:-16]
             fairs.append(fair)
-            stresses.append(stress_level(np.array(hist), self.params[a].calm_vol_bps, mp.drift_threshold,
-                                         self.threshold))
+            parts.append(stress_parts(hist, self.params[a].calm_vol_bps))
+        view.update(t=t, fairs=fairs, parts=parts)
+        return fairs, parts
+
+    def requote(self, t: int) -> None:
+        """Once a minute: update its fair values and their stress; withdraw past its threshold, come back
+        after return_minutes once stress has eased (below 80% of the threshold) and grow back over
+        ramp_minutes; otherwise re-post its ladders around the fair values, skewed by inventory."""
+        self.requote_spot(t)
+        v, model = self.venue, self.model
+        mp = model.cfg.makers
+        fairs, parts = self._view(t)
+        scale = self.threshold / mp.drift_threshold if math.isfinite(mp.drift_threshold) else 0.0
+        stresses = [max(1.0, vol, drift * scale) for vol, drift in parts]
         worst = max(stresses) if stresses else 1.0
         if t < self.withdrawn_until or (self.withdrawn_until >= 0 and self.back_at < 0):
             if t < self.withdrawn_until or worst > 0.8 * self.threshold:
