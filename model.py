@@ -370,6 +370,11 @@ class CascadeModel(mesa.Model):
         """Agents' buying (+) or selling (-) in the outside spot market, USD; moves the reference next step."""
         self._outside_flow[asset] += usd
 
+    def outside_price(self, asset: str) -> float:
+        """The outside spot price as it stands now: the reference moved by the flow sent to it so far this minute
+        (the same impact rule, applied at once for those trading there; the recorded reference moves next step)."""
+        return self.reference[asset] * math.exp(self._outside_flow[asset] / self.cfg.outside_depth_usd[asset])
+
     def redeem(self, agent, venue_name: str, account: int, qty: float) -> bool:
         """Send synthetic dollars to redemption: they leave the venue now, USD 1.00 each lands after the delay."""
         v = self.venues[venue_name]

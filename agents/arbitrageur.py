@@ -9,6 +9,7 @@ venue it trades; moving it between venues is subject to the same transfer delay 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mesa
@@ -43,6 +44,10 @@ class ArbParams:
     above 0 (8 with peg_threshold 0.005)."""
     redemption_minutes: float = 60.0
     """Minutes from a redemption request to USD at 1.00 (minting takes the same time)."""
+    hedge_impact_share: float = 0.5
+    """Finite capacity of the outside hedge: a trade's hedge may move the outside price (as it stands this minute,
+    after the flow already sent to it) at most this share of the way to the perp's price less the band; an
+    unwind may move it at most this share of half the band. 0 turns arbitrage off."""
 
 
 def gap_side(mid: float, index: float, band: float) -> int:
@@ -65,6 +70,15 @@ def peg_ladder(budget_usd: float, threshold: float, levels: int) -> list[tuple[f
         return []
     out = [(1.0 - threshold * 2.0**j, budget_usd / levels) for j in range(levels)]
     return [(px, usd) for px, usd in out if px > 0]
+
+
+def hedge_cap_usd(perp_px: float, outside_px: float, band: float, depth_usd: float, share: float) -> float:
+    """Largest hedge, USD, whose impact leaves the outside price at most `share` of the way from where it stands
+    (`outside_px`) to the perp's price less the band: depth x share x max(0, |log(perp / outside)| - log(1 + band)).
+    Without it every arbitrageur hedges its full clip on the same signal and the outside price overshoots."""
+    if not (perp_px > 0 and outside_px > 0):
+        return 0.0
+    return depth_usd * share * max(0.0, abs(math.log(perp_px / outside_px)) - math.log1p(band))
 
 
 def clip_lots(gap_usd_value: float, clip_usd: float, room_usd: float, price: float, lot: float) -> int:
@@ -107,26 +121,35 @@ class Arbitrageur(mesa.Agent):
                 lot = book.lot_size
                 pos = v.position(acct, k)
                 pos_usd = pos * lot * index
+                depth = model.cfg.outside_depth_usd[asset]
+                out_px = model.outside_price(asset)                                  # with this minute's flow
                 if bb is not None and bb * book.tick_size > index * (1 + band):       # perp rich: sell it
                     room = p.max_position_usd + pos_usd
-                    n = clip_lots(p.clip_usd, p.clip_usd, room, bb * book.tick_size, lot)
+                    cap = hedge_cap_usd(bb * book.tick_size, out_px, band, depth, p.hedge_impact_share)
+                    n = clip_lots(cap, p.clip_usd, room, bb * book.tick_size, lot)
                     if n:
                         r = v.submit_order(acct, k, SELL, n, index * (1 + band), kind="ioc")
                         model.outside_flow(asset, +r.filled_lots * lot * index)      # hedge: buy outside
                 elif ba is not None and ba * book.tick_size < index * (1 - band):     # perp cheap: buy it
                     room = p.max_position_usd - pos_usd
-                    n = clip_lots(p.clip_usd, p.clip_usd, room, ba * book.tick_size, lot)
+                    cap = hedge_cap_usd(ba * book.tick_size, out_px, band, depth, p.hedge_impact_share)
+                    n = clip_lots(cap, p.clip_usd, room, ba * book.tick_size, lot)
                     if n:
                         r = v.submit_order(acct, k, BUY, n, index * (1 - band), kind="ioc")
                         model.outside_flow(asset, -r.filled_lots * lot * index)      # hedge: sell outside
                 elif pos != 0 and bb is not None and ba is not None:
                     mid = 0.5 * (bb + ba) * book.tick_size
                     if abs(mid / index - 1.0) < band / 2:                           # gap closed: unwind
-                        n = min(abs(pos), clip_lots(p.clip_usd, p.clip_usd, p.clip_usd, mid, lot))
+                        # the unwind's outside trade (buy back a short hedge when long the perp, and the
+                        # reverse) may move the outside price at most the share of half the band this minute
+                        sign = 1.0 if pos > 0 else -1.0
+                        moved = sign * math.log(out_px / model.reference[asset])
+                        cap = depth * p.hedge_impact_share * max(0.0, 0.5 * band - moved)
+                        n = min(abs(pos), clip_lots(cap, p.clip_usd, p.clip_usd, mid, lot))
                         if n:
                             side = SELL if pos > 0 else BUY
                             r = v.submit_order(acct, k, side, n, reduce_only=True)
-                            model.outside_flow(asset, (1 if pos > 0 else -1) * r.filled_lots * lot * index)
+                            model.outside_flow(asset, sign * r.filled_lots * lot * index)
             self._peg(name, v, acct)
         model.schedule_event(self.act, after=1.0)
 

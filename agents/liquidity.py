@@ -65,6 +65,9 @@ class ValueParams:
     """Most notional per order, USD, by asset."""
     act_minutes: float = 2.0
     """Mean time between looks, minutes (exponential)."""
+    rest_exit: bool = False
+    """While it holds a position, a resting limit order closes it at half the threshold beyond its estimate (a
+    dip buyer's take-profit at fair value), re-placed at each look: the asks a buyer meets after a crash."""
 
 
 def depth_profile(rng: np.random.Generator, n_levels: int, min_pct: float, max_pct: float,
@@ -187,4 +190,18 @@ class ValueTrader(mesa.Agent):
                         side = SELL if pos > 0 else BUY
                         limit = est * (1.0 - th / 2.0) if side == SELL else est * (1.0 + th / 2.0)
                         v.submit_order(self.account, self.k, side, n, limit, kind="ioc", reduce_only=True)
+            if p.rest_exit:
+                self._rest_exit(est, th)
         m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))
+
+    def _rest_exit(self, est: float, th: float) -> None:
+        """Cancel its resting exit and, holding a position, rest one for all of it at est x (1 +- th / 2)."""
+        v = self.venue
+        v.cancel_all(self.account, self.k)
+        pos = v.position(self.account, self.k)
+        if pos == 0:
+            return
+        side = SELL if pos > 0 else BUY
+        price = est * (1.0 + th / 2.0) if side == SELL else est * (1.0 - th / 2.0)
+        if price >= v.books[self.k].tick_size:
+            v.post_ladder(self.account, self.k, [(side, float(price), abs(int(pos)))])

@@ -99,6 +99,10 @@ class MakerParams:
     """Weight of the newest observation in a maker's fair value (an exponential average over minutes), in (0, 1]."""
     ramp_minutes: int = 0
     """Minutes over which a returning maker's size grows back from a quarter to full."""
+    withdraw_sides: str = "both"
+    """What a withdrawn maker pulls: both (every quote) or against_move (the side the move runs into: its bids in
+    a fall, its asks in a rise; the other side stays quoted at the widest spreads it quotes, at calm size, so a
+    buyer after a crash meets asks near fair value rather than an empty book)."""
 
 
 def _median(xs: list[float]) -> float:
@@ -182,6 +186,7 @@ class MarketMaker(mesa.Agent):
         shared = model.__dict__.setdefault("_maker_fair", {})
         self.fair_hist: list[list[float]] = shared.setdefault(self.vi, ([[] for _ in self.venue.perp_names], {}))[0]
         self.withdrawals: list[int] = []   # steps at which it pulled its perp quotes
+        self.withdrawal_stress: list[float] = []   # the stress (calm standard deviations) that made it pull them
         self.spot_withdrawals: list[tuple[int, str]] = []   # (step, spot book) left empty for a minute
         # spot books on its venue (the CEX's BTC, ALT and synthetic dollar): the venue's first maker only
         self.spot_params = {}
@@ -244,6 +249,7 @@ class MarketMaker(mesa.Agent):
         worst = max(stresses) if stresses else 1.0
         if t < self.withdrawn_until or (self.withdrawn_until >= 0 and self.back_at < 0):
             if t < self.withdrawn_until or worst > 0.8 * self.threshold:
+                self._quote_away_from_move(fairs, stresses)
                 return
             self.back_at = t   # stress has eased: back, with a quarter of its size at first
         size = 1.0
@@ -254,6 +260,8 @@ class MarketMaker(mesa.Agent):
             self.withdrawn_until = t + model.cfg.mm_return_minutes
             self.back_at = -1
             self.withdrawals.append(t)
+            self.withdrawal_stress.append(worst)
+            self._quote_away_from_move(fairs, stresses)
             return
         for k, a in enumerate(v.perp_names):
             p = self.params[a]
@@ -268,6 +276,29 @@ class MarketMaker(mesa.Agent):
             ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
             ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz) if px >= tick]
             v.post_ladder(self.account, k, ladder_orders)
+
+    def _quote_away_from_move(self, fairs: list[float], stresses: list[float]) -> None:
+        """While withdrawn (withdraw_sides = against_move): per perp market, only the side the move does not run
+        into (asks when its fair value fell over the stress window, bids when it rose), at the widest spreads
+        it quotes (stress capped at its threshold) and calm size per level; nothing while the fair value is flat."""
+        v = self.venue
+        if self.model.cfg.makers.withdraw_sides != "against_move":
+            return
+        for k, a in enumerate(v.perp_names):
+            p = self.params[a]
+            hist = self.fair_hist[k]
+            v.cancel_all(self.account, k)
+            if p.depth_usd <= 0 or not math.isfinite(fairs[k]) or len(hist) < 2 or hist[-1] == hist[0]:
+                continue
+            keep = SELL if hist[-1] < hist[0] else BUY
+            stress = min(stresses[k], self.threshold)
+            lot = v.books[k].lot_size
+            inventory = v.position(self.account, k) * lot * fairs[k]
+            bids, bsz, asks, asz = ladder(fairs[k], float(inventory), stress * p.calm_vol_bps, p)
+            px, usd = (asks, asz) if keep == SELL else (bids, bsz)
+            tick = v.books[k].tick_size
+            v.post_ladder(self.account, k, [(keep, float(x), int(u * stress / (x * lot)))
+                                             for x, u in zip(px, usd) if x >= tick])
 
     def requote_spot(self, t: int) -> None:
         """Spot ladders around the venue's index as of the previous minute (the synthetic dollar: its

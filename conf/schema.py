@@ -420,6 +420,7 @@ class RunConfig:
         for key in ("threshold_bps", "outside_fee_bps", "redemption_minutes", "peg_budget_usd"):
             _rng(f"{k}.{key}", getattr(a, key), lo=0)
         _rng(f"{k}.leverage", a.leverage, lo=1)
+        _rng(f"{k}.hedge_impact_share", a.hedge_impact_share, lo=0, hi=1)
         _rng(f"{k}.peg_threshold", a.peg_threshold, lo=0, hi=1, lo_open=True, hi_open=True)
         top = peg_levels_max(a.peg_threshold)
         _rng(f"{k}.peg_levels", a.peg_levels, lo=0, hi=top,
@@ -433,6 +434,8 @@ class RunConfig:
         _rng(f"{k}.threshold_spread", mm.threshold_spread, lo=0, hi=1, hi_open=True)
         _rng(f"{k}.drift_threshold", mm.drift_threshold, lo=0, lo_open=True, finite=False)
         _rng(f"{k}.ramp_minutes", mm.ramp_minutes, lo=0)
+        if mm.withdraw_sides not in ("both", "against_move"):
+            _fail(f"{k}.withdraw_sides", "one of both, against_move", mm.withdraw_sides)
         _rng(f"{k}.fair_smoothing", mm.fair_smoothing, lo=0, hi=1, lo_open=True)
         if d.stop_trigger not in ("mark", "last"):
             _fail("population.directional.stop_trigger", "one of mark, last", d.stop_trigger)
@@ -868,6 +871,8 @@ def reference_markdown() -> str:
         ("`population.directional`", "population.directional.", DirectionalPop),
         ("`population.farmers`", "population.farmers.", FarmersPop),
         ("`population.arbitrageurs`", "population.arbitrageurs.", ArbitrageursPop),
+        ("`population.liquidity`", "population.liquidity.", LiquidityPop),
+        ("`population.value`", "population.value.", ValuePop),
         ("`analysis`", "analysis.", AnalysisConfig),
         ("`sensitivity` (experiment sobol)", "sensitivity.", SensitivityConfig),
     ]

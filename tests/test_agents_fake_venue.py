@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -205,11 +206,16 @@ def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
     assert v.books[0].orders_of(mm.account) == []
 
 
-def _arb_model(venue):
+def _arb_model(venue, depth_usd: float = 1e15):
+    """A model whose outside market has `depth_usd` a log unit (settled rule 4's impact rule), deep by default."""
     from agents.arbitrageur import ArbParams
     model = FakeModel({"x": venue}, np.array([100_000.0] * 5))
+    model.cfg.outside_depth_usd = {"BTC": depth_usd, "ALT": depth_usd}
+    model.reference = {"BTC": 100_000.0, "ALT": 10.0}   # the venue's prices: the outside market trades there
     model.flows = []
     model.outside_flow = lambda asset, usd: model.flows.append((asset, usd))
+    model.outside_price = lambda asset: model.reference[asset] * math.exp(
+        sum(u for a, u in model.flows if a == asset) / depth_usd)
     model.redeemed = []
     model.redeem = lambda agent, name, acct, qty: (model.redeemed.append((name, acct, qty)),
                                                    venue.withdraw(acct, qty, asset="SYNTH"))[1]
@@ -244,6 +250,42 @@ def test_arbitrageur_buys_a_cheap_perp_hedges_outside_and_unwinds_when_the_gap_c
     arb.act()
     assert v.position(acct, 0) == 0
     assert model.flows[-1][1] > 0                                         # bought back the outside hedge
+
+
+def test_arbitrageur_hedges_only_what_the_outside_market_can_take():
+    """Finite outside depth (rule 4): a hedge may move the outside price at most half the way to the perp's price
+    less the band, from where the price stands after this minute's flow. Two arbitrageurs on one 50 bp gap: the
+    first hedges depth x 0.5 x (gap - band); the second sees the price it moved and hedges half of what is left,
+    so together they never push the outside reference past the perp (the overshoot that made calm prices
+    oscillate minute to minute)."""
+    from agents.arbitrageur import Arbitrageur, hedge_cap_usd
+    from venues.presets import load_preset
+    from venues.venue import Venue
+
+    v = Venue("x", load_preset("hyperliquid_like"), {"BTC": 100_000.0, "ALT": 10.0}, capacity=16)
+    maker = v.open_account()
+    v.deposit(maker, 10_000_000.0)
+    v.set_leverage(maker, 0, 10.0)
+    v.submit_order(maker, 0, SELL, 50_000, 99_500.0, kind="limit", post_only=True)   # 50 BTC at 99,500
+    depth = 50_000_000.0
+    model, p = _arb_model(v, depth_usd=depth)
+    band = v.fee_taker + (p.outside_fee_bps + p.threshold_bps) * 1e-4
+    excess = math.log(100_000.0 / 99_500.0) - math.log1p(band)
+    assert excess > 0
+    first = depth * 0.5 * excess                                         # well under the 200,000 USD clip
+    assert first < p.clip_usd
+    a1, a2 = Arbitrageur(model, 0, p), Arbitrageur(model, 1, p)
+    a1.act()
+    lots1 = v.position(a1.accounts["x"], 0)
+    assert lots1 == int(first / (99_500.0 * v.lot_size(0)))
+    moved = model.outside_price("BTC")
+    assert moved < 100_000.0                                             # its hedge sold outside
+    a2.act()
+    lots2 = v.position(a2.accounts["x"], 0)
+    second = hedge_cap_usd(99_500.0, moved, band, depth, 0.5)
+    assert lots2 == int(second / (99_500.0 * v.lot_size(0))) and 0 < lots2 < lots1
+    assert model.outside_price("BTC") > 99_500.0 * (1 + band)           # the outside price stays above the perp
+    assert lots1 < int(p.clip_usd / (99_500.0 * v.lot_size(0)))         # not the full clip
 
 
 def test_arbitrageur_leaves_a_gap_inside_the_band_alone():
