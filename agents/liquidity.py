@@ -195,13 +195,25 @@ class ValueTrader(mesa.Agent):
         m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))
 
     def _rest_exit(self, est: float, th: float) -> None:
-        """Cancel its resting exit and, holding a position, rest one for all of it at est x (1 +- th / 2)."""
+        """Holding a position, rest one order for all of it at est x (1 +- th / 2); the resting one is left in
+        place (keeping its queue priority) while it still covers the whole position and its price is within
+        th / 4 of the new one, else cancelled and re-posted; flat, none."""
         v = self.venue
-        v.cancel_all(self.account, self.k)
+        book = v.books[self.k]
         pos = v.position(self.account, self.k)
-        if pos == 0:
+        price = est * (1.0 + th / 2.0) if pos > 0 else est * (1.0 - th / 2.0)
+        resting = book.orders_of(self.account)
+        last = getattr(self, "_exit_posted", None)
+        if pos != 0 and last is not None and resting == [last[0]] and last[1] == pos \
+                and abs(last[2] / price - 1.0) < th / 4.0:
+            return
+        if resting:
+            v.cancel_all(self.account, self.k)
+        self._exit_posted = None
+        if pos == 0 or price < book.tick_size:
             return
         side = SELL if pos > 0 else BUY
-        price = est * (1.0 + th / 2.0) if side == SELL else est * (1.0 - th / 2.0)
-        if price >= v.books[self.k].tick_size:
-            v.post_ladder(self.account, self.k, [(side, float(price), abs(int(pos)))])
+        if v.post_ladder(self.account, self.k, [(side, float(price), abs(int(pos)))]):
+            ids = book.orders_of(self.account)
+            if len(ids) == 1:
+                self._exit_posted = (ids[0], pos, price)
