@@ -182,3 +182,74 @@ def test_trade_bars_agree_with_the_fill_events():
         traded = np.isfinite(m.ts_low[:, vi, :]).sum()
         assert traded == len({(int(t), int(k)) for t, k in zip(steps, markets)})   # no bar without a fill
     assert checked > 20
+
+
+@pytest.mark.parametrize("sides", ["against_move", "both"])
+def test_a_withdrawn_maker_keeps_quoting_the_side_a_fall_does_not_run_into(sides):
+    """A seller walks the alt's book every minute until the makers withdraw (drift stress). With
+    withdraw_sides=against_move each withdrawn maker keeps asks (none of its bids) while the fall lasts; with
+    both it rests nothing."""
+    m = small(makers=MakerParams(fair_weight_index=0.2, fair_weight_own=0.8, fair_weight_others=0.0,
+                                 drift_threshold=2.0, withdraw_sides=sides), n_market_makers=3)
+    m.run_for(20)
+    v = m.venues["binance"]
+    k = 1
+    mk = [x for x in m.makers if x.venue_name == "binance"][0]
+    seller = v.open_account()
+    v.deposit(seller, 5e7)
+    v.set_leverage(seller, k, 5.0)
+    for _ in range(30):
+        if mk.withdrawals:
+            break
+        v.submit_order(seller, k, SELL, 12_000, kind="market")
+        m.run_for(1)
+    assert mk.withdrawals, "the fall made the maker withdraw"
+    m.run_for(1)   # a minute into its withdrawal (the fall's window still shows the move down)
+    book = v.books[k]
+    ids = set(book.orders_of(mk.account))
+    sides_resting = {book.order(o)[0] for o in ids}
+    if sides == "against_move":
+        assert sides_resting == {SELL}, "asks only"
+        fair = mk.fair_hist[k][-1]
+        asks = [book.order(o)[1] * book.tick_size for o in ids]
+        # near its fair value: above it less the inventory skew (a long maker lowers its asks by up to 20 bp)
+        assert min(asks) > fair * (1 - 25e-4) and max(asks) < fair * 1.1
+    else:
+        assert not ids
+
+
+def test_a_value_trader_rests_its_exit_at_fair_value_and_it_caps_a_buyers_walk():
+    """rest_exit: having bought below its estimate, a value trader rests a sell for its whole position at
+    est x (1 + threshold / 2); with the makers gone, a market buy meets that ask, not an empty book."""
+    th = 1.0
+    m = small(value=ValueParams(per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.0, delay_minutes=0,
+                                threshold_pct=th, act_minutes=1.0, rest_exit=True))
+    m.run_for(3)
+    vt = [t for t in m.value_traders if t.venue_name == "binance" and t.asset == "ALT"][0]
+    v, k = vt.venue, vt.k
+    book = v.books[k]
+    for mk in m.makers:
+        mk.venue.cancel_all(mk.account)
+        mk.withdrawn_until = 10_000
+    for lt in m.limit_traders:
+        lt.venue.cancel_all(lt.account)
+    seller = v.open_account()
+    v.deposit(seller, 1e6)
+    v.set_leverage(seller, k, 5.0)
+    est = float(m.fund_paths["ALT"][m.steps])
+    v.submit_order(seller, k, SELL, 5_000, est * 0.95, kind="limit")
+    vt.act()
+    pos = v.position(vt.account, k)
+    assert pos > 0
+    ids = book.orders_of(vt.account)
+    assert len(ids) == 1
+    side, px, lots, _ = book.order(ids[0])
+    assert side == SELL and lots == pos and px * book.tick_size == pytest.approx(est * (1 + th / 200), rel=1e-3)
+    vt.act()                                                   # unchanged: left in place (queue priority)
+    assert book.orders_of(vt.account) == ids
+    buyer = v.open_account()
+    v.deposit(buyer, 1e6)
+    v.set_leverage(buyer, k, 5.0)
+    r = v.submit_order(buyer, k, BUY, pos, kind="market")
+    assert r.filled_lots == pos and r.avg_price <= est * (1 + th / 200) * (1 + 1e-3)
+    assert v.position(vt.account, k) == 0
