@@ -65,6 +65,10 @@ class ValueParams:
     """Most notional per order, USD, by asset."""
     act_minutes: float = 2.0
     """Mean time between looks, minutes (exponential)."""
+    noise_minutes: float = 0.0
+    """Time constant of its estimation error, minutes: an Ornstein-Uhlenbeck error in log price with standard
+    deviation noise_pct, so a trader's view stays wrong (and its flow one-sided) for a while; 0: drawn afresh at
+    each look (memoryless noise flow)."""
     rest_exit: bool = False
     """While it holds a position, a resting limit order closes it at half the threshold beyond its estimate (a
     dip buyer's take-profit at fair value), re-placed at each look: the asks a buyer meets after a crash."""
@@ -156,9 +160,24 @@ class ValueTrader(mesa.Agent):
         v.set_leverage(self.account, k, self.lev)
 
     def estimate(self) -> float:
+        """The fundamental delay_minutes ago times exp(error): the error is a fresh N(0, noise_pct) draw at each
+        look, or with noise_minutes > 0 an Ornstein-Uhlenbeck process of that stationary deviation, decaying by
+        exp(-elapsed / noise_minutes) between looks."""
         m = self.model
         t = max(0, m.steps - self.p.delay_minutes)
-        return float(m.fund_paths[self.asset][t]) * math.exp(self.p.noise_pct / 100.0 * self.own_rng.standard_normal())
+        sd = self.p.noise_pct / 100.0
+        z = self.own_rng.standard_normal()
+        if self.p.noise_minutes > 0:
+            last = getattr(self, "_err", None)
+            if last is None:
+                err = sd * z
+            else:
+                a = math.exp(-max(0.0, m.steps - last[0]) / self.p.noise_minutes)
+                err = last[1] * a + math.sqrt(1.0 - a * a) * sd * z
+            self._err = (m.steps, err)
+        else:
+            err = sd * z
+        return float(m.fund_paths[self.asset][t]) * math.exp(err)
 
     def act(self) -> None:
         v, p, m = self.venue, self.p, self.model

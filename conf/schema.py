@@ -468,6 +468,7 @@ class RunConfig:
         _rng(f"{k}.leverage", vp.leverage, lo=1)
         _rng(f"{k}.delay_minutes", vp.delay_minutes, lo=0)
         _rng(f"{k}.noise_pct", vp.noise_pct, lo=0, hi=50)
+        _rng(f"{k}.noise_minutes", vp.noise_minutes, lo=0)
         _rng(f"{k}.threshold_pct", vp.threshold_pct, lo=0, hi=50, lo_open=True)
         _rng(f"{k}.act_minutes", vp.act_minutes, lo=0, lo_open=True)
         for name, vc in self.venues.items():

@@ -253,3 +253,34 @@ def test_a_value_trader_rests_its_exit_at_fair_value_and_it_caps_a_buyers_walk()
     r = v.submit_order(buyer, k, BUY, pos, kind="market")
     assert r.filled_lots == pos and r.avg_price <= est * (1 + th / 200) * (1 + 1e-3)
     assert v.position(vt.account, k) == 0
+
+
+def test_a_value_traders_persistent_error_has_its_deviation_and_time_constant():
+    """noise_minutes > 0: the estimation error is an Ornstein-Uhlenbeck process (stationary sd noise_pct,
+    autocorrelation exp(-lag / noise_minutes)); within a minute the estimate does not change; 0 keeps the
+    memoryless draw."""
+    from types import SimpleNamespace
+
+    m = small(value=ValueParams(per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.5, delay_minutes=0,
+                                noise_minutes=10.0))
+    vt = [t for t in m.value_traders if t.asset == "ALT"][0]
+    n = 20_000
+    clock = SimpleNamespace(steps=0, fund_paths={"ALT": np.full(n + 1, 10.0)})
+    vt.model = clock
+    errs = []
+    for t in range(n):
+        clock.steps = t
+        e = vt.estimate()
+        assert vt.estimate() == e                                      # the same minute, the same view
+        errs.append(math.log(e / 10.0))
+    x = np.array(errs)
+    assert x.std() == pytest.approx(0.005, rel=0.05)
+    r1 = np.corrcoef(x[:-1], x[1:])[0, 1]
+    r10 = np.corrcoef(x[:-10], x[10:])[0, 1]
+    assert r1 == pytest.approx(math.exp(-0.1), abs=0.02) and r10 == pytest.approx(math.exp(-1.0), abs=0.05)
+    vt.p = ValueParams(noise_pct=0.5, delay_minutes=0, noise_minutes=0.0)
+    y = []
+    for t in range(2_000):
+        clock.steps = t
+        y.append(math.log(vt.estimate() / 10.0))
+    assert abs(np.corrcoef(y[:-1], y[1:])[0, 1]) < 0.08                # memoryless
