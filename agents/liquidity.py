@@ -158,6 +158,8 @@ class ValueTrader(mesa.Agent):
         v.deposit(self.account, capital)
         self.lev = min(p.leverage, v.max_leverage(k, capital * p.leverage))
         v.set_leverage(self.account, k, self.lev)
+        self._err: tuple[int, float] | None = None             # (step, log error) of its last look (noise_minutes)
+        self._exit_posted: tuple[int, int, float] | None = None   # (order id, lots, price) of its resting exit
 
     def estimate(self) -> float:
         """The fundamental delay_minutes ago times exp(error): the error is a fresh N(0, noise_pct) draw at each
@@ -168,7 +170,7 @@ class ValueTrader(mesa.Agent):
         sd = self.p.noise_pct / 100.0
         z = self.own_rng.standard_normal()
         if self.p.noise_minutes > 0:
-            last = getattr(self, "_err", None)
+            last = self._err
             if last is None:
                 err = sd * z
             else:
@@ -222,7 +224,7 @@ class ValueTrader(mesa.Agent):
         pos = v.position(self.account, self.k)
         price = est * (1.0 + th / 2.0) if pos > 0 else est * (1.0 - th / 2.0)
         resting = book.orders_of(self.account)
-        last = getattr(self, "_exit_posted", None)
+        last = self._exit_posted
         if pos != 0 and last is not None and resting == [last[0]] and last[1] == pos \
                 and abs(last[2] / price - 1.0) < th / 4.0:
             return

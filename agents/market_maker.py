@@ -8,6 +8,7 @@ and withdrawal speed setting the depth of flash crashes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -294,7 +295,10 @@ class MarketMaker(mesa.Agent):
             stress = min(stresses[k], self.threshold)
             lot = v.books[k].lot_size
             inventory = v.position(self.account, k) * lot * fairs[k]
-            bids, bsz, asks, asz = ladder(fairs[k], float(inventory), stress * p.calm_vol_bps, p)
+            # the ladder at the widest spreads it quotes; its withdrawal check is off here (stress x calm / calm
+            # can round a hair above the threshold the stress was capped at)
+            bids, bsz, asks, asz = ladder(fairs[k], float(inventory), stress * p.calm_vol_bps,
+                                          dataclasses.replace(p, withdraw_threshold=math.inf))
             px, usd = (asks, asz) if keep == SELL else (bids, bsz)
             tick = v.books[k].tick_size
             v.post_ladder(self.account, k, [(keep, float(x), int(u * stress / (x * lot)))
