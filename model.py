@@ -213,6 +213,12 @@ class CascadeModel(mesa.Model):
     def __init__(self, cfg: ModelConfig):
         super().__init__(rng=cfg.seed)
         self.cfg = cfg = cfg.resolved()
+        mesa_step = self.step                      # Mesa's wrapper: advance the clock one minute, run its events
+
+        def step() -> None:
+            self._check_room(self.steps + 1)
+            mesa_step()
+        self.step = step
         T = cfg.steps
         self.fund_paths = fundamental_paths(cfg.seed, T + 1, {a: cfg.initial_prices[a] for a in ASSETS},
                                             cfg.vol_daily, cfg.correlation, cfg.shock_tail_df,
@@ -523,6 +529,22 @@ class CascadeModel(mesa.Model):
         return self.ts_mid[max(0, t - n): t + 1, v, k]
 
     # ------------------------------------------------------------------ one minute
+    def run_for(self, duration: float | int) -> None:
+        """Run `duration` more minutes; past the run's `steps` is refused before anything runs (the series are
+        sized for `steps`)."""
+        self._check_room(self.steps + int(duration))
+        super().run_for(duration)
+
+    def run_until(self, end_time: float | int) -> None:
+        self._check_room(int(end_time))
+        super().run_until(end_time)
+
+    def _check_room(self, last: int) -> None:
+        if last > self.cfg.steps:
+            raise RuntimeError(f"steps: the model was built for {self.cfg.steps} minutes and is at minute "
+                               f"{self.steps}; running to minute {last} is past its end (build it with a larger "
+                               f"steps=)")
+
     def step(self) -> None:
         t = self.steps
         cfg = self.cfg

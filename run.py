@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from conf import schema
 from hydra_plugins.perp_cascades.pool_launcher import PoolLauncher
@@ -50,6 +50,30 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 def model_config(cfg: DictConfig | dict) -> ModelConfig:
     """The model's plain, validated config from Hydra's composed config (conf/schema.py)."""
     return schema.load(cfg).model_config()
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """The run config `python run.py OVERRIDES...` would run: conf/ composed with the same override syntax
+    (`population=small`, `seed=3`, `venues.lighter.overrides.max_leverage=20`, `+key=value`), then validated
+    like the command line (a bad value raises ConfigError naming the key)."""
+    cfg = _compose(list(overrides or []))
+    _validate(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]                       # Hydra's own settings: a run's folder, the launcher
+    return cfg
+
+
+def build_model(overrides: list[str] | None = None) -> CascadeModel:
+    """The Python entry point: the model `python run.py OVERRIDES...` builds, from the same composed and
+    validated config, not yet run. Step it with `m.step()` or `m.run_for(n)` (at most `steps` minutes in
+    all), read its series with `timeseries_frame(m)` and its metrics with `compute_metrics(m)`.
+
+        m = build_model(["population=small", "steps=300", "seed=1"])
+        m.run_for(300)
+        df = timeseries_frame(m)
+    """
+    logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
+    return CascadeModel(model_config(compose_config(overrides)).resolved())
 
 
 def _atomic_write(path: Path, write) -> None:
