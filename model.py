@@ -34,7 +34,8 @@ __all__ = ["ASSETS", "CascadeModel", "ModelConfig", "ShockScript", "compute_metr
 
 @dataclass
 class ModelConfig:
-    """A run's settings (issue "Experiments" moves these into validated Hydra groups)."""
+    """A run's plain settings: conf/schema.py builds them from the validated Hydra config (the defaults here are a
+    smaller world, for unit tests)."""
 
     seed: int = 0
     steps: int = 1440
