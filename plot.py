@@ -39,6 +39,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sweeps import MANIFEST, aggregate  # noqa: E402
+from venues.params import ConfigError  # noqa: E402
+
 # readable labels with units for the metrics and keys users plot most
 LABELS = {
     "totals.liquidated_notional_usd": "Liquidated notional (USD)",
@@ -229,8 +232,8 @@ class PlotError(ValueError):
 
 
 def _is_sweep(root: Path) -> bool:
-    """A sweep's folder: its summary, its manifest (run.py's sweep.json) or a job folder with a metrics.json."""
-    return (root / "summary.parquet").exists() or (root / "sweep.json").exists() or any(root.glob("*/metrics.json"))
+    """A sweep's folder: its summary, its manifest (sweeps.py's sweep.json) or a job folder with a metrics.json."""
+    return (root / "summary.parquet").exists() or (root / MANIFEST).exists() or any(root.glob("*/metrics.json"))
 
 
 def _check_sweep(root: Path) -> None:
@@ -240,17 +243,15 @@ def _check_sweep(root: Path) -> None:
 
 
 def load_summary(sweep_dir: str | Path) -> pd.DataFrame:
-    """The sweep's summary table: summary.parquet, or built from the jobs' folders first (run.aggregate). A
+    """The sweep's summary table: summary.parquet, or built from the jobs' folders first (sweeps.aggregate). A
     folder that is not a sweep is refused before anything is written into it."""
     root = Path(sweep_dir)
     _check_sweep(root)
     path = root / "summary.parquet"
     if not path.exists():
-        from run import aggregate
-        from venues.params import ConfigError
         try:
             return aggregate(root)
-        except ConfigError as e:   # run.py's one-line refusal (e.g. not a sweep's folder)
+        except ConfigError as e:   # aggregate's one-line refusal (e.g. not a sweep's folder)
             raise PlotError(str(e)) from None
     return pd.read_parquet(path)
 

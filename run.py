@@ -5,22 +5,19 @@
   name and renamed.
 - A sweep writes each job to outputs/multirun/<date>/<time>/<n>/ and, when it ends, summary.parquet and
   summary.csv at its root (one row per job: its overrides as columns, the metrics flattened with dotted
-  names). `python run.py --aggregate DIR` builds them afterwards (e.g. for a sweep run on a cluster).
+  names; sweeps.py). `python run.py --aggregate DIR` builds them afterwards (e.g. for a sweep run on a cluster).
 - Bad input is refused before anything runs: one line naming the key and what is allowed, exit status 2.
 
 `main(cfg)` is a thin shell over `run_experiment(cfg, out_dir) -> dict`, which tests call directly; it returns
-the metric named by `objective` so that optimizing sweepers work.
+the metric named by `objective` so that optimizing sweepers work. The result files' helpers are in results.py,
+the sweep folder's (manifest, summary, lock) in sweeps.py; the metrics themselves in metrics.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import glob
-import hashlib
-import json
 import logging
-import math
 import os
 import sys
 import time
@@ -36,9 +33,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from conf import schema
 from hydra_plugins.perp_cascades.pool_launcher import PoolLauncher
-from model import ASSETS, CascadeModel, ModelConfig, compute_metrics
+from metrics import compute_metrics
+from model import CascadeModel, ModelConfig
+# (MANIFEST, read_metrics, _saved_config_hash: re-exported, for the tests and scripts that read them from here)
+from results import (TEXT_METRICS, _atomic_write, _config_tree, _flatten, _one_line, _saved_config_hash,  # noqa: F401
+                     config_hash, done_before, read_metrics, remove_results, write_failure, write_json)
+from sweeps import MANIFEST, aggregate, lock_sweep, unlock_sweep, write_manifest  # noqa: F401
 from venues import events as ev
-from venues.params import ConfigError
+from venues.params import ASSETS, ConfigError
 
 log = logging.getLogger("perp_cascades")
 # the sweeps' launcher, hydra/launcher=pool: registered here too, for where Hydra's plugin scan cannot list
@@ -74,16 +76,6 @@ def build_model(overrides: list[str] | None = None) -> CascadeModel:
     """
     logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
     return CascadeModel(model_config(compose_config(overrides)).resolved())
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary name in the same folder, then rename: a killed job leaves no half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:   # a write or rename that failed (full disk, a killed job's SIGTERM) leaves no temporary file
-        tmp.unlink(missing_ok=True)
 
 
 def timeseries_frame(m: CascadeModel) -> pd.DataFrame:
@@ -229,117 +221,7 @@ def get_metric(metrics: dict, dotted: str) -> float:
     return float(x)
 
 
-# ---------------------------------------------------------------------------------------------- results
-RESULT_FILES = ("metrics.json", "timeseries.parquet", "events.parquet", "dashboard.png", "dashboard.pdf")
-NOT_RESULT_KEYS = ("resume", "progress", "dashboard", "objective")
-"""Switches that do not change a run's results: left out of its config hash (resume keeps a result across them)."""
-TEXT_METRICS = ("status", "experiment", "config_hash", "error_type", "error", "traceback", "config")
-"""Keys of metrics.json that are not numbers (a null there stays None when read)."""
-
-
-def _config_tree(cfg: DictConfig | dict) -> dict:
-    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    tree.pop("hydra", None)
-    return tree
-
-
-def json_safe(x, nonfinite=None):
-    """x with plain Python types for strict JSON: a float that is NaN or infinite becomes `nonfinite` (None:
-    JSON null), or nonfinite(x) when it is callable; numpy scalars become Python numbers."""
-    if isinstance(x, dict):
-        return {str(k): json_safe(v, nonfinite) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v, nonfinite) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        if math.isfinite(x):
-            return x
-        return nonfinite(x) if callable(nonfinite) else nonfinite
-    return x
-
-
-def write_json(path: Path, obj) -> None:
-    """Strict JSON (no NaN or Infinity tokens: those become null), written atomically."""
-    text = json.dumps(json_safe(obj), indent=2, allow_nan=False)
-    _atomic_write(path, lambda p: p.write_text(text))
-
-
-def config_hash(cfg: DictConfig | dict) -> str:
-    """sha256 of a run's resolved config (hydra's section and NOT_RESULT_KEYS aside), the same whether it comes
-    from the composed config or from the config.yaml written from it."""
-    tree = _config_tree(cfg)
-    canon = OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
-    canon = {k: v for k, v in canon.items() if k not in NOT_RESULT_KEYS}
-    text = json.dumps(json_safe(canon, nonfinite=str), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _saved_config_hash(job: Path) -> str | None:
-    """The config hash of a job folder's config: Hydra's .hydra/config.yaml (written when the job starts, before
-    anything of ours), else our config.yaml; None when neither can be read."""
-    for path in (job / ".hydra" / "config.yaml", job / "config.yaml"):
-        try:
-            cfg = OmegaConf.load(path)
-            if isinstance(cfg, DictConfig):
-                return config_hash(cfg)
-        except Exception:  # noqa: BLE001  (absent, unreadable or unresolvable here: try the next)
-            continue
-    return None
-
-
-def remove_results(out_dir: Path) -> None:
-    """Remove the result files (and their temporary names) of an earlier run in out_dir."""
-    for name in RESULT_FILES:
-        (out_dir / name).unlink(missing_ok=True)
-        for tmp in out_dir.glob(f".{name}.tmp-*"):
-            tmp.unlink(missing_ok=True)
-
-
-def read_metrics(path: Path) -> dict:
-    """A metrics.json as a dict, null numbers turned into NaN (strict JSON and older files with NaN tokens).
-    Raises OSError or ValueError (not JSON, or not a mapping)."""
-    metrics = json.loads(Path(path).read_text())
-    if not isinstance(metrics, dict):
-        raise ValueError(f"metrics.json holds a {type(metrics).__name__}, not a mapping")
-
-    def nan_for_null(x):
-        if isinstance(x, dict):
-            return {k: nan_for_null(v) for k, v in x.items()}
-        return float("nan") if x is None else x
-    return {k: (v if k in TEXT_METRICS else nan_for_null(v)) for k, v in metrics.items()}
-
-
-def done_before(cfg: DictConfig, out_dir: Path) -> dict | None:
-    """The metrics of an earlier successful run of this same config in out_dir (its metrics.json carries this
-    config's hash), or None (no result, a failure, another config, or a file without a hash)."""
-    try:
-        metrics = read_metrics(out_dir / "metrics.json")
-    except (OSError, ValueError):
-        return None
-    if metrics.get("status") != "ok" or metrics.get("config_hash") != config_hash(cfg):
-        return None
-    return metrics
-
-
-def write_failure(cfg: DictConfig | dict, out_dir: Path, err: BaseException, wall_s: float) -> dict:
-    """metrics.json with status failed, the error's type and message, the config and its hash (written
-    atomically; any result of an earlier run in out_dir is removed first)."""
-    import traceback
-    tree = _config_tree(cfg)
-    metrics = {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
-               "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
-               "traceback": traceback.format_exception(err)[-6:], "config": json_safe(tree, nonfinite=str),
-               "config_hash": config_hash(tree)}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_results(out_dir)
-    write_json(out_dir / "metrics.json", metrics)
-    return metrics
-
-
+# ---------------------------------------------------------------------------------------------- the run's metrics
 def _run_metrics(m: CascadeModel, wall_s: float, experiment: str | None, chash: str) -> dict:
     """compute_metrics and what run_experiment adds to them (the names documented in README "Metrics")."""
     metrics = compute_metrics(m, wall_s)
@@ -420,208 +302,7 @@ def main(cfg: DictConfig) -> float:
     return value
 
 
-# ---------------------------------------------------------------------------------------------- sweeps
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def _override_value(text: str):
-    """An override's value as YAML reads it (numbers as numbers, null as None)."""
-    import yaml
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-MANIFEST = "sweep.json"
-"""The sweep's manifest at its root, written when a sweep starts: the jobs of this sweep (number and overrides)."""
-
-
-def _sweep_jobs(config: DictConfig) -> list[list[str]] | None:
-    """Each job's overrides, in job-number order, as Hydra's basic sweeper will launch them; None when another
-    sweeper decides the jobs, or the job folders are not named by job number."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    try:
-        if not str(config.hydra.sweeper._target_).endswith("BasicSweeper"):
-            return None
-        if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") != "${hydra.job.num}":
-            return None
-        params = config.hydra.sweeper.get("params")
-        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
-        args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(args), None)
-        return [list(job) for batch in batches for job in batch]
-    except Exception:  # noqa: BLE001  (e.g. a glob over a group: then the jobs are not known in advance)
-        return None
-
-
-def write_manifest(config: DictConfig) -> None:
-    """sweep.json at the sweep's root: this sweep's jobs, so that its summary never counts the job folders of
-    an earlier, larger sweep into the same folder."""
-    root = Path(config.hydra.sweep.dir)
-    root.mkdir(parents=True, exist_ok=True)
-    jobs = _sweep_jobs(config)
-    write_json(root / MANIFEST, {
-        "format": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "overrides": list(config.hydra.overrides.task), "n_jobs": None if jobs is None else len(jobs),
-        "jobs": None if jobs is None else [{"job": str(i), "overrides": o} for i, o in enumerate(jobs)]})
-
-
-def _read_manifest(root: Path) -> dict | None:
-    try:
-        manifest = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def _job_overrides(job: Path) -> list[str] | None:
-    import yaml
-    try:
-        items = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return [str(x) for x in items] if isinstance(items, list) else None
-
-
-def _job_row(job: Path, overrides: list[str] | None, planned: list[str] | None) -> dict:
-    """One summary row: the job's overrides as columns and its metrics flattened, or a status saying why there
-    are none: missing (no result of this sweep yet), stale (the result is of another config than the job's),
-    unreadable."""
-    row: dict = {"job": job.name}
-    for item in overrides or []:
-        key, _, val = str(item).partition("=")
-        row[key.lstrip("+~")] = _override_value(val)
-    if planned is not None and sorted(_job_overrides(job) or planned) != sorted(planned):
-        return {**row, "status": "missing", "error": "the job folder holds a job of another sweep; this one has "
-                "not started there"}
-    mpath = job / "metrics.json"
-    if not mpath.is_file() and (job.parent / ".failed" / f"{job.name}.json").is_file():
-        mpath = job.parent / ".failed" / f"{job.name}.json"   # its folder could not hold its failure record
-    try:
-        metrics = json.loads(mpath.read_text())
-    except FileNotFoundError:
-        return {**row, "status": "missing", "error": "no metrics.json: the job has not finished"}
-    except (OSError, ValueError) as e:
-        return {**row, "status": "unreadable", "error": f"{type(e).__name__}: {_one_line(e)}"}
-    if not isinstance(metrics, dict):
-        return {**row, "status": "unreadable", "error": f"metrics.json holds a {type(metrics).__name__}, "
-                "not a mapping"}
-    saved, expected = metrics.get("config_hash"), _saved_config_hash(job)
-    if saved is not None and expected is not None and saved != expected:
-        return {**row, "status": "stale", "error": "metrics.json is the result of another config than the "
-                "job's (config_hash differs)"}
-    row.update(_flatten({k: v for k, v in metrics.items()
-                         if k not in ("adl_counterfactuals", "config", "traceback")}))
-    if isinstance(metrics.get("adl_counterfactuals"), dict):
-        row.update(_flatten(metrics["adl_counterfactuals"], "adl_counterfactuals."))
-    return row
-
-
-def aggregate(sweep_dir: str | Path) -> pd.DataFrame:
-    """summary.parquet and summary.csv at the sweep's root, written atomically; returned. One row per job of
-    the sweep (the jobs its sweep.json lists; in a sweep folder without one, every job folder holding a
-    metrics.json): its overrides as columns, the metrics flattened with dotted names (null -> NaN), status.
-    Raises ConfigError (nothing written) when the folder is not a sweep."""
-    root = Path(sweep_dir)
-    manifest = _read_manifest(root)
-    planned = manifest.get("jobs") if manifest else None
-    if isinstance(planned, list):
-        jobs = [(root / str(j["job"]), j.get("overrides"), j.get("overrides")) for j in planned]
-    else:
-        found = sorted((Path(p).parent for p in glob.glob(str(root / "*" / "metrics.json"))),
-                       key=lambda d: (len(d.name), d.name))
-        jobs = [(d, _job_overrides(d), None) for d in found]
-        if manifest is None and not jobs:
-            raise ConfigError(f"{root} is not a sweep folder: no {MANIFEST} and no <job>/metrics.json in it")
-    df = pd.DataFrame([_job_row(job, ov, plan) for job, ov, plan in jobs])
-    keys = {str(o).partition("=")[0].lstrip("+~") for _, ov, _ in jobs for o in ov or []}
-    for col in df.columns:
-        if df[col].dtype != object:
-            continue
-        values = df[col].dropna()
-        kinds = {type(x) for x in values}
-        if col not in keys and col.split(".")[0] not in TEXT_METRICS and \
-                all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
-            df[col] = df[col].astype(float)   # a metric that is null (undefined) in some or all jobs: NaN
-        elif len(kinds) > 1:   # mixed columns (an override that is a number in one job and text in another)
-            df[col] = df[col].map(lambda x: x if x is None else str(x))
-    _atomic_write(root / "summary.parquet", lambda p: df.to_parquet(p, index=False))
-    _atomic_write(root / "summary.csv", lambda p: df.to_csv(p, index=False))
-    return df
-
-
-# ---------------------------------------------------------------------------------------------- the sweep's lock
-SWEEP_LOCK = ".sweep.lock"
-_sweep_locks: dict[str, int] = {}   # sweep folder -> its open lock file (not on the callback: jobs get copies)
-
-
-class SweepBusy(ConfigError):
-    """Another live sweep holds the sweep folder's lock."""
-
-
-def lock_sweep(root: str | Path) -> None:
-    """Hold the sweep folder's lock (fcntl.flock on <root>/.sweep.lock) while this process runs a sweep in it;
-    raise SweepBusy (one line) when another live process holds it. The kernel releases the lock when its holder
-    ends, however it ends (SIGKILL included), so a dead sweep's lock never blocks. Once the lock is held,
-    temporary files (`.*.tmp-<pid>`) that dead processes left in the folder and its job folders are removed."""
-    import fcntl
-    import socket
-    root = Path(root)
-    if str(root) in _sweep_locks:
-        return
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / SWEEP_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise ConfigError(f"hydra.sweep.dir: cannot create {root}/{SWEEP_LOCK}: {_one_line(e)}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = " ".join(os.pread(fd, 200, 0).decode(errors="replace").split())
-        os.close(fd)
-        raise SweepBusy(f"hydra.sweep.dir: {root} is in use by another sweep ({holder or 'starting'}); wait for "
-                        "it to end or choose another folder") from None
-    except OSError as e:   # a file system without locks (some network mounts): run unlocked, say so
-        os.close(fd)
-        log.warning("sweep folder %s not locked (%s): do not start a second sweep into it", root, _one_line(e))
-        return
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-              .encode(), 0)
-    _sweep_locks[str(root)] = fd
-    for tmp in [*root.glob(".*.tmp-*"), *root.glob("*/.*.tmp-*")]:
-        pid = tmp.name.rpartition(".tmp-")[2]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def unlock_sweep(root: str | Path) -> None:
-    """Release the sweep folder's lock (the lock file stays: removing it would let two sweeps lock two files)."""
-    fd = _sweep_locks.pop(str(Path(root)), None)
-    if fd is not None:
-        os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
+# ---------------------------------------------------------------------------------------------- the sweep's callback
 class SweepSummary:
     """Hydra callback (conf/config.yaml): locks the sweep folder when a multirun starts (a second sweep into it
     is refused: one line, exit status 2), writes the sweep's summary table when it ends, then unlocks."""
@@ -661,11 +342,6 @@ class SweepSummary:
 
 
 # ---------------------------------------------------------------------------------------------- checks first
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:400]
-
-
 def _show(value, limit: int = 60) -> str:
     """A value for an error message: its repr, cut short when long."""
     text = repr(value)

@@ -16,6 +16,7 @@ import mesa
 import numpy as np
 
 from venues.orderbook import BUY, SELL
+from venues.params import ASSETS
 
 from .base import stream
 
@@ -75,9 +76,6 @@ def realised_vol_bps(prices: np.ndarray) -> float:
     if x.size < 3:
         return 0.0
     return float(np.std(np.diff(np.log(x))) * 1e4)
-
-
-ASSETS = ("BTC", "ALT")
 
 
 @dataclass

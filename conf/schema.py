@@ -23,10 +23,9 @@ from agents.directional import DirectionalParams
 from agents.farmer import FarmerParams, Incentives
 from agents.liquidity import LiquidityParams, ValueParams
 from agents.market_maker import MakerParams
-from venues.params import AdlRanking, CollateralOracle, ConfigError, from_dict
+from venues.params import ASSETS, AdlRanking, CollateralOracle, ConfigError, from_dict
 from venues.presets import PRESETS, load_preset
 
-ASSETS = ("BTC", "ALT")
 METRIC_KINDS = ("totals", "venues")
 
 # ------------------------------------------------------------------------------------- what a run can hold
@@ -653,7 +652,8 @@ class RunConfig:
 
     def model_config(self):
         """The model's plain config (model.ModelConfig), from this validated tree."""
-        from model import ModelConfig, ShockScript
+        from fundamentals import ShockScript
+        from model import ModelConfig
         p = self.population
         s = self.shock
         shock = ShockScript(start_minute=s.start_minute if s.start_minute is not None else self.warmup_minutes + 60,

@@ -10,6 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+LOW_LEVERAGE = 2.0
+"""Effective leverage at or below which an account counts as low-leverage (settled rule 11: the share of ADL
+borne by accounts at 2x or less)."""
+
 
 def adl_haircut(pnl: Sequence[float], budget: float, rule: str, order: Sequence[int] | None = None,
                 caps: Sequence[float] | None = None) -> np.ndarray:
@@ -100,7 +104,7 @@ class AdlCounterfactuals:
         self.uncovered_usd += deficit - budget
         if budget <= 0:
             return
-        low = lev <= 2.0
+        low = lev <= LOW_LEVERAGE
         for rule in RULES:
             take = adl_haircut(w, budget, rule, order=np.arange(w.size) if rule == "queue" else None,
                                caps=caps if rule == "capped_pro_rata" else None)

@@ -41,10 +41,6 @@ class TierTable:
         self._rates_list = self.rates.tolist()
         self._cum_list = self.cum.tolist()
 
-    def rate_cum_scalar(self, notional: float) -> tuple[float, float]:
-        k = bisect_left(self._upper_list, notional)
-        return self._rates_list[k], self._cum_list[k]
-
     def maintenance_scalar(self, notional: float) -> float:
         k = bisect_left(self._upper_list, notional)
         return notional * self._rates_list[k] - self._cum_list[k]

@@ -21,9 +21,8 @@ BACKSTOP = 6
 INSURANCE = 7
 ADL = 8
 BAD_DEBT = 9
-TRANSFER = 10
 KIND_NAMES = ("fill", "funding", "deposit", "withdrawal", "reject", "liquidation", "backstop", "insurance",
-              "adl", "bad_debt", "transfer")
+              "adl", "bad_debt")
 
 # rejection reasons (the `info` column of a REJECT row)
 REJECT_REASONS = (

@@ -21,6 +21,8 @@ AdlPrice = Literal["bankruptcy", "previous_mark"]
 
 USD = "USD"
 SYNTH = "SYNTH"  # the synthetic dollar (USDe-like) that some accounts post as collateral
+ASSETS = ("BTC", "ALT")
+"""The model's assets: each has a fundamental and a perpetual market on every venue (conf/schema.py checks)."""
 
 
 class ConfigError(ValueError):

@@ -199,16 +199,6 @@ class Venue:
         self.ch.leverage[account, m] = leverage
         return True
 
-    def add_isolated_margin(self, account: int, market: int | str, amount: float) -> bool:
-        m = self.market_index(market)
-        ch = self.ch
-        if not ch.isolated[account] or not (0 < amount <= max(0.0, ch.bal[account, 0])):
-            self._reject(account, m, 0, 0, "insufficient_balance")
-            return False
-        ch.bal[account, 0] -= amount
-        ch.iso_margin[account, m] += amount
-        return True
-
     def account(self, account: int) -> dict:
         """A readable snapshot of one account."""
         ch = self.ch
@@ -846,9 +836,6 @@ class Venue:
         return self.ch.liquidation_prices()
 
     # ================================================================== invariants
-    def gross_deposits(self) -> np.ndarray:
-        return np.array(self.ch.deposits)
-
     def check_invariants(self, rel_tol: float = 1e-9) -> float:
         """Settled rule 1 per asset and balanced open interest per market. Raises InvariantError naming the
         venue, step, asset and size of the break; returns the largest relative gap seen."""

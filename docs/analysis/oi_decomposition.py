@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from conf import schema  # noqa: E402
-from model import CascadeModel, shock_start  # noqa: E402
+from fundamentals import shock_start  # noqa: E402
+from model import CascadeModel  # noqa: E402
 
 
 def main(seed: int = 3, steps: int = 300) -> None:

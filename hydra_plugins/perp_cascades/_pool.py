@@ -212,7 +212,7 @@ def _generic_write_failure(cfg: DictConfig, out_dir: Path, err: BaseException, w
 
 
 def failure_writer(task_function: Callable) -> Callable:
-    """The task module's write_failure(cfg, out_dir, err, wall_s) (run.py's), else a generic one."""
+    """The task module's write_failure(cfg, out_dir, err, wall_s) (run.py's, from results.py), else a generic one."""
     module = sys.modules.get(getattr(task_function, "__module__", "") or "")
     writer = getattr(module, "write_failure", None)
     return writer if callable(writer) else _generic_write_failure

@@ -1,0 +1,151 @@
+"""A run's result files: written atomically (a temporary name, then a rename), metrics.json as strict JSON bound
+to its config by a hash, read back with null numbers as NaN; a failure's record; resume's test of an earlier
+result. run.py writes them, sweeps.py reads them into a sweep's summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write to a temporary name in the same folder, then rename: a killed job leaves no half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:   # a write or rename that failed (full disk, a killed job's SIGTERM) leaves no temporary file
+        tmp.unlink(missing_ok=True)
+
+
+RESULT_FILES = ("metrics.json", "timeseries.parquet", "events.parquet", "dashboard.png", "dashboard.pdf")
+NOT_RESULT_KEYS = ("resume", "progress", "dashboard", "objective")
+"""Switches that do not change a run's results: left out of its config hash (resume keeps a result across them)."""
+TEXT_METRICS = ("status", "experiment", "config_hash", "error_type", "error", "traceback", "config")
+"""Keys of metrics.json that are not numbers (a null there stays None when read)."""
+
+
+def _config_tree(cfg: DictConfig | dict) -> dict:
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    tree.pop("hydra", None)
+    return tree
+
+
+def json_safe(x, nonfinite=None):
+    """x with plain Python types for strict JSON: a float that is NaN or infinite becomes `nonfinite` (None:
+    JSON null), or nonfinite(x) when it is callable; numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v, nonfinite) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v, nonfinite) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isfinite(x):
+            return x
+        return nonfinite(x) if callable(nonfinite) else nonfinite
+    return x
+
+
+def write_json(path: Path, obj) -> None:
+    """Strict JSON (no NaN or Infinity tokens: those become null), written atomically."""
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False)
+    _atomic_write(path, lambda p: p.write_text(text))
+
+
+def config_hash(cfg: DictConfig | dict) -> str:
+    """sha256 of a run's resolved config (hydra's section and NOT_RESULT_KEYS aside), the same whether it comes
+    from the composed config or from the config.yaml written from it."""
+    tree = _config_tree(cfg)
+    canon = OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
+    canon = {k: v for k, v in canon.items() if k not in NOT_RESULT_KEYS}
+    text = json.dumps(json_safe(canon, nonfinite=str), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _saved_config_hash(job: Path) -> str | None:
+    """The config hash of a job folder's config: Hydra's .hydra/config.yaml (written when the job starts, before
+    anything of ours), else our config.yaml; None when neither can be read."""
+    for path in (job / ".hydra" / "config.yaml", job / "config.yaml"):
+        try:
+            cfg = OmegaConf.load(path)
+            if isinstance(cfg, DictConfig):
+                return config_hash(cfg)
+        except Exception:  # noqa: BLE001  (absent, unreadable or unresolvable here: try the next)
+            continue
+    return None
+
+
+def remove_results(out_dir: Path) -> None:
+    """Remove the result files (and their temporary names) of an earlier run in out_dir."""
+    for name in RESULT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+        for tmp in out_dir.glob(f".{name}.tmp-*"):
+            tmp.unlink(missing_ok=True)
+
+
+def read_metrics(path: Path) -> dict:
+    """A metrics.json as a dict, null numbers turned into NaN (strict JSON and older files with NaN tokens).
+    Raises OSError or ValueError (not JSON, or not a mapping)."""
+    metrics = json.loads(Path(path).read_text())
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics.json holds a {type(metrics).__name__}, not a mapping")
+
+    def nan_for_null(x):
+        if isinstance(x, dict):
+            return {k: nan_for_null(v) for k, v in x.items()}
+        return float("nan") if x is None else x
+    return {k: (v if k in TEXT_METRICS else nan_for_null(v)) for k, v in metrics.items()}
+
+
+def done_before(cfg: DictConfig, out_dir: Path) -> dict | None:
+    """The metrics of an earlier successful run of this same config in out_dir (its metrics.json carries this
+    config's hash), or None (no result, a failure, another config, or a file without a hash)."""
+    try:
+        metrics = read_metrics(out_dir / "metrics.json")
+    except (OSError, ValueError):
+        return None
+    if metrics.get("status") != "ok" or metrics.get("config_hash") != config_hash(cfg):
+        return None
+    return metrics
+
+
+def write_failure(cfg: DictConfig | dict, out_dir: Path, err: BaseException, wall_s: float) -> dict:
+    """metrics.json with status failed, the error's type and message, the config and its hash (written
+    atomically; any result of an earlier run in out_dir is removed first)."""
+    import traceback
+    tree = _config_tree(cfg)
+    metrics = {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
+               "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
+               "traceback": traceback.format_exception(err)[-6:], "config": json_safe(tree, nonfinite=str),
+               "config_hash": config_hash(tree)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_results(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:400]

@@ -1,0 +1,125 @@
+"""The project's layout (issue "Engine", item 7): no import cycle among its own modules, and no file over
+MAX_LINES lines in venues/, agents/ or the top level. The import graph is read from the source (an AST walk):
+every `import` counts, those inside functions too (a lazy import that closes a cycle is still a cycle), except
+those under `if TYPE_CHECKING:` (annotations only: never run)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("venues", "agents", "conf", "hydra_plugins/perp_cascades")
+MAX_LINES = 600
+TOO_LONG_FOR_NOW = {
+    "model.py": "ModelConfig and CascadeModel alone, after fundamentals.py and metrics.py left it",
+    "plot.py": "not split yet",
+    "venues/venue.py": "not split yet",
+}
+"""Files known to pass MAX_LINES: the line-count check is an expected failure while any is listed, and no other
+file may pass it."""
+
+
+def project_modules() -> dict[str, Path]:
+    """Dotted module name -> file, for the top-level modules and the packages' modules."""
+    mods = {p.stem: p for p in ROOT.glob("*.py")}
+    for pkg in PACKAGES:
+        for p in (ROOT / pkg).glob("*.py"):
+            dotted = pkg.replace("/", ".")
+            mods[dotted if p.stem == "__init__" else f"{dotted}.{p.stem}"] = p
+    return mods
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of the tree except the bodies of `if TYPE_CHECKING:` blocks."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (at module level or inside a function)."""
+    mods = project_modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for name, path in mods.items():
+        package = name if path.stem == "__init__" else name.rpartition(".")[0]
+        for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                # `from pkg import sub` imports the module pkg.sub when there is one
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+            for t in targets:
+                while t and t not in mods:      # `import a.b.c` of a module the project has: the longest match
+                    t = t.rpartition(".")[0]
+                if t and t != name:
+                    graph[name].add(t)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (its modules in order, the first repeated at the end), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_the_graph_sees_the_imports_that_matter():
+    g = import_graph()
+    assert "model" in g["run"] and "venues.venue" in g["model"] and "agents.base" in g["agents.market_maker"]
+    assert "venues.events" in g["venues.venue"]            # `from . import events as ev`
+    assert "venues.venue" not in g["venues.waterfall"]     # under `if TYPE_CHECKING:` only
+    assert "sweeps" in g["plot"] and "plot" in g["run"]     # plot's only view of sweeps; run's lazy dashboard
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycle_among_the_projects_modules():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def _line_counts() -> dict[str, int]:
+    files = [*ROOT.glob("*.py"), *(ROOT / "venues").glob("*.py"), *(ROOT / "agents").glob("*.py")]
+    return {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in files}
+
+
+def test_no_file_passes_600_lines_but_those_known_to():
+    over = {f for f, n in _line_counts().items() if n > MAX_LINES}
+    assert over <= set(TOO_LONG_FOR_NOW), f"files over {MAX_LINES} lines: {sorted(over - set(TOO_LONG_FOR_NOW))}"
+
+
+@pytest.mark.xfail(bool(TOO_LONG_FOR_NOW), strict=False,
+                   reason="still over 600 lines: " + "; ".join(f"{f} ({_line_counts().get(f)} lines: {why})"
+                                                               for f, why in TOO_LONG_FOR_NOW.items()))
+def test_no_file_over_600_lines_in_venues_agents_or_the_top_level():
+    over = {f: n for f, n in _line_counts().items() if n > MAX_LINES}
+    assert not over, f"files over {MAX_LINES} lines: {over}"
