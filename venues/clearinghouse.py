@@ -382,9 +382,28 @@ class Clearinghouse:
         share = 1.0 if m >= 0 else mms[k] / mm
         return self.mark_list[k] - share * eq / q
 
+    def unit_equity(self, i: int, m: int = -1) -> float:
+        """The equity of unit_state, alone: the same float operations in the same order, without the
+        maintenance margin's tier lookups (the ADL fill's path: a counterparty's cap and effective leverage)."""
+        mark = self.mark_list
+        if m >= 0:
+            q = float(self.qty[i, m])
+            return float(self.iso_margin[i, m]) + (q * (mark[m] - float(self.entry[i, m])) if q != 0.0 else 0.0)
+        bal = self.bal[i].tolist()
+        coll = bal[0]
+        if self.A > 1:
+            for b, w in zip(bal[1:], self.collateral_weight[1:]):
+                if b:
+                    coll += b * w
+        if self.isolated[i]:
+            return coll
+        entry = self.entry[i].tolist()
+        upnls = [q * (mark[k] - entry[k]) if q != 0.0 else 0.0 for k, q in enumerate(self.qty[i].tolist())]
+        return coll + sum(upnls)
+
     def effective_leverage(self, i: int, m: int = -1) -> float:
         """Sum of |notional| at mark over equity of the unit (inf when equity <= 0)."""
-        eq, _, _, _ = self.unit_state(i, m)
+        eq = self.unit_equity(i, m)
         mark = self.mark_list
         if m >= 0:
             gross = abs(float(self.qty[i, m])) * mark[m]

@@ -4,13 +4,16 @@ Rounds: scan (vectorized, ascending margin ratio) -> for each unit: book liquida
 2b and the insurance fund paying shortfalls (2d) -> backstop takeover (2c) -> ADL at the bankruptcy price
 (2e) -> bad debt (2f); re-mark between rounds; after the last round, negative-equity units go to e-f.
 The ADL queue is a sort over all opposite positions, computed once per round per (market, side); coverage
-walks it in order. Per-unit work is plain-float arithmetic on one account's row.
+walks it in order, and a position found flat or turned is dropped from the round's later walks (`RankedQueue`),
+so a round's ADL costs the ranking plus work linear in its fills (capped candidates aside: see RankedQueue).
+Per-unit work is plain-float arithmetic on one account's row.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from bisect import bisect_left, insort
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -28,13 +31,71 @@ ADL_LEVERAGE_BUCKETS = ("le2", "2to5", "5to10", "gt10")
 STAGE_NAMES = {STAGE_BOOK: "book", STAGE_BACKSTOP: "backstop", STAGE_ADL: "adl", STAGE_BAD_DEBT: "bad_debt"}
 
 
+def leverage_bucket(lev: float) -> int:
+    """Index in ADL_LEVERAGE_BUCKETS: np.searchsorted(ADL_LEVERAGE_EDGES, lev, side="left") (NaN last) without
+    building an array on every ADL fill."""
+    return bisect_left(ADL_LEVERAGE_EDGES, lev) if lev == lev else len(ADL_LEVERAGE_EDGES)
+
+
+class RankedQueue:
+    """One round's ADL queue of market k (SPEC 8.6): `accounts`, the candidates holding a position of sign
+    `sign` when it was ranked, best first; and what the round's walks have learnt about it.
+
+    A walk (`Waterfall._walk`) yields, in rank order, the entries whose position in k has sign `sign` now:
+    exactly those the walk from the head of SPEC 8.6 does not skip. An entry it finds exhausted (flat, or of
+    the other sign) is dropped from the later walks of the round: `skip` maps a dropped index to a later one
+    (a next-pointer forest with path compression, so a run of dropped entries costs about one step, wherever
+    it lies; the head of the queue is the cursor), and `gone` keeps the dropped accounts by index. Within a
+    round a position grows again only by a fill outside ADL (a maker's resting order hit by a book liquidation,
+    the vault's takeover): `Waterfall._revive` then puts a dropped entry that holds `sign` again back into
+    `back` (sorted indices), which walks merge in at its rank (any other fill a round may come to make that can
+    open or grow a position must call it too, or a walk would miss that position). An entry skipped because its cap at this
+    unit's ADL price is 0 is not exhausted (another unit's ADL price may leave it room) and is never dropped.
+
+    Cost: each walk visits the entries it fills, the capped entries it passes, each entry it drops (once per
+    round, or once more per revival) and, at most once, the entry its predecessor's last fill used up (a walk
+    stops at its last fill without looking again). Capped entries are visited again by every walk that passes
+    them: a round in which many candidates near the head stay capped (little equity, while many units go to ADL
+    beyond the mark: below zero, or at `previous_mark`) is still quadratic (capped entries x ADL'd units);
+    fills and exhausted entries are not. pro_rata's cuts look at every candidate of the market on every call
+    (the rule's own cost); only its leftover walks the queue. The counterfactual record (analysis only) lists
+    every live entry on every call.
+    """
+
+    __slots__ = ("accounts", "k", "sign", "skip", "gone", "back")
+
+    def __init__(self, accounts: list[int], k: int, sign: int):
+        self.accounts = accounts
+        self.k = k
+        self.sign = sign
+        self.skip: dict[int, int] = {}
+        self.gone: dict[int, int] = {}
+        self.back: list[int] = []
+
+    def find(self, j: int) -> int:
+        """The first index >= j not dropped (len(accounts) past the end); compresses the path it followed."""
+        skip = self.skip
+        r = skip.get(j)
+        if r is None:
+            return j
+        path = [j]
+        nxt = skip.get(r)
+        while nxt is not None:
+            path.append(r)
+            r = nxt
+            nxt = skip.get(r)
+        for x in path:
+            skip[x] = r
+        return r
+
+
 class Waterfall:
     def __init__(self, venue: "Venue"):
         self.v = venue
         M = venue.M
         self.partial_done: dict[tuple[int, int], bool] = {}
         self.cooldown_until: dict[tuple[int, int], float] = {}
-        self._queues: dict[tuple, list[int]] = {}
+        self._queues: dict[tuple, RankedQueue] = {}
         self.M = M
         self.rounds_run = 0
         # running totals (the run's metrics and per-step series read these, not the event log, which a long
@@ -45,6 +106,7 @@ class Waterfall:
         self.adl_usd = 0.0
         self.counterfactuals = None   # an AdlCounterfactuals when a run records them (analysis only)
         self.n_adl_fills = 0
+        self.adl_queue_visits = 0   # ranked-queue entries the ADL walks looked at (instrumentation; SPEC 8.6)
         self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
         self.backstop_usd = 0.0
         self.insurance_paid_usd = 0.0
@@ -221,6 +283,8 @@ class Waterfall:
                 notional = n * lot * price
                 ch.apply_fill(i, k, side * n, price, release=False)
                 ch.apply_fill(maker, k, -side * n, price)
+                if self._queues:
+                    self._revive(maker, k)
                 eq += side * n * lot * (mark - price)
                 fee_m = notional * v.fee_maker
                 ch.bal[maker, 0] -= fee_m
@@ -337,6 +401,8 @@ class Waterfall:
             side = SELL if x > 0 else BUY
             ch.apply_fill(i, k, -x, mark, release=False)
             ch.apply_fill(V, k, x, mark)
+            if self._queues:
+                self._revive(V, k)
             self._flat(i, k)
             log(ev.LIQUIDATION, k, i, side, abs(x), mark, notional, 0.0, info=STAGE_BACKSTOP, aux=V)
             self._count(i, k, side, notional)
@@ -350,26 +416,73 @@ class Waterfall:
             ch.iso_margin[i, m] = 0.0
 
     # ------------------------------------------------------------------ e: ADL
-    def _queue(self, k: int, cand_sign: int) -> list[int]:
+    def _queue(self, k: int, cand_sign: int) -> RankedQueue:
         """Accounts holding a position of sign `cand_sign` in market k, ranked by the venue's adl_ranking
         (pro_rata: the pnl_leverage queue), highest first, ties by account. Once per round (SPEC 8.6)."""
         key = (k, cand_sign)
         q = self._queues.get(key)
-        if q is not None:
-            return q
-        q = self.rank(k, cand_sign, self.v.params.adl_ranking)
-        self._queues[key] = q
+        if q is None:
+            q = self._queues[key] = RankedQueue(self.rank(k, cand_sign, self.v.params.adl_ranking), k, cand_sign)
         return q
 
-    def _pl_queue(self, k: int, cand_sign: int) -> list[int]:
+    def _pl_queue(self, k: int, cand_sign: int) -> RankedQueue:
         """The round's pnl_leverage queue (for pro_rata's leftover and the bad-debt close at the mark)."""
         if self.v.params.adl_ranking in ("pnl_leverage", "pro_rata"):
             return self._queue(k, cand_sign)
         key = ("pnl_leverage", k, cand_sign)
         q = self._queues.get(key)
         if q is None:
-            q = self._queues[key] = self.rank(k, cand_sign, "pnl_leverage")
+            q = self._queues[key] = RankedQueue(self.rank(k, cand_sign, "pnl_leverage"), k, cand_sign)
         return q
+
+    def _walk(self, q: RankedQueue) -> Iterator[int]:
+        """The accounts of q holding a position of q's sign in its market when the walk reaches them, in rank
+        order: what the walk from the head of SPEC 8.6 keeps after skipping flat and turned positions. The
+        caller may fill each one before asking for the next. Entries found exhausted (before or after the
+        caller's fill) are dropped for the rest of the round (RankedQueue)."""
+        lots = self.v.ch.lots
+        k, sign, acc = q.k, q.sign, q.accounts
+        n = len(acc)
+        gone, back = q.gone, q.back
+        j = q.find(0)
+        b = 0
+        while True:
+            if b < len(back) and back[b] < j:
+                idx, revived = back[b], True
+            elif j < n:
+                idx, revived = j, False
+            else:
+                return
+            c = acc[idx]
+            self.adl_queue_visits += 1
+            if lots[c, k] * sign > 0:
+                yield c
+                if lots[c, k] * sign > 0:
+                    if revived:
+                        b += 1
+                    else:
+                        j = q.find(j + 1)
+                    continue
+            gone[c] = idx   # exhausted: dropped until a fill outside ADL gives it a position of q's sign again
+            if revived:
+                del back[b]
+            else:
+                q.skip[j] = j + 1
+                j = q.find(j + 1)
+
+    def _revive(self, c: int, k: int) -> None:
+        """A fill outside ADL (a maker's order taken by a book liquidation, the vault's takeover) moved c's
+        position in market k: a queue of the round that dropped c as exhausted takes it back at its rank when
+        c holds that queue's sign again (the walk from the head would find it there)."""
+        x = int(self.v.ch.lots[c, k])
+        if x == 0:
+            return
+        sign = 1 if x > 0 else -1
+        for q in self._queues.values():
+            if q.k == k and q.sign == sign and q.gone:
+                idx = q.gone.pop(c, None)
+                if idx is not None:
+                    insort(q.back, idx)
 
     def rank(self, k: int, cand_sign: int, ranking: str) -> list[int]:
         """The ADL ranking as one vectorized pass and a sort (settled rule 2e)."""
@@ -408,7 +521,7 @@ class Waterfall:
         adverse = (p_adl - ch.mark_list[k]) if ch.lots[c, k] < 0 else (ch.mark_list[k] - p_adl)
         if adverse <= 0:
             return size
-        eq = ch.unit_state(c, k if ch.isolated[c] else -1)[0]
+        eq = ch.unit_equity(c, k if ch.isolated[c] else -1)
         return min(size, int(math.floor(max(0.0, eq) / (adverse * float(ch.lot_size[k])))))
 
     def _adl(self, i: int, m: int, k: int, x: int) -> int:
@@ -439,15 +552,16 @@ class Waterfall:
                     remaining -= take
         else:
             queue = self._queue(k, -s_i)
-        for c in queue:
-            if remaining == 0:
-                break
-            if c == i or ch.lots[c, k] * s_i >= 0:
-                continue
+        if remaining == 0:
+            return 0
+        # the walk yields only positions of sign -s_i now (never i's own, of sign s_i); a capped one stays
+        for c in self._walk(queue):
             take = min(abs(int(ch.lots[c, k])), self._cap(c, k, p_adl), remaining)
             if take > 0:
                 self._adl_fill(i, m, k, c, take, p_adl, s_i, STAGE_ADL)
                 remaining -= take
+                if remaining == 0:
+                    break
         return remaining
 
     def _record_counterfactual(self, i: int, m: int, k: int, s_i: int) -> None:
@@ -457,7 +571,7 @@ class Waterfall:
         eq = ch.unit_state(i, m)[0]
         if not eq < 0:
             return
-        queue = [c for c in self._pl_queue(k, -s_i) if c != i and ch.lots[c, k] * s_i < 0]
+        queue = list(self._walk(self._pl_queue(k, -s_i)))   # positions of sign -s_i now (so never i's)
         if not queue:
             return
         idx = np.asarray(queue)
@@ -484,7 +598,7 @@ class Waterfall:
         self.n_adl_fills += 1
         if lev <= 2.0:
             self.adl_low_leverage_usd += notional
-        self.adl_usd_by_bucket[k, int(np.searchsorted(ADL_LEVERAGE_EDGES, lev, side="left"))] += notional
+        self.adl_usd_by_bucket[k, leverage_bucket(lev)] += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
 
     # ------------------------------------------------------------------ f: bad debt
@@ -495,14 +609,14 @@ class Waterfall:
             s_i = 1 if ch.lots[i, k] > 0 else -1
             queue = self._pl_queue(k, -s_i)
             mark = ch.mark_list[k]
-            for c in queue:
-                if x == 0:
-                    break
-                if c == i or ch.lots[c, k] * s_i >= 0:
-                    continue
+            if x == 0:
+                continue
+            for c in self._walk(queue):
                 take = min(abs(int(ch.lots[c, k])), x)
                 self._adl_fill(i, m, k, c, take, mark, s_i, STAGE_BAD_DEBT)
                 x -= take
+                if x == 0:
+                    break
         if self._positions(i, m):
             return
         eq = ch.unit_state(i, m)[0]
