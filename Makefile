@@ -1,4 +1,5 @@
-# perp-cascades: `make run` sets up .venv (Python >= 3.12) and runs the default scenario; `make test` the tests.
+# perp-cascades: `make run` sets up .venv (Python >= 3.12) and runs the default scenario; `make test` all the tests
+# (what CI runs), `make test-fast` the quick tier (the tests not marked slow, under a minute).
 # Finds a suitable interpreter: $(PYTHON) if given, else python3.13/python3.12 on the PATH,
 # else pyenv's 3.12 (this project's dev machines ship python3 = 3.11 with 3.12.1 under pyenv).
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ PYTHON ?= $(shell for c in python3.12 python3.13 python3; do \
 	  if command -v pyenv >/dev/null 2>&1; then for v in $$(pyenv versions --bare | grep -E '^3\.1[2-9]' | sort -V); do \
 	    p=$$(PYENV_VERSION=$$v pyenv which python3 2>/dev/null) && echo $$p && exit 0; done; fi)
 
-.PHONY: venv test bench run clean
+.PHONY: venv test test-fast bench run clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (set PYTHON=/path/to/python3.12)"; exit 1; }
@@ -22,6 +23,9 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
 
 bench: venv
 	$(PY) bench/run_bench.py

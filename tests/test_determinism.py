@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from model import CascadeModel, ModelConfig
 
@@ -32,6 +33,7 @@ def run_in_process(out: Path, *overrides: str) -> tuple[dict, pd.DataFrame]:
     return metrics, pd.read_parquet(out / "timeseries.parquet")
 
 
+@pytest.mark.slow
 def test_two_processes_same_seed_identical_other_seed_different(tmp_path):
     small = ["steps=200", "population.directional.count=300", "population.farmers.count=60", "dashboard=false"]
     m1, t1 = run_in_process(tmp_path / "a", "seed=5", *small)

@@ -57,7 +57,13 @@ GROUP_CASES = (
 # the validation study's experiments (and the halt group) run end to end in tests/test_validation_study.py
 
 
-@pytest.mark.parametrize("group,option", GROUP_CASES, ids=[f"{g}={o}" for g, o in GROUP_CASES])
+# seconds each: the 100,000-agent build (crowded), the 10,081-agent one (default), the points season's run
+SLOW_CASES = {("population", "default"), ("population", "crowded"), ("incentives", "points_season")}
+GROUP_PARAMS = [pytest.param(g, o, id=f"{g}={o}", marks=[pytest.mark.slow] if (g, o) in SLOW_CASES else [])
+                for g, o in GROUP_CASES]
+
+
+@pytest.mark.parametrize("group,option", GROUP_PARAMS)
 def test_every_group_option_composes_and_runs(group, option, tmp_path):
     pop = [] if group == "population" else ["population=small"]
     extra = ["shock.start_minute=3", "shock.fall_minutes=3"] if group == "scenario" else []
@@ -164,6 +170,7 @@ def test_bad_input_is_refused_in_one_line_naming_the_key(override, message):
     assert message in text, text
 
 
+@pytest.mark.slow
 def test_bad_input_on_the_command_line_exits_2_with_one_line_and_writes_nothing(tmp_path):
     for override in ("venues.binance.max_leverage=-3", "seeed=3", "incentives.point_value_usd=-1"):
         r = subprocess.run([sys.executable, str(ROOT / "run.py"), override,
@@ -189,6 +196,7 @@ def _sweep(tmp_path, *extra):
     return out, r
 
 
+@pytest.mark.slow
 def test_a_joblib_sweep_writes_a_summary_row_per_job(tmp_path):
     out, r = _sweep(tmp_path, "incentives.point_value_usd=0.0,0.05", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert "Joblib.Parallel(n_jobs=2" in r.stderr + r.stdout
@@ -208,6 +216,7 @@ def test_a_joblib_sweep_writes_a_summary_row_per_job(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out / "summary.parquet"), df)
 
 
+@pytest.mark.slow
 def test_a_submitit_local_sweep_writes_its_summary(tmp_path):
     out, r = _sweep(tmp_path, "hydra/launcher=submitit_local")
     df = pd.read_parquet(out / "summary.parquet")
@@ -216,6 +225,7 @@ def test_a_submitit_local_sweep_writes_its_summary(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- plots
+@pytest.mark.slow
 def test_the_dashboard_and_sweep_figures_come_from_saved_files(tmp_path):
     import plot
     cfg = compose_cfg("population=small", "steps=30", "warmup_minutes=2", "progress=false")

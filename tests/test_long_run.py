@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+
 from model import CascadeModel, ModelConfig
 
 
@@ -14,6 +16,7 @@ def live_objects() -> int:
     return len(gc.get_objects())
 
 
+@pytest.mark.slow
 def test_memory_is_flat_over_three_days():
     m = CascadeModel(ModelConfig(seed=7, steps=3 * 1440, n_directional=200, n_farmers=40))
     for v in m.venues.values():

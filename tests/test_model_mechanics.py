@@ -10,6 +10,7 @@ from model import CascadeModel, ModelConfig, shock_start
 from venues import events as ev
 
 STEPS = 420
+pytestmark = pytest.mark.slow   # every test here shares two 1,800-agent, 420-minute runs
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,7 @@ def test_a_folder_that_is_not_a_sweep_is_refused_in_one_line_and_nothing_is_writ
     assert listing(folder) == before   # no summary.csv / summary.parquet, no figure
 
 
+@pytest.mark.slow
 def test_the_command_line_exits_2_with_one_line(tmp_path):
     """The same through a real interpreter: a folder that is not a sweep, a misspelt metric."""
     empty = tmp_path / "empty"
@@ -169,6 +170,7 @@ def test_other_bad_input_exits_2_in_one_line(tmp_path):
 
 
 # --------------------------------------------------------------------------------- item 8: honest intervals
+@pytest.mark.slow
 def test_non_negative_metrics_never_get_an_interval_below_zero(tmp_path, figures):
     """ADL notional is 0 in two seeds of three and 7.8M in one: a t-interval goes far below 0 unclipped."""
     sweep = grid_sweep(tmp_path / "sweep", seeds=(0, 1, 2))
@@ -192,6 +194,7 @@ def test_non_negative_metrics_never_get_an_interval_below_zero(tmp_path, figures
         assert "95% t-intervals clipped to each metric's range" in texts(fig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeds", [(0,), (0, 1)])
 def test_fewer_than_three_seeds_draw_no_interval_and_say_so(tmp_path, figures, seeds):
     """One seed gave ci_low = ci_high = mean under a title promising intervals; two seeds gave bands from
@@ -242,6 +245,7 @@ def test_a_mix_of_small_and_large_cells_draws_intervals_only_where_n_is_3_or_mor
     assert "n=1: no interval where none is drawn" in txt and "none where n < 3" in txt
 
 
+@pytest.mark.slow
 def test_undefined_statistics_written_as_null_are_missing_values(tmp_path):
     """metrics.json may hold null for an undefined statistic: such a run does not count in its cell's n."""
     jobs = [({"max_leverage": 5, "seed": s}, {"totals": {"adl_low_leverage_share": None if s < 2 else 0.5,
@@ -309,6 +313,7 @@ def test_the_range_table(key, rng):
 
 
 # --------------------------------------------------------------------------------------- item 8: heatmaps
+@pytest.mark.slow
 def test_heatmap_colours_start_at_zero_for_non_negative_metrics_and_say_so(tmp_path, figures):
     """Means from 5.0M to 10.5M: a scale from the smallest mean made a 2x difference look like black vs
     yellow."""
@@ -326,6 +331,7 @@ def test_heatmap_colours_start_at_zero_for_non_negative_metrics_and_say_so(tmp_p
 
 
 # ------------------------------------------------------------------------------------ item 8: A-B file names
+@pytest.mark.slow
 def test_difference_figures_are_named_after_the_difference(tmp_path):
     sweep = grid_sweep(tmp_path / "sweep")
     plot.sweep_plot(sweep, "max_leverage", "totals.liq-totals.other")

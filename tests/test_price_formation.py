@@ -163,6 +163,7 @@ def test_arbitrage_flow_moves_the_outside_reference():
     assert m.reference["ALT"] / float(m.fund_paths["ALT"][m.steps]) > math.exp(-1e-2)
 
 
+@pytest.mark.slow
 def test_trade_bars_agree_with_the_fill_events():
     """Minute t's bar holds the book trades whose events carry step t (liquidation fills included)."""
     import venues.events as ev

@@ -23,6 +23,7 @@ def sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
     return r
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_recorded_and_the_others_survive(tmp_path):
     out = tmp_path / "sweep"
     r = sweep(out, "seed=0,1", "inject_failure_at_step=null,3")
@@ -41,6 +42,7 @@ def test_a_failing_job_is_recorded_and_the_others_survive(tmp_path):
     assert "FAILED" in r.stdout + r.stderr and "2 failed" in r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_resume_reruns_only_the_jobs_without_a_good_result(tmp_path):
     out = tmp_path / "sweep"
     sweep(out, "seed=0,1,2")
@@ -61,6 +63,7 @@ def test_resume_reruns_only_the_jobs_without_a_good_result(tmp_path):
     assert set(pd.read_parquet(out / "summary.parquet")["steps"]) == {7}
 
 
+@pytest.mark.slow
 def test_a_single_failing_run_exits_1_and_records_the_failure(tmp_path):
     out = tmp_path / "run"
     r = subprocess.run([sys.executable, str(ROOT / "run.py"), "population=small", "steps=6", "warmup_minutes=2",
@@ -122,6 +125,7 @@ def test_hostile_configs_are_refused_before_the_run_in_one_line(overrides, messa
     assert "\n" not in text and text.startswith(message), text
 
 
+@pytest.mark.slow
 def test_hostile_configs_leave_no_results(tmp_path):
     """Through the command line: exit 2, one line, and no folder with results in it."""
     for overrides, message in HOSTILE[:: 8]:
@@ -183,6 +187,7 @@ def test_user_config_cannot_name_callables_and_nothing_unsafe_is_read_or_written
                 assert p.name == "config.yaml" and "run.SweepSummary" in line
 
 
+@pytest.mark.slow
 def test_a_job_killed_outright_leaves_no_half_written_result(tmp_path):
     """SIGKILL in the middle of a run: no result file exists under its own name (only temporary names, which
     nothing reads), and resume runs the job again."""

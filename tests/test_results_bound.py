@@ -119,6 +119,7 @@ def test_resume_and_the_summary_compare_the_result_with_its_config(tmp_path):
     assert "totals.liquidated_notional_usd" not in df.columns
 
 
+@pytest.mark.slow
 def test_resume_keeps_a_result_of_the_same_config_only(tmp_path):
     cfg = compose_cfg(*TINY, "seed=2")
     metrics = run.run_experiment(cfg, tmp_path)
@@ -128,6 +129,7 @@ def test_resume_keeps_a_result_of_the_same_config_only(tmp_path):
     assert run.done_before(compose_cfg(*TINY, "seed=2", "steps=5"), tmp_path) is None
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_leaves_no_result_of_an_earlier_run_beside_its_config(tmp_path, monkeypatch):
     """Reproduction 1, a single run: SIGINT (KeyboardInterrupt) while a run into a folder that held an
     earlier result runs; the earlier metrics, time series, events and dashboard are gone."""
@@ -157,6 +159,7 @@ def test_a_failure_record_is_bound_to_its_config_and_replaces_an_earlier_result(
 
 
 # ---------------------------------------------------------------------------------------------- item 5 (objective)
+@pytest.mark.slow
 def test_a_misspelt_objective_is_refused_before_anything_runs_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError) as e:
         run.preflight(["objective=venues.binance.oi_drop"])
@@ -209,6 +212,7 @@ def test_config_and_hydra_errors_are_one_line_and_exit_2(args, message, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_an_unwritable_run_folder_is_refused_in_one_line(tmp_path):
     (tmp_path / "a_file").write_text("")
     r = cli(*TINY, f"hydra.run.dir={tmp_path}/a_file/run")
@@ -221,6 +225,7 @@ def test_an_unwritable_run_folder_is_refused_in_one_line(tmp_path):
     assert one_line_exit_2(r).startswith("error: seed: ") and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_metrics_file_that_is_not_a_mapping_does_not_crash_aggregate_or_resume(tmp_path):
     sweep = tmp_path / "sweep"
     run.run_experiment(compose_cfg(*TINY, "seed=0"), sweep / "0")
@@ -235,6 +240,7 @@ def test_a_metrics_file_that_is_not_a_mapping_does_not_crash_aggregate_or_resume
     assert list(df["status"]) == ["ok", "unreadable", "unreadable"]
 
 
+@pytest.mark.slow
 def test_aggregate_of_a_folder_that_is_not_a_sweep_writes_nothing(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "x.txt").write_text("hello")
@@ -248,6 +254,7 @@ def test_aggregate_of_a_folder_that_is_not_a_sweep_writes_nothing(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- item 7
+@pytest.mark.slow
 def test_nothing_checked_reports_null_not_zero(tmp_path):
     m = run.run_experiment(compose_cfg(*TINY, "check_invariants=false"), tmp_path)
     assert m["totals"]["conservation_error_rel"] is None
@@ -276,6 +283,7 @@ trees = st.recursive(st.one_of(finite_or_not, st.integers(-10**6, 10**6), st.non
                      max_leaves=20)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=st.dictionaries(st.sampled_from(["totals", "stats", "venues"]), trees, min_size=1))
 def test_written_metrics_are_strict_json_and_read_back_with_nan_for_undefined(tree, tmp_path):
@@ -293,6 +301,7 @@ def test_written_metrics_are_strict_json_and_read_back_with_nan_for_undefined(tr
     assert same(tree, back)
 
 
+@pytest.mark.slow
 def test_a_new_sweep_into_the_folder_of_a_larger_one_summarises_its_own_jobs(tmp_path):
     out = tmp_path / "sweep"
     common = ["-m", *TINY, "hydra/launcher=basic", f"hydra.sweep.dir={out}"]
@@ -312,6 +321,7 @@ def test_a_new_sweep_into_the_folder_of_a_larger_one_summarises_its_own_jobs(tmp
 
 
 # ---------------------------------------------------------------------------------------------- the hash
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31), lev=st.one_of(st.none(), st.integers(1, 125), st.floats(1, 125)),
        delay=st.floats(0, 1e4, allow_subnormal=False), tail=st.sampled_from([".inf", "3", "7.5"]))

@@ -209,6 +209,7 @@ def test_in_redemption_mode_a_fund_that_cannot_pay_the_synthetic_dollar_leaves_i
     v.check_invariants()
 
 
+@pytest.mark.slow
 def test_whole_model_with_a_small_fund_keeps_it_non_negative_and_the_book_stage_working():
     """Issue 20.3 at a small scale: binance with a 1,000 USD fund. Before R4 the fund took remainders' negative
     USD and fell to -3,601; its cover turned negative, the book stage's limit went above the bankruptcy price,

@@ -9,11 +9,14 @@ from hydra import compose, initialize_config_dir
 
 from pathlib import Path
 
+import pytest
+
 from run import run_experiment
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 
+@pytest.mark.slow
 def test_run_experiment_writes_metrics_timeseries_and_events(tmp_path):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["steps=240", "population.directional.count=200", "dashboard=false",

@@ -96,6 +96,7 @@ def _limit_memory():   # a regression that allocates the design or the series fa
     resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides,message", [
     (["steps=100000000"], "steps: expected at most 951,457 minutes"),
     ([*SOBOL_ROW, "sensitivity.n_base=1073741824"],
@@ -132,6 +133,7 @@ ACCEPTED = [   # the edges of what is accepted; each runs to the end (a shock in
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("error::RuntimeWarning")   # e.g. lots beyond 2^53 cast into the events' columns
 @pytest.mark.parametrize("overrides", ACCEPTED, ids=[" ".join(a) for a in ACCEPTED])
 def test_accepted_edges_run(overrides, tmp_path):
@@ -174,6 +176,7 @@ def small_rc():
     return schema.load(compose_cfg("population=small"))
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(count=st.integers(0, 200), clip=st.floats(1.0, 1e12), decay=st.floats(0.0, 0.999999),
        price=st.floats(1e-3, 1e12), excess=st.floats(1.0, 1e6))
@@ -201,6 +204,7 @@ def test_an_accepted_outside_depth_keeps_the_reference_a_positive_number(small_r
             assert 0 < ref * math.exp(-300) and ref * math.exp(300) < math.inf
 
 
+@pytest.mark.slow
 def test_the_memory_estimate_covers_the_shipped_populations_and_refuses_by_the_largest_part():
     for pop in ("small", "default", "crowded"):
         schema.load(compose_cfg(f"population={pop}", "steps=10080"))          # a week on any population

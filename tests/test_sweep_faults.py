@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["population=small", "warmup_minutes=2", "dashboard=false"]
 
+pytestmark = pytest.mark.slow   # every test here runs sweeps in subprocesses
 linux_only = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc to find the workers")
 
 
@@ -116,7 +117,6 @@ def test_a_locked_sweep_folder_refuses_a_second_sweep_in_one_line_and_writes_not
     assert len(pd.read_parquet(out / "summary.parquet")) == 2
 
 
-@pytest.mark.slow
 @linux_only
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_second_sweep_is_refused_while_one_runs_and_a_stopped_sweeps_workers_end_with_it(tmp_path, sig):
@@ -214,7 +214,6 @@ def _faulty_env(tmp_path: Path, sweep: Path, faults: dict) -> dict:
             "FAULT_SWEEP": str(sweep), "FAULTS": json.dumps(faults)}
 
 
-@pytest.mark.slow
 def test_an_unwritable_job_folder_a_failed_rename_and_a_full_disk_fail_only_their_job(tmp_path):
     """Reproduction 4 (faults other than a killed worker): job 1's folder cannot be created (a file is in its
     place), every rename into job 2's folder fails, every write into job 3's folder finds the disk full. Each
@@ -255,7 +254,6 @@ def test_an_unwritable_job_folder_a_failed_rename_and_a_full_disk_fail_only_thei
     assert not (out / ".failed" / "1.json").exists()
 
 
-@pytest.mark.slow
 @linux_only
 def test_a_worker_killed_mid_job_fails_only_its_job_and_resume_reruns_only_it(tmp_path):
     """The issue's "done when": a sweep with one worker SIGKILLed mid-job ends with every other job's result, a

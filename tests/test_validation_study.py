@@ -38,6 +38,7 @@ def test_every_experiment_of_the_study_is_covered():
     assert set(CASES) == set(plot.STUDY) and set(CASES) <= named
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_experiment_runs_from_its_command_and_plot_draws_its_figures(name, tmp_path):
     sweep = tmp_path / "sweep"
@@ -68,6 +69,7 @@ def test_experiment_runs_from_its_command_and_plot_draws_its_figures(name, tmp_p
             assert (table["n"] <= 2).all()
 
 
+@pytest.mark.slow
 def test_statistics_of_a_calm_run_are_those_of_its_returns(tmp_path):
     """The per-run statistics against a direct computation from the run's own time series."""
     import numpy as np
@@ -92,6 +94,7 @@ def test_statistics_of_a_calm_run_are_those_of_its_returns(tmp_path):
     assert math.isnan(m["stats"]["adl_by_leverage"]["ALT"]["le2"])
 
 
+@pytest.mark.slow
 def test_paired_bars_and_line_tables_by_hand(tmp_path):
     """plot.py's numbers on a synthetic sweep whose answers are known: metric = 1e6 x lev x (1 + pv) + seed."""
     import json
