@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["population=small", "steps=150", "seed=2", "dashboard=false"]
 
 
+@pytest.mark.slow
 def test_build_model_is_the_command_lines_world(tmp_path):
     """Same overrides, same run: metrics (less wall time) and every series equal to run_experiment's."""
     m = build_model(OVERRIDES)
@@ -55,6 +56,7 @@ def test_bad_override_is_one_line_naming_the_key():
         build_model(["population=huge"])
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written():
     text = (ROOT / "README.md").read_text()
     code = re.search(r"## From Python\n.*?```python\n(.*?)```", text, re.S).group(1)
