@@ -365,15 +365,20 @@ class Clearinghouse:
                 upnls[k] = q * (mk - entry[k])
         if m >= 0:
             return float(self.iso_margin[i, m]) + upnls[m], mms[m], mms, upnls
+        coll = self._collateral_float(i)
+        if self.isolated[i]:   # unit (i, -1) of an isolated account: its free collateral (SPEC 8.8)
+            return coll, 0.0, [0.0] * self.M, [0.0] * self.M
+        return coll + sum(upnls), sum(mms), mms, upnls
+
+    def _collateral_float(self, i: int) -> float:
+        """Account i's weighted collateral as a plain float, summed in asset order (unit_state, unit_equity)."""
         bal = self.bal[i].tolist()
         coll = bal[0]
         if self.A > 1:
             for b, w in zip(bal[1:], self.collateral_weight[1:]):
                 if b:
                     coll += b * w
-        if self.isolated[i]:   # unit (i, -1) of an isolated account: its free collateral (SPEC 8.8)
-            return coll, 0.0, [0.0] * self.M, [0.0] * self.M
-        return coll + sum(upnls), sum(mms), mms, upnls
+        return coll
 
     def position_bankruptcy_price(self, i: int, k: int, m: int = -1) -> float:
         """Bankruptcy price of position k of unit (i, m) now, fees aside (see bankruptcy_prices)."""
@@ -389,12 +394,7 @@ class Clearinghouse:
         if m >= 0:
             q = float(self.qty[i, m])
             return float(self.iso_margin[i, m]) + (q * (mark[m] - float(self.entry[i, m])) if q != 0.0 else 0.0)
-        bal = self.bal[i].tolist()
-        coll = bal[0]
-        if self.A > 1:
-            for b, w in zip(bal[1:], self.collateral_weight[1:]):
-                if b:
-                    coll += b * w
+        coll = self._collateral_float(i)
         if self.isolated[i]:
             return coll
         entry = self.entry[i].tolist()
