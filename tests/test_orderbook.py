@@ -117,3 +117,33 @@ def test_levels_emptied_far_from_the_touch_do_not_grow_the_heaps():
     assert b.best_ask() is None and b.best_bid() == 10
     b.post(SELL, 50, 2, owner=3)
     assert b.best_ask() == 50
+
+
+def _book_state(b: OrderBook) -> tuple:
+    return (dict((k, tuple(v)) for k, v in b._orders.items()), b.snapshot(10_000), b._next_id,
+            {o: sorted(ids) for o, ids in b._by_owner.items()}, b.best_bid(), b.best_ask())
+
+
+def test_bulk_cancel_and_passive_post_equal_one_call_each():
+    """cancel_all_of and post_passive (a maker's requote) leave the book, ids and refusals as cancel on each of
+    the owner's orders and post(post_only=True) on each new one would, heap rebuilds and compaction included."""
+    import random
+    rnd = random.Random(7)
+    one, bulk = OrderBook(0.1, 0.001), OrderBook(0.1, 0.001)
+    for _ in range(40):
+        seed = rnd.random()
+        for book in (one, bulk):   # other owners' orders, the same in both books
+            st = random.Random(seed)
+            for _ in range(st.randint(0, 30)):
+                side = st.choice((BUY, SELL))
+                px = st.randint(900, 1000) if side == BUY else st.randint(1001, 1100)
+                book.post(side, px, st.randint(1, 5), st.randint(10, 12))
+        ladder = [(rnd.choice((BUY, SELL)), rnd.randint(850, 1150) + rnd.randint(0, 6000), rnd.randint(1, 9))
+                  for _ in range(rnd.randint(1, 200))]
+        removed = [one.order(o) for o in one.orders_of(1)]
+        for oid in one.orders_of(1):
+            one.cancel(oid)
+        ids_one = [one.post(side, px, n, 1, post_only=True)[0] for side, px, n in ladder]
+        assert bulk.cancel_all_of(1) == [(s, p, n) for s, p, n, _ in removed]
+        assert bulk.post_passive(1, ladder) == ids_one
+        assert _book_state(one) == _book_state(bulk)

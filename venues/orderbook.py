@@ -187,12 +187,18 @@ class OrderBook:
         """What a taking order would fill, without changing the book: (filled lots, vwap in ticks)."""
         book = 1 if side == BUY else 0
         levels = self._level_lots[book]
+        own = self._by_owner.get(owner)
+        if not own:   # most orders fill at the best level: no sort of the side's prices
+            p = self.best_ask() if side == BUY else self.best_bid()
+            if p is None or (limit_ticks is not None and (p > limit_ticks if side == BUY else p < limit_ticks)):
+                return 0, float("nan")
+            if levels[p] >= lots:
+                return lots, float(p)
         if side == BUY:
             prices = sorted(p for p, q in levels.items() if q > 0 and (limit_ticks is None or p <= limit_ticks))
         else:
             prices = sorted((p for p, q in levels.items() if q > 0 and (limit_ticks is None or p >= limit_ticks)),
                             reverse=True)
-        own = self._by_owner.get(owner)
         left, cost = lots, 0
         for p in prices:
             avail = levels[p]
@@ -245,6 +251,37 @@ class OrderBook:
                     lots -= fills.filled_lots
         if lots <= 0:
             return None, fills
+        return self._rest(b, side, price_ticks, lots, owner), fills
+
+    def post_passive(self, owner: int, orders: list[tuple[int, int, int]]) -> list[int | None]:
+        """Post-only limit orders [(side, price_ticks, lots), ...] of one owner, in turn: the same book, ids and
+        results as that many `post(..., post_only=True)` calls (an order that would cross is refused: None),
+        without the per-call overhead (a maker's ladder, every minute)."""
+        out = []
+        for side, price_ticks, lots in orders:
+            if lots <= 0:
+                raise ValueError("lots must be positive")
+            heaps = self._heaps   # (a rebuild in _rest replaces the pair)
+            if side == BUY:
+                opp = heaps[1]
+                if opp and opp[0] <= price_ticks:
+                    ba = self.best_ask()
+                    if ba is not None and price_ticks >= ba:
+                        out.append(None)
+                        continue
+                out.append(self._rest(0, side, price_ticks, lots, owner))
+            else:
+                opp = heaps[0]
+                if opp and -opp[0] >= price_ticks:
+                    bb = self.best_bid()
+                    if bb is not None and price_ticks <= bb:
+                        out.append(None)
+                        continue
+                out.append(self._rest(1, side, price_ticks, lots, owner))
+        return out
+
+    def _rest(self, b: int, side: int, price_ticks: int, lots: int, owner: int) -> int:
+        """Put an order that does not cross at the back of its level's queue; returns its id."""
         oid = self._next_id
         self._next_id = oid + 1
         self._orders[oid] = [side, price_ticks, lots, owner]
@@ -267,7 +304,7 @@ class OrderBook:
             by_owner[owner].add(oid)
         else:
             by_owner[owner] = {oid}
-        return oid, fills
+        return oid
 
     def take(self, side: int, lots: int, limit_ticks: int | None = None, owner: int = -1) -> Fills:
         """A market order (no limit) or an IOC order with a limit: walks the levels, never rests."""
@@ -299,6 +336,30 @@ class OrderBook:
         if not s:
             del self._by_owner[owner]
         return lots
+
+    def cancel_all_of(self, owner: int) -> list[tuple[int, int, int]]:
+        """Cancel every resting order of `owner`, in ascending id order (as `cancel` called on each of
+        `orders_of(owner)`); returns their (side, price_ticks, lots), in that order."""
+        ids = self._by_owner.pop(owner, None)
+        if not ids:
+            return []
+        orders, queues, level_lots = self._orders, self._queues, self._level_lots
+        out = []
+        for oid in sorted(ids):
+            side, price, lots, _ = orders.pop(oid)
+            b = 0 if side == BUY else 1
+            levels = level_lots[b]
+            left = levels[price] - lots
+            if left > 0:
+                levels[price] = left
+                self._stale += 1   # its id stays in the level's deque until skipped or compacted
+            else:
+                del levels[price]
+                self._stale -= len(queues[b].pop(price)) - 1
+            out.append((side, price, lots))
+        if self._stale > 4096 and self._stale > len(orders):
+            self._compact()
+        return out
 
     def cancel_owner(self, owner: int, side: int | None = None) -> int:
         """Cancel every resting order of `owner` (one side or both); returns the lots removed."""

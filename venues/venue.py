@@ -371,22 +371,32 @@ class Venue:
         orders = [(side, price, lots) for side, price, lots in orders if lots > 0]
         if not orders:
             return 0
-        if self.halted or not self._ladder_fits(account, m, orders):
+        book = self.books[m]
+        valid = all(side in (BUY, SELL) and price is not None and price > 0 for side, price, _ in orders)
+        ticked = [(side, book.to_ticks(price, side), lots) for side, price, lots in orders] if valid else None
+        if self.halted or not valid or not self._ladder_fits(account, m, ticked):
             return sum(self.submit_order(account, m, side, lots, price, kind="limit",
                                          post_only=post_only).order_id is not None
                        for side, price, lots in orders)
-        book = self.books[m]
         ch = self.ch
+        if post_only:   # nothing can trade: the book takes the ladder in one call, no fills to settle
+            ids = book.post_passive(account, ticked)
+            buys = sells = resting = 0
+            for (side, ticks, lots), oid in zip(ticked, ids):
+                if oid is None:
+                    self._reject(account, m, side, lots, "post_only_would_cross")
+                    continue
+                resting += 1
+                if side == BUY:
+                    buys += lots
+                else:
+                    sells += lots
+            ch.open_buy[account, m] += buys
+            ch.open_sell[account, m] += sells
+            return resting
         resting = 0
-        for side, price, lots in orders:
-            if side not in (BUY, SELL) or not (price is not None and price > 0):
-                self._reject(account, m, side, lots, "invalid")
-                continue
-            ticks = book.to_ticks(price, side)
+        for side, ticks, lots in ticked:
             oid, fills = book.post(side, ticks, lots, account, post_only)
-            if oid is None and fills.requested_lots == 0 and post_only:
-                self._reject(account, m, side, lots, "post_only_would_cross")
-                continue
             self._release_self_trade_cancels(account, m, fills)
             self._settle_perp_fills(account, m, side, fills)
             if oid is not None:
@@ -398,34 +408,44 @@ class Venue:
                     ch.open_sell[account, m] += rest
         return resting
 
-    def _ladder_fits(self, i: int, m: int, orders: list[tuple[int, float, int]]) -> bool:
-        """Whether the whole ladder passes the pre-trade checks at once (see post_ladder)."""
+    def _ladder_fits(self, i: int, m: int, orders: list[tuple[int, int, int]]) -> bool:
+        """Whether the whole ladder [(side, price_ticks, lots), ...] passes the pre-trade checks at once (see
+        post_ladder)."""
         ch = self.ch
         if ch.isolated[i]:
             return False
         L, ob, osl = ch.lots[i].tolist(), ch.open_buy[i].tolist(), ch.open_sell[i].tolist()
         lot, mark = ch._lot_list, ch.mark_list
-        buys = sum(n for s, _, n in orders if s == BUY)
-        sells = sum(n for s, _, n in orders if s == SELL)
+        buys = sells = 0
+        for s, _, n in orders:
+            if s == BUY:
+                buys += n
+            else:
+                sells += n
         worst = [max(abs(L[k] + ob[k]), abs(L[k] - osl[k])) * lot[k] * mark[k] for k in range(self.M)]
         worst[m] = max(abs(L[m] + ob[m] + buys), abs(L[m] - osl[m] - sells)) * lot[m] * mark[m]
         levs = ch.leverage[i].tolist()
         if levs[m] > ch.tiers[m].max_leverage_at(worst[m]) * (1 + 1e-12):
             return False
         cap = self.params.perps[self.perp_names[m]].oi_cap_usd
-        oi_usd = ch.oi_long_lots[m] * lot[m] * mark[m]
+        lot_m, mark_m, pos, fee = lot[m], mark[m], L[m], self.fee_taker
+        oi_usd = ch.oi_long_lots[m] * lot_m * mark_m
+        tick = self.books[m].tick_size
         worst_cost = 0.0
-        for side, price, n in orders:
-            if not (price is not None and price > 0):
-                return False
-            est = self.books[m].to_ticks(price, side) * self.books[m].tick_size
-            q = n * lot[m]
-            new_pos = L[m] + (n if side == BUY else -n)
-            increase = max(0, abs(new_pos) - abs(L[m])) * lot[m] * mark[m]
+        for side, ticks, n in orders:
+            est = ticks * tick
+            q = n * lot_m
+            if side == BUY:
+                increase = max(0, abs(pos + n) - abs(pos)) * lot_m * mark_m
+                adverse = max(0.0, (est - mark_m) * q)
+            else:
+                increase = max(0, abs(pos - n) - abs(pos)) * lot_m * mark_m
+                adverse = max(0.0, (mark_m - est) * q)
             if increase > 0 and oi_usd + increase > cap:
                 return False
-            adverse = max(0.0, (est - mark[m]) * q if side == BUY else (mark[m] - est) * q)
-            worst_cost = max(worst_cost, q * est * self.fee_taker + adverse)
+            cost = q * est * fee + adverse
+            if cost > worst_cost:
+                worst_cost = cost
         im = sum(w / lv for w, lv in zip(worst, levs))
         eq = ch.unit_state(i, -1)[0] - self._locked_value(i)
         return eq - worst_cost >= im - 1e-9
@@ -498,9 +518,15 @@ class Venue:
         """Cancel every resting perp order of `account` (one market or all); returns the lots removed."""
         ms = range(self.M) if market is None else [self.market_index(market)]
         total = 0
+        ch = self.ch
         for m in ms:
-            for oid in self.books[m].orders_of(account):
-                total += self.cancel(account, oid, m)
+            removed = self.books[m].cancel_all_of(account)
+            if removed:
+                buys = sum(n for side, _, n in removed if side == BUY)
+                sells = sum(n for side, _, n in removed if side != BUY)
+                ch.open_buy[account, m] -= buys
+                ch.open_sell[account, m] -= sells
+                total += buys + sells
         return total
 
     # ================================================================== spot orders
@@ -623,12 +649,14 @@ class Venue:
             log(ev.FILL, -2 - s, taker, side, n, price, notional, fee_t, info=1.0, aux=maker)
             log(ev.FILL, -2 - s, maker, -side, n, price, notional, fee_m, info=0.0, aux=taker)
 
-    def cancel_all_spot(self, account: int) -> int:
-        """Cancel every resting spot order of `account`, book by book, in ascending order id."""
+    def cancel_all_spot(self, account: int, market: int | str | None = None) -> int:
+        """Cancel every resting spot order of `account` (one book or all, book by book), in ascending order id;
+        returns the lots removed."""
         total = 0
-        for s, book in enumerate(self.spot_books):
-            for oid in book.orders_of(account):
-                total += self.cancel_spot(account, oid, s)
+        for s in (range(len(self.spot_books)) if market is None else [self.spot_index(market)]):
+            for side, price_ticks, lots in self.spot_books[s].cancel_all_of(account):
+                self._unlock_spot(account, s, side, price_ticks, lots)
+                total += lots
         return total
 
     def spot_book_of(self, asset: int) -> int | None:
