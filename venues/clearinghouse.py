@@ -40,10 +40,15 @@ class TierTable:
         self._upper_list = self._upper.tolist()
         self._rates_list = self.rates.tolist()
         self._cum_list = self.cum.tolist()
+        self._max_lev_list = self.max_leverage.tolist()
 
     def maintenance_scalar(self, notional: float) -> float:
         k = bisect_left(self._upper_list, notional)
         return notional * self._rates_list[k] - self._cum_list[k]
+
+    def max_leverage_scalar(self, notional: float) -> float:
+        """max_leverage_at for one notional, as a plain float (the per-order checks)."""
+        return self._max_lev_list[bisect_left(self._upper_list, notional)]
 
     def bracket(self, notional: np.ndarray | float) -> np.ndarray:
         """Index of the bracket holding each notional (a notional on a bound belongs to the lower bracket)."""

@@ -289,7 +289,7 @@ class Venue:
             return ""  # it cannot increase exposure: always allowed
         levs = ch.leverage[i].tolist()
         lev = levs[m]
-        if lev > ch.tiers[m].max_leverage_at(worst_after) * (1 + 1e-12):
+        if lev > ch.tiers[m].max_leverage_scalar(worst_after) * (1 + 1e-12):
             return "tier_max_leverage"
         new_pos = pos + (lots if side == BUY else -lots)
         increase = max(0, abs(new_pos) - abs(pos)) * lot[m] * mark[m]
@@ -304,7 +304,7 @@ class Venue:
             free = float(ch.bal[i, 0]) - (float(self._spot_locked[i, 0]) if self.spot_books else 0.0)
             return "initial_margin" if need > free + 1e-9 else ""
         im = sum(worst(k, side if k == m else 0, lots if k == m else 0) / levs[k] for k in range(self.M))
-        eq = ch.unit_state(i, -1)[0] - self._locked_value(i)
+        eq = ch.unit_equity(i, -1) - self._locked_value(i)
         if eq - fee - adverse < im - 1e-9:
             return "initial_margin"
         return ""
@@ -425,7 +425,7 @@ class Venue:
         worst = [max(abs(L[k] + ob[k]), abs(L[k] - osl[k])) * lot[k] * mark[k] for k in range(self.M)]
         worst[m] = max(abs(L[m] + ob[m] + buys), abs(L[m] - osl[m] - sells)) * lot[m] * mark[m]
         levs = ch.leverage[i].tolist()
-        if levs[m] > ch.tiers[m].max_leverage_at(worst[m]) * (1 + 1e-12):
+        if levs[m] > ch.tiers[m].max_leverage_scalar(worst[m]) * (1 + 1e-12):
             return False
         cap = self.params.perps[self.perp_names[m]].oi_cap_usd
         lot_m, mark_m, pos, fee = lot[m], mark[m], L[m], self.fee_taker
@@ -447,7 +447,7 @@ class Venue:
             if cost > worst_cost:
                 worst_cost = cost
         im = sum(w / lv for w, lv in zip(worst, levs))
-        eq = ch.unit_state(i, -1)[0] - self._locked_value(i)
+        eq = ch.unit_equity(i, -1) - self._locked_value(i)
         return eq - worst_cost >= im - 1e-9
 
     def _release_self_trade_cancels(self, account: int, m: int, fills: Fills, spot: int = -1) -> None:
