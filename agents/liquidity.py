@@ -126,7 +126,7 @@ class LimitTrader(mesa.Agent):
                 d, w = depth_profile(self.own_rng, p.levels, p.min_pct, p.max_pct, p.profile)
                 # the side that adds to its inventory shrinks; the other carries the inventory back
                 scale = fit * ((1.0 - max(0.0, u)) if side == BUY else (1.0 - max(0.0, -u)))
-                for dj, wj in zip(d, w):
+                for dj, wj in zip(d.tolist(), w.tolist()):
                     price = px * (1.0 + sign * dj)
                     n = int(self.depth_usd * wj * scale / (price * lot))
                     if n > 0 and price > 0:

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
-
-import numpy as np
 
 
 def weighted_median(values: Sequence[float], weights: Sequence[float] | None = None) -> float:
     """Weighted median: the smallest value whose cumulative weight reaches half the total; where the
     cumulative weight lands exactly on one half, the mean of that value and the next (so equal weights
     give numpy's median). NaN values are ignored; nan if nothing is left."""
-    v = np.asarray(values, dtype=float)
-    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=float)
-    ok = ~np.isnan(v) & (w > 0)
-    v, w = v[ok], w[ok]
-    if v.size == 0:
+    vals = [float(x) for x in values]
+    ws = [1.0] * len(vals) if weights is None else [float(x) for x in weights]
+    pairs = sorted(((x, wx) for x, wx in zip(vals, ws) if not math.isnan(x) and wx > 0), key=lambda p: p[0])
+    if not pairs:   # (plain floats, a stable sort and a running sum: numpy's stable argsort and cumsum, exactly)
         return math.nan
-    order = np.argsort(v, kind="stable")
-    v, w = v[order], w[order]
-    cum = np.cumsum(w)
-    half = 0.5 * cum[-1]
-    k = int(np.searchsorted(cum, half, side="left"))
-    if math.isclose(cum[k], half, rel_tol=1e-12, abs_tol=0.0) and k + 1 < v.size:
-        return 0.5 * (v[k] + v[k + 1])
-    return float(v[k])
+    cum, total = [], 0.0
+    for _, wx in pairs:
+        total += wx
+        cum.append(total)
+    half = 0.5 * total
+    k = bisect_left(cum, half)
+    if math.isclose(cum[k], half, rel_tol=1e-12, abs_tol=0.0) and k + 1 < len(pairs):
+        return 0.5 * (pairs[k][0] + pairs[k + 1][0])
+    return pairs[k][0]
 
 
 def median_of(*terms: float | None) -> float:
