@@ -17,7 +17,7 @@ import numpy as np
 from agenda import Agenda
 from agents.arbitrageur import Arbitrageur, ArbParams
 from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage
-from agents.farmer import Farmer, FarmerParams, Incentives, pair_yield_per_day
+from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
 from agents.market_maker import MakerParams, MarketMaker
 from fundamentals import ShockScript, fundamental_paths, shock_start, stream
@@ -201,7 +201,6 @@ class CascadeModel(mesa.Model):
         self.transfers: list[tuple[float, int, str, int, float]] = []   # (arrival, farmer, venue, account, USD)
         self.transfer_log: list[tuple] = []                               # (step, farmer, from, to, USD, arrival)
         self.broken_log: list[tuple[int, int, str]] = []                  # (step, farmer, venue of the closed leg)
-        self._farm_cache = None   # arrays over self.hedged's legs, rebuilt when the list changes
         per_venue = [len(range(u, cfg.n_market_makers, V)) for u in range(V)]
         self.makers = [MarketMaker(self, k, self.venue_names[k % V], rank=k // V, n_on_venue=per_venue[k % V])
                        for k in range(cfg.n_market_makers)]
@@ -280,7 +279,7 @@ class CascadeModel(mesa.Model):
         hurdle = rng.exponential(p.hurdle_daily_pct_mean / 100.0, n)
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         self.farmers: list[Farmer] = []
-        self.hedged: list[Farmer] = []
+        self.farm_watch = FarmWatch(self)   # broken hedges and margin alerts (agents/farmer.py)
         for k in range(n):
             f = Farmer(self, k, float(capital[k]), float(leverage[k]), float(hurdle[k]))
             self.farmers.append(f)
@@ -332,8 +331,12 @@ class CascadeModel(mesa.Model):
         return y
 
     def register_farmer(self, f: Farmer) -> None:
-        self.hedged.append(f)
-        self._farm_cache = None
+        self.farm_watch.add(f)
+
+    @property
+    def hedged(self) -> list[Farmer]:
+        """The farmers watched for broken hedges and margin alerts (FarmWatch)."""
+        return self.farm_watch.hedged
 
     def transfer(self, farmer: Farmer, src: str, src_acct: int, dst: str, dst_acct: int, usd: float) -> bool:
         """Move collateral between venues: the withdrawal leaves now, the deposit lands after the delay."""
@@ -368,81 +371,6 @@ class CascadeModel(mesa.Model):
             else:
                 keep.append(item)
         self.transfers = keep
-
-    def _farm_rows(self) -> tuple:
-        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg."""
-        if self._farm_cache is None:
-            vidx = {n: i for i, n in enumerate(self.venue_names)}
-            for f in self.hedged:
-                if getattr(f, "_row", None) is None:
-                    lv, sv = self.venues[f.long_venue], self.venues[f.short_venue]
-                    f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
-                              vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
-            arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
-            self._farm_cache = tuple(arr[:, j] for j in range(6))
-        return self._farm_cache
-
-    def _gather(self, venue: np.ndarray, acct: np.ndarray, per_venue: list[np.ndarray]) -> np.ndarray:
-        """out[j] = per_venue[venue[j]][acct[j]] (one fancy index per venue)."""
-        out = np.zeros(venue.size)
-        for vi, arr in enumerate(per_venue):
-            sel = venue == vi
-            if sel.any():
-                out[sel] = arr[acct[sel]]
-        return out
-
-    def _watch_farmers(self) -> None:
-        """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass over the
-        watched farmers' legs; Python runs only for the farmers that must act."""
-        if not self.hedged:
-            return
-        lv, la, lk, sv, sa, sk = self._farm_rows()
-        vs = list(self.venues.values())
-        lots = [v.ch.lots for v in vs]
-        l_lots = np.zeros(la.size)
-        s_lots = np.zeros(sa.size)
-        l_px = np.zeros(la.size)
-        s_px = np.zeros(sa.size)
-        for vi, v in enumerate(vs):
-            px = v.ch.lot_size * v.ch.mark          # USD per lot, per market
-            sel = lv == vi
-            if sel.any():
-                l_lots[sel] = lots[vi][la[sel], lk[sel]]
-                l_px[sel] = px[lk[sel]]
-            sel = sv == vi
-            if sel.any():
-                s_lots[sel] = lots[vi][sa[sel], sk[sel]]
-                s_px[sel] = px[sk[sel]]
-        state = np.array([f.state for f in self.hedged])
-        hedged = state == "hedged"
-        broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
-        closed_now = hedged & (l_lots == 0) & (s_lots == 0)
-        still_hedged = hedged & ~broken_now & ~closed_now
-        alert = np.zeros(la.size, dtype=bool)
-        if still_hedged.any():
-            margins = [v.ch.account_margins() for v in vs]
-            ratio = self.cfg.farmers.alert_margin_ratio
-            for venue, acct in ((lv, la), (sv, sa)):
-                eq = self._gather(venue, acct, [m[0] for m in margins])
-                mm = self._gather(venue, acct, [m[1] for m in margins])
-                alert |= (mm > 0) & (eq < ratio * mm)
-            alert &= still_hedged
-        for j in np.flatnonzero(broken_now).tolist():
-            f = self.hedged[j]
-            closed = f.long_venue if l_lots[j] == 0 else f.short_venue
-            self.broken_log.append((self.steps, f.index, closed))
-            f.on_broken(self.steps)
-        for j in np.flatnonzero(closed_now).tolist():
-            self.hedged[j].state = "closed"
-        for j in np.flatnonzero(alert).tolist():
-            self.hedged[j].rebalance()
-        broken = (state == "broken") | broken_now
-        self.ts_naked_usd[self.steps] = float((np.abs(l_lots) * l_px + np.abs(s_lots) * s_px)[broken].sum())
-        keep = hedged | (state == "broken")
-        keep &= ~closed_now
-        if not keep.all():
-            self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
-            self._farm_cache = None
 
     def adl_counterfactual_summary(self) -> dict:
         """Per venue: what adl_haircut's queue, pro-rata and capped pro-rata would have taken on its ADL events."""
@@ -548,7 +476,7 @@ class CascadeModel(mesa.Model):
         self._check_stops()
         # 6. transfers between venues arrive; farmers see broken hedges and margin alerts
         self._deliver_transfers()
-        self._watch_farmers()
+        self.farm_watch.check()
         self.ts_in_flight[t] = len(self.transfers)
         # 7. record, and the accounting identity when asked (settled rule 1)
         for vi, v in enumerate(self.venues.values()):

@@ -228,3 +228,95 @@ class Farmer(mesa.Agent):
             k = v.market_index(self.market)
             total += abs(v.position(self.legs[name], k)) * v.lot_size(k) * v.mark_price(k)
         return total
+
+
+class FarmWatch:
+    """The model's watch over the farmers holding (or left with half of) a pair: broken hedges and margin alerts,
+    checked once a minute in one vectorized pass over their legs (CascadeModel.step, after the waterfall)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.hedged: list[Farmer] = []   # the farmers watched, in the order they entered
+        self._cache = None               # arrays over their legs, rebuilt when the list changes
+
+    def add(self, f: Farmer) -> None:
+        self.hedged.append(f)
+        self._cache = None
+
+    def _rows(self) -> tuple:
+        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg."""
+        m = self.model
+        if self._cache is None:
+            vidx = {n: i for i, n in enumerate(m.venue_names)}
+            for f in self.hedged:
+                if getattr(f, "_row", None) is None:
+                    lv, sv = m.venues[f.long_venue], m.venues[f.short_venue]
+                    f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
+                              vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
+            arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
+            self._cache = tuple(arr[:, j] for j in range(6))
+        return self._cache
+
+    @staticmethod
+    def _gather(venue: np.ndarray, acct: np.ndarray, per_venue: list[np.ndarray]) -> np.ndarray:
+        """out[j] = per_venue[venue[j]][acct[j]] (one fancy index per venue)."""
+        out = np.zeros(venue.size)
+        for vi, arr in enumerate(per_venue):
+            sel = venue == vi
+            if sel.any():
+                out[sel] = arr[acct[sel]]
+        return out
+
+    def check(self) -> None:
+        """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass over the
+        watched farmers' legs; Python runs only for the farmers that must act."""
+        m = self.model
+        if not self.hedged:
+            return
+        lv, la, lk, sv, sa, sk = self._rows()
+        vs = list(m.venues.values())
+        lots = [v.ch.lots for v in vs]
+        l_lots = np.zeros(la.size)
+        s_lots = np.zeros(sa.size)
+        l_px = np.zeros(la.size)
+        s_px = np.zeros(sa.size)
+        for vi, v in enumerate(vs):
+            px = v.ch.lot_size * v.ch.mark          # USD per lot, per market
+            sel = lv == vi
+            if sel.any():
+                l_lots[sel] = lots[vi][la[sel], lk[sel]]
+                l_px[sel] = px[lk[sel]]
+            sel = sv == vi
+            if sel.any():
+                s_lots[sel] = lots[vi][sa[sel], sk[sel]]
+                s_px[sel] = px[sk[sel]]
+        state = np.array([f.state for f in self.hedged])
+        hedged = state == "hedged"
+        broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
+        closed_now = hedged & (l_lots == 0) & (s_lots == 0)
+        still_hedged = hedged & ~broken_now & ~closed_now
+        alert = np.zeros(la.size, dtype=bool)
+        if still_hedged.any():
+            margins = [v.ch.account_margins() for v in vs]
+            ratio = m.cfg.farmers.alert_margin_ratio
+            for venue, acct in ((lv, la), (sv, sa)):
+                eq = self._gather(venue, acct, [m[0] for m in margins])
+                mm = self._gather(venue, acct, [m[1] for m in margins])
+                alert |= (mm > 0) & (eq < ratio * mm)
+            alert &= still_hedged
+        for j in np.flatnonzero(broken_now).tolist():
+            f = self.hedged[j]
+            closed = f.long_venue if l_lots[j] == 0 else f.short_venue
+            m.broken_log.append((m.steps, f.index, closed))
+            f.on_broken(m.steps)
+        for j in np.flatnonzero(closed_now).tolist():
+            self.hedged[j].state = "closed"
+        for j in np.flatnonzero(alert).tolist():
+            self.hedged[j].rebalance()
+        broken = (state == "broken") | broken_now
+        m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * l_px + np.abs(s_lots) * s_px)[broken].sum())
+        keep = hedged | (state == "broken")
+        keep &= ~closed_now
+        if not keep.all():
+            self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
+            self._cache = None
