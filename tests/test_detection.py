@@ -91,3 +91,19 @@ def test_event_log_spills_to_its_sink_and_keeps_every_row():
     steps = np.concatenate([c["step"] for c in got])
     assert steps.tolist() == list(range(1_000))
     assert log.spilled == 1_000 and log.n == 0 and log._cap <= 256   # memory stayed at a few chunks
+
+
+@pytest.mark.parametrize("preset", ["binance_like", "hyperliquid_like", "lighter_like"])
+def test_maintenance_bracket_by_bracket_equals_the_searched_brackets(preset):
+    """TierTable.maintenance_above_first (the scan's path past the first bound) gives maintenance()'s floats
+    exactly, on and next to every bound too."""
+    rng = np.random.default_rng(1)
+    for perp in load_preset(preset).perps.values():
+        t = TierTable(perp.tiers)
+        b = t.bounds[:-1]
+        if not b.size:
+            continue
+        x = np.concatenate([rng.lognormal(np.log(b[0]), 2.0, 50_000), b, np.nextafter(b, np.inf),
+                            np.nextafter(b, -np.inf)])
+        x = x[x > b[0]]
+        assert np.array_equal(t.maintenance_above_first(x), t.maintenance(x))

@@ -61,6 +61,23 @@ class TierTable:
     def max_leverage_at(self, notional: np.ndarray | float) -> np.ndarray | float:
         return self.max_leverage[self.bracket(notional)]
 
+    def maintenance_above_first(self, notional: np.ndarray) -> np.ndarray:
+        """maintenance() of notionals all above the first bound, bracket by bracket: the notionals past each
+        next bound are recomputed with that bracket's rate and deduction (the same floats as maintenance(),
+        without a binary search per notional; most of them stop in the second bracket)."""
+        rates, cum, upper = self._rates_list, self._cum_list, self._upper_list
+        out = notional * rates[1] - cum[1]
+        idx = None
+        cur = notional
+        for j in range(2, len(rates)):
+            sel = np.flatnonzero(cur > upper[j - 1])
+            if not sel.size:
+                break
+            cur = cur[sel]
+            idx = sel if idx is None else idx[sel]
+            out[idx] = cur * rates[j] - cum[j]
+        return out
+
     def rate_and_cum(self, notional):
         k = self.bracket(notional)
         return self.rates[k], self.cum[k]
@@ -193,9 +210,7 @@ class Clearinghouse:
             if self._b0[m] < np.inf:
                 above = np.flatnonzero(col > self._b0[m])
                 if above.size:
-                    sub = col[above]
-                    rate, cum = self.tiers[m].rate_and_cum(sub)
-                    dst[above] = sub * rate - cum
+                    dst[above] = self.tiers[m].maintenance_above_first(col[above])
 
     def rate_cum_matrix(self, notional: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each position's bracket maintenance rate and deduction (rows x markets)."""
