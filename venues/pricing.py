@@ -14,7 +14,7 @@ import numpy as np
 
 from . import events as ev
 from .params import SYNTH, USD
-from .prices import funding_rate, median_of, weighted_median
+from .prices import binance_mark_from, binance_terms, funding_rate, hyperliquid_mark_from, hyperliquid_terms
 
 STEP_MINUTES = 1.0  # one step is one minute (settled rule 4)
 
@@ -96,14 +96,11 @@ class Pricing:
         filled = min(self._n_price_updates, self.basis_hist.shape[0])
         for m in range(self.M):
             if p.mark_rule == "binance_like":
-                price1 = idx[m] * (1.0 + self.last_funding_rate[m] * (to_funding / interval_min))
-                price2 = idx[m] + float(self.basis_hist[:filled, m].mean())
-                self._mark_terms[m] = (float(price1), float(price2))
+                self._mark_terms[m] = binance_terms(float(idx[m]), float(self.last_funding_rate[m]), to_funding,
+                                                    interval_min, float(self.basis_hist[:filled, m].mean()))
             else:
-                c = math.nan
-                if other_mids is not None and len(other_mids[m]):
-                    c = weighted_median(other_mids[m])
-                self._mark_terms[m] = (float(idx[m] + self.premium_ema[m]), c)
+                self._mark_terms[m] = hyperliquid_terms(float(idx[m]), float(self.premium_ema[m]),
+                                                        None if other_mids is None else other_mids[m])
         self.remark()
 
     def remark(self) -> None:
@@ -116,14 +113,11 @@ class Pricing:
             book = self.books[m]
             last = book.last_trade()
             if self.params.mark_rule == "binance_like":
-                price1, price2 = self._mark_terms[m]
-                mark[m] = median_of(price1, price2, last)  # binance_mark's three terms
+                mark[m] = binance_mark_from(self._mark_terms[m], last)
             else:
-                a, c = self._mark_terms[m]
                 bb, ba = book.best_bid(), book.best_ask()
-                b = median_of(None if bb is None else bb * book.tick_size,
-                              None if ba is None else ba * book.tick_size, last)
-                mark[m] = median_of(a, b, c)
+                mark[m] = hyperliquid_mark_from(self._mark_terms[m], None if bb is None else bb * book.tick_size,
+                                                None if ba is None else ba * book.tick_size, last)
         self.ch.mark = mark
         self._update_asset_values()
 
