@@ -115,6 +115,11 @@ class Clearinghouse:
         self._r0 = np.array([t.rates[0] for t in self.tiers])
 
     @property
+    def lot_list(self) -> list[float]:
+        """Each market's lot size as plain floats (for per-fill arithmetic on one account's row)."""
+        return self._lot_list
+
+    @property
     def mark(self) -> np.ndarray:
         return self._mark
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from . import events as ev
+from .adl import LOW_LEVERAGE
 from .orderbook import BUY, SELL
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ class Waterfall:
         self.counterfactuals = None   # an AdlCounterfactuals when a run records them (analysis only)
         self.n_adl_fills = 0
         self.adl_queue_visits = 0   # ranked-queue entries the ADL walks looked at (instrumentation; SPEC 8.6)
-        self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
+        self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= LOW_LEVERAGE
+        # (settled rule 11)
         self.backstop_usd = 0.0
         self.insurance_paid_usd = 0.0
         # per market: liquidated notional (all stages), of it closing longs, and ADL notional by the closed
@@ -248,7 +250,7 @@ class Waterfall:
             if now < self.cooldown_until.get((i, k), -math.inf):
                 rests[k] = 0
                 continue
-            lot = ch._lot_list[k]
+            lot = ch.lot_list[k]
             mark = ch.mark_list[k]
             size = abs(lots_k)
             partial = False
@@ -596,7 +598,7 @@ class Waterfall:
         self._count(i, k, -s_i, notional)
         self.adl_usd += notional
         self.n_adl_fills += 1
-        if lev <= 2.0:
+        if lev <= LOW_LEVERAGE:
             self.adl_low_leverage_usd += notional
         self.adl_usd_by_bucket[k, leverage_bucket(lev)] += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
