@@ -236,14 +236,9 @@ class Orders:
             fee_t = notional * self.fee_taker
             fee_m = notional * self.fee_maker
             ch.apply_fill(taker, m, side * n, price)
-            ch.apply_fill(maker, m, -side * n, price)
+            ch.settle_maker(maker, m, side, n, price, fee_m)
             ch.bal[taker, 0] -= fee_t
-            ch.bal[maker, 0] -= fee_m
             ch.fees_kept[0] += fee_t + fee_m
-            if side == BUY:
-                ch.open_sell[maker, m] -= n
-            else:
-                ch.open_buy[maker, m] -= n
             log(ev.FILL, m, taker, side, n, price, notional, fee_t, info=1.0, aux=maker)
             log(ev.FILL, m, maker, -side, n, price, notional, fee_m, info=0.0, aux=taker)
             self.volume_usd[m] += notional

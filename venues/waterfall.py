@@ -236,18 +236,13 @@ class Waterfall(AdlQueues):
             for maker, pt, n in zip(fills.maker_owner, fills.price_ticks, fills.lots):
                 price = pt * tick
                 notional = n * lot * price
+                fee_m = notional * v.fee_maker
                 ch.apply_fill(i, k, side * n, price, release=False)
-                ch.apply_fill(maker, k, -side * n, price)
+                ch.settle_maker(maker, k, side, n, price, fee_m)
+                ch.fees_kept[0] += fee_m
                 if self._queues:
                     self._revive(maker, k)
                 eq += side * n * lot * (mark - price)
-                fee_m = notional * v.fee_maker
-                ch.bal[maker, 0] -= fee_m
-                ch.fees_kept[0] += fee_m
-                if side == BUY:
-                    ch.open_sell[maker, k] -= n
-                else:
-                    ch.open_buy[maker, k] -= n
                 paid = shortfall = 0.0
                 if fund:
                     shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
