@@ -6,11 +6,13 @@ Rounds: scan (vectorized, ascending margin ratio) -> for each unit: book liquida
 The round's ranked ADL queues and their walks are in venues/adl_queue.py (`AdlQueues`, a part of `Waterfall`).
 Per-unit work is plain-float arithmetic on one account's row.
 
-What the waterfall uses of its venue: the clearinghouse `v.ch` through its public methods and arrays (scan,
-unit_state, unit_equity, effective_leverage, position_bankruptcy_price, apply_fill, the balances, positions,
-ledgers, marks, lot sizes), the books, the params, the fees, the fund and the vault, the event log, and the
-venue's public methods remark, cancel_all, cancel_all_spot, spot_book_of and submit_spot_order; nothing private
-of either.
+What the waterfall uses of its venue, nothing private of either (tests/test_layout.py checks):
+- the clearinghouse `v.ch`: its methods scan (and last_scan_mm, touched), unit_state, unit_equity,
+  effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its arrays and
+  ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
+  lot_size, lot_list, tiers, asset_value, asset_haircut, n);
+- the venue: params, step, halted, books, spot_books, assets, fee_maker, fund_present, vault, prev_mark,
+  volume_usd, events, and its methods remark, cancel_all, cancel_all_spot, spot_book_of, submit_spot_order.
 """
 
 from __future__ import annotations
