@@ -1,4 +1,4 @@
-"""ADL walks of the round's ranked queues (venues/waterfall.py, RankedQueue; SPEC 8.6) against the walk from the
+"""ADL walks of the round's ranked queues (venues/adl_queue.py, RankedQueue; SPEC 8.6) against the walk from the
 head of the queue that they replace: the same counterparties in the same order with the same lots, prices and
 every other effect, bit for bit; and a number of queue entries visited that grows with the fills, not with
 their square.
@@ -14,6 +14,7 @@ import pytest
 
 from conftest import force_mark, make_venue
 from venues import events as ev
+from venues import adl_queue as queue_mod
 from venues import waterfall as wf_mod
 from venues.adl import AdlCounterfactuals
 from venues.orderbook import BUY, SELL
@@ -354,13 +355,13 @@ def test_entries_dropped_and_taken_back_in_random_crowds(monkeypatch):
     by-hand test above shows one such case in full): the cursor's walks drop them and take them back, and the
     outcome is still that of the walk from the head."""
     revived = []
-    real = wf_mod.insort
+    real = queue_mod.insort
 
     def spy(back, idx):
         revived.append(idx)
         real(back, idx)
 
-    monkeypatch.setattr(wf_mod, "insort", spy)
+    monkeypatch.setattr(queue_mod, "insort", spy)
     total = 0
     for preset, overrides, seed in (("binance_like", {}, 1), ("binance_like", {}, 2),
                                     ("lighter_like", {"adl_ranking": "pnl"}, 3),

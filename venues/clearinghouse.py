@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .orderbook import BUY
 from .params import Tier
 
 
@@ -135,6 +136,11 @@ class Clearinghouse:
         # first-bracket fast path for tiers (most positions sit in the first bracket)
         self._b0 = np.array([t.bounds[0] for t in self.tiers])
         self._r0 = np.array([t.rates[0] for t in self.tiers])
+
+    @property
+    def lot_list(self) -> list[float]:
+        """Each market's lot size as plain floats (for per-fill arithmetic on one account's row)."""
+        return self._lot_list
 
     @property
     def mark(self) -> np.ndarray:
@@ -488,6 +494,18 @@ class Clearinghouse:
             self.bal[i, 0] -= add
         self.iso_margin[i, m] = margin
         return realised
+
+    def settle_maker(self, maker: int, m: int, side: int, lots: int, price: float, fee: float) -> None:
+        """The maker's side of a book fill of `lots` at `price` in market m, `side` being the taker's: the maker's
+        position moves by -side x lots, it pays its fee (USD), and the filled lots of its resting order no longer
+        count as open. The one place a perp fill's maker side is settled (an order's fills and a liquidation's);
+        the caller books the fee as kept and logs the fill."""
+        self.apply_fill(maker, m, -side * lots, price)
+        self.bal[maker, 0] -= fee
+        if side == BUY:   # the taker bought from a resting sell
+            self.open_sell[maker, m] -= lots
+        else:
+            self.open_buy[maker, m] -= lots
 
     def apply_funding(self, m: int, rate: float, index: float) -> np.ndarray:
         """Funding for market m (settled rule 5): payment = position size x index x F, longs pay shorts when

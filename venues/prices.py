@@ -37,29 +37,53 @@ def median_of(*terms: float | None) -> float:
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
+# Each mark in two halves: the terms that do not come from the venue's own book (computed once a step, when the
+# index arrives) and the median with the book's terms (computed again at every re-mark between waterfall rounds,
+# settled rule 2). The venue (venues/pricing.py) calls the halves; binance_mark and hyperliquid_mark compose them.
+def binance_terms(index: float, last_funding_rate: float, minutes_to_funding: float, interval_minutes: float,
+                  basis_ma: float) -> tuple[float, float]:
+    """(Price 1, Price 2) of the Binance mark: Price 1 = index x (1 + last funding rate x time until funding /
+    interval); Price 2 = index + moving average of the basis (mid - index)."""
+    return index * (1.0 + last_funding_rate * (minutes_to_funding / interval_minutes)), index + basis_ma
+
+
+def binance_mark_from(terms: tuple[float, float], last_trade: float | None) -> float:
+    """Binance perpetual mark: median(Price 1, Price 2, last trade) (settled rule 4)."""
+    return median_of(terms[0], terms[1], last_trade)
+
+
 def binance_mark(index: float, last_funding_rate: float, minutes_to_funding: float, interval_minutes: float,
                  basis_ma: float, last_trade: float | None) -> float:
-    """Binance perpetual mark: median(Price 1, Price 2, last trade) (settled rule 4).
+    """Binance perpetual mark from its inputs (binance_terms, then binance_mark_from)."""
+    return binance_mark_from(binance_terms(index, last_funding_rate, minutes_to_funding, interval_minutes, basis_ma),
+                             last_trade)
 
-    Price 1 = index x (1 + last funding rate x time until funding / interval);
-    Price 2 = index + moving average of the basis (mid - index)."""
-    price1 = index * (1.0 + last_funding_rate * (minutes_to_funding / interval_minutes))
-    price2 = index + basis_ma
-    return median_of(price1, price2, last_trade)
+
+def hyperliquid_terms(index: float, premium_ema: float, other_mids: Sequence[float] | None = None,
+                      other_weights: Sequence[float] | None = None) -> tuple[float, float]:
+    """(index + premium EMA, weighted median of the other venues' perp mids at the previous step; nan if none)
+    of the Hyperliquid mark."""
+    c = math.nan
+    if other_mids is not None and len(other_mids):
+        c = weighted_median(other_mids, other_weights)
+    return index + premium_ema, c
+
+
+def hyperliquid_mark_from(terms: tuple[float, float], best_bid: float | None, best_ask: float | None,
+                          last_trade: float | None) -> float:
+    """Hyperliquid mark (also lighter_like): median of (index + premium EMA, median(best bid, best ask, last
+    trade), weighted median of the other venues' mids) (settled rule 4). A term whose inputs are all missing is
+    dropped."""
+    a, c = terms
+    return median_of(a, median_of(best_bid, best_ask, last_trade), c)
 
 
 def hyperliquid_mark(index: float, premium_ema: float, best_bid: float | None, best_ask: float | None,
                      last_trade: float | None, other_mids: Sequence[float] | None = None,
                      other_weights: Sequence[float] | None = None) -> float:
-    """Hyperliquid mark (also lighter_like): median of (index + premium EMA, median(best bid, best ask, last
-    trade), weighted median of the other venues' perp mids at the previous step) (settled rule 4).
-    A term whose inputs are all missing is dropped."""
-    a = index + premium_ema
-    b = median_of(best_bid, best_ask, last_trade)
-    c = math.nan
-    if other_mids is not None and len(other_mids):
-        c = weighted_median(other_mids, other_weights)
-    return median_of(a, b, c)
+    """Hyperliquid mark from its inputs (hyperliquid_terms, then hyperliquid_mark_from)."""
+    return hyperliquid_mark_from(hyperliquid_terms(index, premium_ema, other_mids, other_weights),
+                                 best_bid, best_ask, last_trade)
 
 
 def funding_rate(premium_avg: float, interval_hours: float, interest_8h: float = 0.0001, clamp: float = 0.0005,

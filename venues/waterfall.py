@@ -3,21 +3,29 @@
 Rounds: scan (vectorized, ascending margin ratio) -> for each unit: book liquidation with the limit price of
 2b and the insurance fund paying shortfalls (2d) -> backstop takeover (2c) -> ADL at the bankruptcy price
 (2e) -> bad debt (2f); re-mark between rounds; after the last round, negative-equity units go to e-f.
-The ADL queue is a sort over all opposite positions, computed once per round per (market, side); coverage
-walks it in order, and a position found flat or turned is dropped from the round's later walks (`RankedQueue`),
-so a round's ADL costs the ranking plus work linear in its fills (capped candidates aside: see RankedQueue).
+The round's ranked ADL queues and their walks are in venues/adl_queue.py (`AdlQueues`, a part of `Waterfall`).
 Per-unit work is plain-float arithmetic on one account's row.
+
+What the waterfall uses of its venue, nothing private of either (tests/test_layout.py checks):
+- the clearinghouse `v.ch`: its methods scan (and last_scan_mm, touched), unit_state, unit_equity,
+  effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its arrays and
+  ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
+  lot_size, lot_list, tiers, asset_value, asset_haircut, n);
+- the venue: params, step, halted, books, spot_books, assets, fee_maker, fund_present, vault, prev_mark,
+  volume_usd, events, and its methods remark, cancel_all, cancel_all_spot, spot_book_of, submit_spot_order.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
-from typing import TYPE_CHECKING, Iterator
+from bisect import bisect_left
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import events as ev
+from .adl import LOW_LEVERAGE
+from .adl_queue import AdlQueues, RankedQueue
 from .orderbook import BUY, SELL
 
 if TYPE_CHECKING:
@@ -37,59 +45,7 @@ def leverage_bucket(lev: float) -> int:
     return bisect_left(ADL_LEVERAGE_EDGES, lev) if lev == lev else len(ADL_LEVERAGE_EDGES)
 
 
-class RankedQueue:
-    """One round's ADL queue of market k (SPEC 8.6): `accounts`, the candidates holding a position of sign
-    `sign` when it was ranked, best first; and what the round's walks have learnt about it.
-
-    A walk (`Waterfall._walk`) yields, in rank order, the entries whose position in k has sign `sign` now:
-    exactly those the walk from the head of SPEC 8.6 does not skip. An entry it finds exhausted (flat, or of
-    the other sign) is dropped from the later walks of the round: `skip` maps a dropped index to a later one
-    (a next-pointer forest with path compression, so a run of dropped entries costs about one step, wherever
-    it lies; the head of the queue is the cursor), and `gone` keeps the dropped accounts by index. Within a
-    round a position grows again only by a fill outside ADL (a maker's resting order hit by a book liquidation,
-    the vault's takeover): `Waterfall._revive` then puts a dropped entry that holds `sign` again back into
-    `back` (sorted indices), which walks merge in at its rank (any other fill a round may come to make that can
-    open or grow a position must call it too, or a walk would miss that position). An entry skipped because its cap at this
-    unit's ADL price is 0 is not exhausted (another unit's ADL price may leave it room) and is never dropped.
-
-    Cost: each walk visits the entries it fills, the capped entries it passes, each entry it drops (once per
-    round, or once more per revival) and, at most once, the entry its predecessor's last fill used up (a walk
-    stops at its last fill without looking again). Capped entries are visited again by every walk that passes
-    them: a round in which many candidates near the head stay capped (little equity, while many units go to ADL
-    beyond the mark: below zero, or at `previous_mark`) is still quadratic (capped entries x ADL'd units);
-    fills and exhausted entries are not. pro_rata's cuts look at every candidate of the market on every call
-    (the rule's own cost); only its leftover walks the queue. The counterfactual record (analysis only) lists
-    every live entry on every call.
-    """
-
-    __slots__ = ("accounts", "k", "sign", "skip", "gone", "back")
-
-    def __init__(self, accounts: list[int], k: int, sign: int):
-        self.accounts = accounts
-        self.k = k
-        self.sign = sign
-        self.skip: dict[int, int] = {}
-        self.gone: dict[int, int] = {}
-        self.back: list[int] = []
-
-    def find(self, j: int) -> int:
-        """The first index >= j not dropped (len(accounts) past the end); compresses the path it followed."""
-        skip = self.skip
-        r = skip.get(j)
-        if r is None:
-            return j
-        path = [j]
-        nxt = skip.get(r)
-        while nxt is not None:
-            path.append(r)
-            r = nxt
-            nxt = skip.get(r)
-        for x in path:
-            skip[x] = r
-        return r
-
-
-class Waterfall:
+class Waterfall(AdlQueues):
     def __init__(self, venue: "Venue"):
         self.v = venue
         M = venue.M
@@ -107,7 +63,8 @@ class Waterfall:
         self.counterfactuals = None   # an AdlCounterfactuals when a run records them (analysis only)
         self.n_adl_fills = 0
         self.adl_queue_visits = 0   # ranked-queue entries the ADL walks looked at (instrumentation; SPEC 8.6)
-        self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= 2 (rule 11)
+        self.adl_low_leverage_usd = 0.0   # ADL notional whose closed account had effective leverage <= LOW_LEVERAGE
+        # (settled rule 11)
         self.backstop_usd = 0.0
         self.insurance_paid_usd = 0.0
         # per market: liquidated notional (all stages), of it closing longs, and ADL notional by the closed
@@ -248,7 +205,7 @@ class Waterfall:
             if now < self.cooldown_until.get((i, k), -math.inf):
                 rests[k] = 0
                 continue
-            lot = ch._lot_list[k]
+            lot = ch.lot_list[k]
             mark = ch.mark_list[k]
             size = abs(lots_k)
             partial = False
@@ -281,18 +238,13 @@ class Waterfall:
             for maker, pt, n in zip(fills.maker_owner, fills.price_ticks, fills.lots):
                 price = pt * tick
                 notional = n * lot * price
+                fee_m = notional * v.fee_maker
                 ch.apply_fill(i, k, side * n, price, release=False)
-                ch.apply_fill(maker, k, -side * n, price)
+                ch.settle_maker(maker, k, side, n, price, fee_m)
+                ch.fees_kept[0] += fee_m
                 if self._queues:
                     self._revive(maker, k)
                 eq += side * n * lot * (mark - price)
-                fee_m = notional * v.fee_maker
-                ch.bal[maker, 0] -= fee_m
-                ch.fees_kept[0] += fee_m
-                if side == BUY:
-                    ch.open_sell[maker, k] -= n
-                else:
-                    ch.open_buy[maker, k] -= n
                 paid = shortfall = 0.0
                 if fund:
                     shortfall = ((p_bk - price) if side == SELL else (price - p_bk)) * n * lot
@@ -416,104 +368,6 @@ class Waterfall:
             ch.iso_margin[i, m] = 0.0
 
     # ------------------------------------------------------------------ e: ADL
-    def _queue(self, k: int, cand_sign: int) -> RankedQueue:
-        """Accounts holding a position of sign `cand_sign` in market k, ranked by the venue's adl_ranking
-        (pro_rata: the pnl_leverage queue), highest first, ties by account. Once per round (SPEC 8.6)."""
-        key = (k, cand_sign)
-        q = self._queues.get(key)
-        if q is None:
-            q = self._queues[key] = RankedQueue(self.rank(k, cand_sign, self.v.params.adl_ranking), k, cand_sign)
-        return q
-
-    def _pl_queue(self, k: int, cand_sign: int) -> RankedQueue:
-        """The round's pnl_leverage queue (for pro_rata's leftover and the bad-debt close at the mark)."""
-        if self.v.params.adl_ranking in ("pnl_leverage", "pro_rata"):
-            return self._queue(k, cand_sign)
-        key = ("pnl_leverage", k, cand_sign)
-        q = self._queues.get(key)
-        if q is None:
-            q = self._queues[key] = RankedQueue(self.rank(k, cand_sign, "pnl_leverage"), k, cand_sign)
-        return q
-
-    def _walk(self, q: RankedQueue) -> Iterator[int]:
-        """The accounts of q holding a position of q's sign in its market when the walk reaches them, in rank
-        order: what the walk from the head of SPEC 8.6 keeps after skipping flat and turned positions. The
-        caller may fill each one before asking for the next. Entries found exhausted (before or after the
-        caller's fill) are dropped for the rest of the round (RankedQueue)."""
-        lots = self.v.ch.lots
-        k, sign, acc = q.k, q.sign, q.accounts
-        n = len(acc)
-        gone, back = q.gone, q.back
-        j = q.find(0)
-        b = 0
-        while True:
-            if b < len(back) and back[b] < j:
-                idx, revived = back[b], True
-            elif j < n:
-                idx, revived = j, False
-            else:
-                return
-            c = acc[idx]
-            self.adl_queue_visits += 1
-            if lots[c, k] * sign > 0:
-                yield c
-                if lots[c, k] * sign > 0:
-                    if revived:
-                        b += 1
-                    else:
-                        j = q.find(j + 1)
-                    continue
-            gone[c] = idx   # exhausted: dropped until a fill outside ADL gives it a position of q's sign again
-            if revived:
-                del back[b]
-            else:
-                q.skip[j] = j + 1
-                j = q.find(j + 1)
-
-    def _revive(self, c: int, k: int) -> None:
-        """A fill outside ADL (a maker's order taken by a book liquidation, the vault's takeover) moved c's
-        position in market k: a queue of the round that dropped c as exhausted takes it back at its rank when
-        c holds that queue's sign again (the walk from the head would find it there)."""
-        x = int(self.v.ch.lots[c, k])
-        if x == 0:
-            return
-        sign = 1 if x > 0 else -1
-        for q in self._queues.values():
-            if q.k == k and q.sign == sign and q.gone:
-                idx = q.gone.pop(c, None)
-                if idx is not None:
-                    insort(q.back, idx)
-
-    def rank(self, k: int, cand_sign: int, ranking: str) -> list[int]:
-        """The ADL ranking as one vectorized pass and a sort (settled rule 2e)."""
-        ch = self.v.ch
-        n = ch.n
-        lots = ch.lots[:n, k]
-        idx = np.flatnonzero(lots > 0) if cand_sign > 0 else np.flatnonzero(lots < 0)
-        if idx.size == 0:
-            return []
-        mark = ch.mark
-        qty = ch.qty[idx]
-        upnl_all = qty * (mark - ch.entry[idx])
-        upnl = upnl_all[:, k]
-        q_k = qty[:, k]
-        iso = ch.isolated[idx]
-        coll = ch.collateral_value(idx) if idx.size else np.zeros(0)
-        # unit equity and gross notional: the cross account, or the isolated position
-        eq = np.where(iso, ch.iso_margin[idx, k] + upnl, coll + upnl_all.sum(axis=1))
-        gross = np.where(iso, np.abs(q_k) * mark[k], (np.abs(qty) * mark).sum(axis=1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lev = np.where(eq > 0, gross / np.where(eq > 0, eq, 1.0), np.inf)
-            if ranking == "pnl":
-                score = upnl
-            elif ranking == "leverage":
-                score = lev
-            else:  # pnl_leverage (and the leftover queue of pro_rata)
-                pnl_pct = upnl / (np.abs(q_k) * ch.entry[idx, k])
-                score = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
-        order = np.lexsort((idx, -score))
-        return idx[order].tolist()
-
     def _cap(self, c: int, k: int, p_adl: float) -> int:
         """Largest lots c can take at p_adl leaving its own unit's equity >= 0 (settled rule 2e)."""
         ch = self.v.ch
@@ -596,7 +450,7 @@ class Waterfall:
         self._count(i, k, -s_i, notional)
         self.adl_usd += notional
         self.n_adl_fills += 1
-        if lev <= 2.0:
+        if lev <= LOW_LEVERAGE:
             self.adl_low_leverage_usd += notional
         self.adl_usd_by_bucket[k, leverage_bucket(lev)] += notional
         v.events.append(ev.ADL, k, c, s_i, x, price, notional, 0.0, info=lev, aux=pnl)
