@@ -61,18 +61,24 @@ def median_ms(fn, runs=RUNS) -> float:
     return statistics.median(ts)
 
 
-def main() -> None:
-    ch = build()
-    scan = ch.scan()
-    floor_hits = floor_pass(ch, 0.005)
+def interleaved(ch: Clearinghouse, runs: int = RUNS) -> tuple[float, float, float, list[float]]:
+    """The scan and the floor timed alternately, `runs` pairs (each pair in the same phase of the machine):
+    (median scan ms, median floor ms, median of the pairs' ratios, the ratios)."""
     ts, tf, ratios = [], [], []
-    for _ in range(RUNS):   # interleaved: each pair measured in the same phase of the machine
+    for _ in range(runs):
         a = median_ms(ch.scan, runs=1)
         b = median_ms(lambda: floor_pass(ch, 0.005), runs=1)
         ts.append(a)
         tf.append(b)
         ratios.append(a / b)
-    t_scan, t_floor, ratio = statistics.median(ts), statistics.median(tf), statistics.median(ratios)
+    return statistics.median(ts), statistics.median(tf), statistics.median(ratios), ratios
+
+
+def main() -> None:
+    ch = build()
+    scan = ch.scan()
+    floor_hits = floor_pass(ch, 0.005)
+    t_scan, t_floor, ratio, ratios = interleaved(ch)
     print(f"detection bench | python {platform.python_version()} | numpy {np.__version__} | {platform.machine()} | "
           f"{time.strftime('%Y-%m-%d')}")
     print(f"positions: {N_ACCOUNTS * N_MARKETS:,} ({N_ACCOUNTS:,} accounts x {N_MARKETS} markets), cross margin")
