@@ -4,7 +4,7 @@ Mesa 3.5's `schedule_event` makes an Event object, a weak reference to the calla
 Python comparisons of Event objects: about 40 us an event, and a default day has over 100,000 of them. Here an
 event is a tuple, so heap comparisons run in C. The order is Mesa's: by time, then by creation (Mesa breaks a tie
 of time and priority by the event's creation number; every agent event has the default priority). The model's
-own step stays a Mesa event: the events due before a step are run just before it (`CascadeModel._do_step`), with
+own step stays a Mesa event: the events due before a step are run just before it (`AgendaModel._do_step`), with
 `model.time` set to each event's time as Mesa sets it; an event at exactly a step's time runs after that step,
 as Mesa's higher priority of the step has it.
 """
@@ -40,3 +40,29 @@ class Agenda:
 
     def __len__(self) -> int:
         return len(self.heap)
+
+
+class AgendaModel:
+    """A mixin for a mesa.Model (`class M(AgendaModel, mesa.Model)`): `schedule_event` puts the event on the
+    model's agenda instead of Mesa's event list; each step first runs the events due before it."""
+
+    agenda: Agenda
+
+    def schedule_event(self, function: Callable[[], None], *, at: float | None = None, after: float | None = None,
+                       priority=None) -> None:
+        """An agent's one-off event (Mesa's signature; every event has the default priority): run in Mesa's order
+        (time, then creation) before the next step. Returns None (nothing here cancels an event)."""
+        if (at is None) == (after is None):
+            raise ValueError("Specify exactly one of 'at' or 'after'")
+        time = at if at is not None else self.time + after
+        if time < self.time:
+            raise ValueError(f"Cannot schedule event in the past: {time} < {self.time}")
+        if "agenda" not in self.__dict__:
+            self.agenda = Agenda()
+        self.agenda.push(time, function)
+
+    def _do_step(self) -> None:
+        # Mesa's step event at integer time t: first the agents' events due before t (model.steps still t - 1)
+        if "agenda" in self.__dict__:
+            self.agenda.run_before(self, self.time)
+        super()._do_step()

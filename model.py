@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from agenda import Agenda
+from agenda import AgendaModel
 from agents.arbitrageur import Arbitrageur, ArbParams
 from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
@@ -136,12 +136,11 @@ class ModelConfig:
         return self
 
 
-class CascadeModel(mesa.Model):
+class CascadeModel(AgendaModel, mesa.Model):
     """Siloed perp venues, market makers and directional traders under an exogenous shock."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(rng=cfg.seed)
-        self.agenda = Agenda()   # the agents' events (agenda.py); Mesa's event list keeps only the step
         self.cfg = cfg = cfg.resolved()
         mesa_step = self.step                      # Mesa's wrapper: advance the clock one minute, run its events
 
@@ -386,21 +385,6 @@ class CascadeModel(mesa.Model):
         return self.ts_mid[max(0, t - n): t + 1, v, k]
 
     # ------------------------------------------------------------------ one minute
-    def schedule_event(self, function, *, at: float | None = None, after: float | None = None, priority=None):
-        """An agent's one-off event (Mesa's signature): kept on the model's own agenda (agenda.py), which runs it
-        in Mesa's order (time, then creation) before the next step. Returns None (nothing cancels an event)."""
-        if (at is None) == (after is None):
-            raise ValueError("Specify exactly one of 'at' or 'after'")
-        time = at if at is not None else self.time + after
-        if time < self.time:
-            raise ValueError(f"Cannot schedule event in the past: {time} < {self.time}")
-        self.agenda.push(time, function)
-
-    def _do_step(self) -> None:
-        # Mesa's step event at integer time t: first the agents' events due before t (model.steps still t - 1)
-        self.agenda.run_before(self, self.time)
-        super()._do_step()
-
     def run_for(self, duration: float | int) -> None:
         """Run `duration` more minutes; past the run's `steps` is refused before anything runs (the series are
         sized for `steps`)."""
