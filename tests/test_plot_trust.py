@@ -48,14 +48,17 @@ def grid_sweep(root: Path, seeds=(0, 1), levs=(5, 10), pvs=(0.0, 0.05)) -> Path:
 
 @pytest.fixture
 def figures(monkeypatch):
-    """The figures plot.py saves (kept for inspection after they are written)."""
+    """The figures plot.py saves (kept for inspection after they are written): every figure module's _save."""
+    import dashboard
+    import sweep_figures
     seen = []
-    orig = plot._save
+    orig = sweep_figures._save
 
     def save(fig, path):
         seen.append(fig)
         return orig(fig, path)
-    monkeypatch.setattr(plot, "_save", save)
+    for module in (sweep_figures, dashboard):
+        monkeypatch.setattr(module, "_save", save)
     return seen
 
 
