@@ -30,11 +30,14 @@ def _shock_window(cfg: dict, steps: int) -> tuple[int, int]:
     return max(1, start - 30), min(steps, start + 240)
 
 
-def dashboard(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+def dashboard(run_dir: str | Path, out: str | Path | None = None,
+              formats: tuple[str, ...] = (".png",)) -> list[Path]:
     """The run's dashboard from its saved files: the shock's hours zoomed, with each venue's range of book trades
     per minute and its mark against the fundamental (both assets); the whole run's marks; open interest;
     liquidations and ADL per minute; each venue's liquidated notional by stage (book, backstop, ADL, bad debt)
-    with the insurance fund's payments; insurance fund and vault capital; farmers' naked notional."""
+    with the insurance fund's payments; insurance fund and vault capital; farmers' naked notional. Written as
+    dashboard.png (each run of run.py draws it: the PDF would double its 2-3 s); `python plot.py RUN_DIR` adds
+    the PDF."""
     import json
 
     import yaml
@@ -144,4 +147,4 @@ def dashboard(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
                  f"liquidated ${(t.get('liquidated_notional_usd') or 0) / 1e6:,.1f}M, "
                  f"ADL ${(t.get('adl_notional_usd') or 0) / 1e6:,.1f}M, "
                  f"bad debt ${(t.get('bad_debt_usd') or 0) / 1e6:,.2f}M, broken hedges {t.get('broken_hedges', 0)}")
-    return _save(fig, Path(out) if out else run / "dashboard")
+    return _save(fig, Path(out) if out else run / "dashboard", formats)

@@ -46,10 +46,10 @@ def label(key: str) -> str:
 _DPI = [110]   # the study's figures are drawn at 80 (committed under docs/figures, kept small)
 
 
-def _save(fig, path: Path) -> list[Path]:
+def _save(fig, path: Path, formats: tuple[str, ...] = (".png", ".pdf")) -> list[Path]:
     out = []
     path.parent.mkdir(parents=True, exist_ok=True)
-    for ext in (".png", ".pdf"):
+    for ext in formats:
         p = path.with_suffix(ext)
         tmp = p.with_name(f".{p.name}.tmp")
         fig.savefig(tmp, dpi=_DPI[0], bbox_inches="tight", format=ext[1:])

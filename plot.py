@@ -69,7 +69,7 @@ def _dispatch(a: argparse.Namespace) -> list[Path]:
     if not folder.is_dir():
         raise PlotError(f"{folder}: not a folder")
     if (folder / "timeseries.parquet").exists() and a.x is None and not (a.bars or a.study or a.sobol):
-        return dashboard(folder, a.out)
+        return dashboard(folder, a.out, formats=(".png", ".pdf"))
     _check_sweep(folder)
     if a.study:
         return study_figures(folder, a.study, a.out)
