@@ -424,7 +424,7 @@ class Clearinghouse:
         if self.isolated[i]:
             return coll
         entry = self.entry[i].tolist()
-        upnls = [q * (mark[k] - entry[k]) if q != 0.0 else 0.0 for k, q in enumerate(self.qty[i].tolist())]
+        upnls = [q * (mk - e) if q != 0.0 else 0.0 for q, mk, e in zip(self.qty[i].tolist(), mark, entry)]
         return coll + sum(upnls)
 
     def effective_leverage(self, i: int, m: int = -1) -> float:
@@ -434,7 +434,7 @@ class Clearinghouse:
         if m >= 0:
             gross = abs(float(self.qty[i, m])) * mark[m]
         else:
-            gross = sum(abs(q) * mark[k] for k, q in enumerate(self.qty[i].tolist()))
+            gross = sum([abs(q) * mk for q, mk in zip(self.qty[i].tolist(), mark)])
         return gross / eq if eq > 0 else float("inf")
 
     # ------------------------------------------------------------------ single-account updates
