@@ -24,7 +24,7 @@ from fundamentals import ShockScript, fundamental_paths, shock_start, stream
 from metrics import compute_metrics
 from venues.adl import AdlCounterfactuals
 from venues.orderbook import BUY, SELL
-from venues.params import ASSETS, ConfigError
+from venues.params import ASSETS
 from venues.presets import load_preset
 from venues.prices import weighted_median
 from venues.venue import Venue
@@ -33,107 +33,75 @@ __all__ = ["ASSETS", "CascadeModel", "ModelConfig", "ShockScript", "compute_metr
            "shock_start", "stream"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModelConfig:
-    """A run's plain settings: conf/schema.py builds them from the validated Hydra config (the defaults here are a
-    smaller world, for unit tests)."""
+    """A run's plain settings, made only from the validated run config (conf/schema.py `RunConfig.model_config`):
+    no defaults of its own, so Python and the command line build the same world. From Python:
+    `run.build_model(overrides)` (the model) or `run.model_config(run.compose_config(overrides))` (this config),
+    with the command line's override syntax; `dataclasses.replace` changes a field past what the config has."""
 
-    seed: int = 0
-    steps: int = 1440
-    scenario: str = "oct10"
-    check_invariants: bool = True
-    warmup_minutes: int = 120
-    venues: dict | None = None
-    """name -> {"preset": str, "overrides": dict} or {"params": VenueParams}; default binance/hyperliquid/lighter
-    on their presets."""
-    halts: dict | None = None
+    seed: int
+    steps: int
+    scenario: str
+    check_invariants: bool
+    warmup_minutes: int
+    venues: dict
+    """name -> {"params": VenueParams} (the schema's), or {"preset": str, "overrides": dict}."""
+    halts: dict | None
     """venue name -> (start, end) minutes of a halt window (settled rule 8)."""
-    initial_prices: dict | None = None
-    vol_daily: dict | None = None
-    correlation: float = 0.7
-    shock_tail_df: float = math.inf
-    n_market_makers: int = 3
-    n_directional: int = 1000
-    directional_btc_share: float = 0.7
+    initial_prices: dict
+    vol_daily: dict
+    correlation: float
+    shock_tail_df: float
+    n_market_makers: int
+    n_directional: int
+    directional_btc_share: float
     """Share of directional traders on the major (the rest on the alt)."""
-    mm_depth_usd: dict | None = None
+    mm_depth_usd: dict
     """Quoted notional per side per venue, USD, by asset (BTC deep, ALT thin)."""
-    mm_capital_usd: float = 20_000_000.0
-    mm_withdraw_threshold: float = 5.0
-    mm_return_minutes: int = 30
-    directional: DirectionalParams | None = None
-    n_farmers: int = 200
-    farmers: FarmerParams | None = None
-    incentives: dict | None = None
+    mm_capital_usd: float
+    mm_withdraw_threshold: float
+    mm_return_minutes: int
+    directional: DirectionalParams
+    n_farmers: int
+    farmers: FarmerParams
+    incentives: dict
     """venue name -> Incentives (points per USD of volume and per USD of open interest per hour)."""
-    point_value_usd: float = 0.02
+    point_value_usd: float
     """USD value of one point (the farmers' expected yield uses it)."""
-    transfer_delay_minutes: float = 30.0
+    transfer_delay_minutes: float
     """Minutes between a withdrawal leaving one venue and its deposit landing on another."""
-    n_arbitrageurs: int = 6
-    arbitrageurs: ArbParams | None = None
-    outside_depth_usd: dict | None = None
+    n_arbitrageurs: int
+    arbitrageurs: ArbParams
+    outside_depth_usd: dict
     """Notional that moves the outside reference by 1 (log) at once, USD, by asset (impact rule, settled rule 4)."""
-    outside_impact_decay: float = 0.9
+    outside_impact_decay: float
     """Share of the outside impact left after a minute (half-life about 6.6 minutes)."""
-    synth_holder_share: float = 0.3
+    synth_holder_share: float
     """Share of directional traders on a venue accepting the synthetic dollar who post it as collateral."""
-    synth_wave_usd: float = 30_000_000.0
+    synth_wave_usd: float
     """oct10: synthetic dollars sold at market on the CEX's spot book over the shock's fall (exogenous)."""
-    synth_wave_floor: float = 0.5
+    synth_wave_floor: float
     """Lowest price the oct10 seller of the synthetic dollar accepts; what it cannot sell waits a minute."""
-    mm_synth_depth_usd: float = 1_000_000.0
+    mm_synth_depth_usd: float
     """Quoted notional per side on the synthetic dollar's spot book, USD."""
-    shock: ShockScript | None = None
-    adl_counterfactuals: bool = False
+    shock: ShockScript
+    """The shock's script (the oct10 scenario uses it)."""
+    adl_counterfactuals: bool
     """Record what adl_haircut's rules would have taken on each ADL event (experiment venue_designs)."""
-    adl_cap_pct: float = 50.0
+    adl_cap_pct: float
     """Cap of the capped pro-rata counterfactual, percent of a winner's profit."""
-    makers: MakerParams | None = None
+    makers: MakerParams
     """The makers' fair value, stress and return (agents/market_maker.py)."""
-    liquidity: LiquidityParams | None = None
+    liquidity: LiquidityParams
     """Limit-order traders resting far from the mid (agents/liquidity.py)."""
-    value: ValueParams | None = None
+    value: ValueParams
     """Value traders, the only agents that see the fundamental (agents/liquidity.py)."""
-    venue_scale: dict | None = None
+    venue_scale: dict | None
     """venue name -> asset -> depth of its makers and far liquidity relative to the population's (1 if absent)."""
-    index_weights: dict | None = None
+    index_weights: dict
     """venue name -> {"outside": w, "spot": w}: weights of the outside reference and of each spot book's mid in
     that venue's index (settled rule 4); default 2 and 1."""
-
-    def resolved(self) -> "ModelConfig":
-        if self.scenario not in ("calm", "oct10"):
-            raise ConfigError(f"scenario: expected one of calm, oct10, got {self.scenario!r}")
-        if self.steps < 1 or self.warmup_minutes < 0:
-            raise ConfigError(f"steps: expected a positive number of minutes, got {self.steps!r}")
-        self.venues = self.venues or {"binance": {"preset": "binance_like"},
-                                      "hyperliquid": {"preset": "hyperliquid_like"},
-                                      "lighter": {"preset": "lighter_like"}}
-        self.initial_prices = self.initial_prices or {"BTC": 100_000.0, "ALT": 10.0, "SYNTH": 1.0}
-        self.vol_daily = self.vol_daily or {"BTC": 0.03, "ALT": 0.06}
-        self.mm_depth_usd = self.mm_depth_usd or {"BTC": 3_000_000.0, "ALT": 300_000.0}
-        self.directional = self.directional or DirectionalParams()
-        self.farmers = self.farmers or FarmerParams()
-        self.arbitrageurs = self.arbitrageurs or ArbParams()
-        self.outside_depth_usd = self.outside_depth_usd or {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0}
-        self.makers = self.makers or MakerParams()
-        self.liquidity = self.liquidity or LiquidityParams()
-        self.value = self.value or ValueParams()
-        self.index_weights = self.index_weights or {}
-        if self.directional.stop_trigger not in ("mark", "last"):
-            raise ConfigError("population.directional.stop_trigger: expected one of mark, last, got "
-                              f"{self.directional.stop_trigger!r}")
-        if self.incentives is None:   # a points season on the two on-chain venues (config)
-            self.incentives = {"hyperliquid": Incentives(0.0, 0.0), "lighter": Incentives(1e-3, 1e-3)}
-        if self.farmers.policy not in ("close_other", "rehedge", "hold"):
-            raise ConfigError(f"farmers.policy: expected one of close_other, rehedge, hold, got {self.farmers.policy!r}")
-        if not self.transfer_delay_minutes >= 0:
-            raise ConfigError(f"transfers.delay_minutes: expected a number >= 0, got {self.transfer_delay_minutes!r}")
-        if not self.point_value_usd >= 0:
-            raise ConfigError(f"incentives.point_value_usd: expected a number >= 0, got {self.point_value_usd!r}")
-        if self.scenario == "oct10" and self.shock is None:
-            self.shock = ShockScript(start_minute=self.warmup_minutes + 60)
-        return self
 
 
 class CascadeModel(AgendaModel, mesa.Model):
@@ -141,7 +109,7 @@ class CascadeModel(AgendaModel, mesa.Model):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(rng=cfg.seed)
-        self.cfg = cfg = cfg.resolved()
+        self.cfg = cfg
         mesa_step = self.step                      # Mesa's wrapper: advance the clock one minute, run its events
 
         def step() -> None:

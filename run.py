@@ -75,7 +75,7 @@ def build_model(overrides: list[str] | None = None) -> CascadeModel:
         df = timeseries_frame(m)
     """
     logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
-    return CascadeModel(model_config(compose_config(overrides)).resolved())
+    return CascadeModel(model_config(compose_config(overrides)))
 
 
 def timeseries_frame(m: CascadeModel) -> pd.DataFrame:
@@ -148,7 +148,7 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
     undefined statistic is null); the returned dict holds NaN there."""
     rc = schema.load(cfg)                      # bad input is refused here, before anything runs
     logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
-    mcfg = rc.model_config().resolved()
+    mcfg = rc.model_config()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tree = _config_tree(cfg)
@@ -242,7 +242,7 @@ def metric_names(mcfg: ModelConfig) -> list[str]:
     key = (tuple(mcfg.venues or ()), mcfg.scenario, bool(mcfg.adl_counterfactuals), bool(mcfg.check_invariants))
     if key not in _METRIC_NAMES:
         tiny = dataclasses.replace(mcfg, steps=1, warmup_minutes=0, n_directional=1, n_farmers=0,
-                                   n_arbitrageurs=0, halts=None).resolved()
+                                   n_arbitrageurs=0, halts=None)
         m = CascadeModel(tiny)
         m.run_for(1)
         flat = _flatten(_run_metrics(m, 0.0, None, ""))
@@ -515,7 +515,7 @@ def _validate(cfg: DictConfig) -> None:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ConfigError(f"{where}: cannot be resolved: {_one_line(Exception(msg))}") from None
     rc = schema.load(cfg)
-    check_objective(rc.objective, rc.model_config().resolved())
+    check_objective(rc.objective, rc.model_config())
 
 
 def cli(argv: list[str] | None = None) -> None:

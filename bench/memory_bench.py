@@ -2,6 +2,7 @@
 (events spilled to a sink that drops them, as run.py spills them to Parquet).
 
 Run: .venv/bin/python bench/memory_bench.py [directional] [farmers]   (defaults 2000 and 200; about 3 minutes)
+The default world (conf/, as python run.py builds it) with its directional traders and farmers set.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model import CascadeModel, ModelConfig  # noqa: E402
+from model import CascadeModel  # noqa: E402
+from run import build_model  # noqa: E402
 
 
 def main() -> None:
     n_dir = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     n_farm = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    m = CascadeModel(ModelConfig(seed=1, steps=10_080, n_directional=n_dir, n_farmers=n_farm))
+    m: CascadeModel = build_model(["seed=1", "steps=10080", f"population.directional.count={n_dir}",
+                                   f"population.farmers.count={n_farm}"])
     for v in m.venues.values():
         v.events.sink = lambda cols: None
     done = 0

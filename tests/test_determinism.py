@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import CascadeModel, ModelConfig
+from model import CascadeModel
+from worlds import unit_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
@@ -48,10 +49,10 @@ def test_two_processes_same_seed_identical_other_seed_different(tmp_path):
 
 
 def test_a_venue_design_change_shifts_no_one_elses_draws():
-    base = ModelConfig(seed=9, steps=60, n_directional=100, n_farmers=20)
+    base = unit_world(seed=9, steps=60, n_directional=100, n_farmers=20)
     alt_venues = {"binance": {"preset": "binance_like", "overrides": {"insurance_fund_usd": 0.0}},
                   "hyperliquid": {"preset": "hyperliquid_like"}, "lighter": {"preset": "lighter_like"}}
-    other = ModelConfig(seed=9, steps=60, n_directional=100, n_farmers=20, venues=alt_venues)
+    other = unit_world(seed=9, steps=60, n_directional=100, n_farmers=20, venues=alt_venues)
     a, b = CascadeModel(base), CascadeModel(other)
     assert np.array_equal(a.ts_fundamental, b.ts_fundamental)
     assert [t.capital for t in a.traders] == [t.capital for t in b.traders]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.directional import DirectionalParams
-from model import CascadeModel, ModelConfig, ShockScript
+from model import CascadeModel, ShockScript
+from worlds import unit_world
 
 STATE = ("bal", "qty", "entry", "lots", "open_buy", "open_sell", "leverage", "mark")
 
@@ -27,7 +28,7 @@ def world(draw):
                         depth_pct={"BTC": draw(st.floats(0, 99)), "ALT": draw(st.floats(0, 99))},
                         recovery_pct=draw(st.floats(0, 100)), recovery_minutes=draw(st.integers(1, 60)))
     thin = draw(st.booleans())
-    return ModelConfig(
+    return unit_world(
         seed=draw(st.integers(0, 10_000)), steps=draw(st.integers(40, 90)), warmup_minutes=draw(st.integers(2, 10)),
         scenario=draw(st.sampled_from(["oct10", "oct10", "calm"])), venues=venues, shock=shock,
         n_directional=draw(st.integers(10, 150)), n_farmers=draw(st.integers(0, 30)),

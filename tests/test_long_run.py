@@ -8,7 +8,8 @@ import gc
 
 import pytest
 
-from model import CascadeModel, ModelConfig
+from model import CascadeModel
+from worlds import unit_world
 
 
 def live_objects() -> int:
@@ -18,7 +19,7 @@ def live_objects() -> int:
 
 @pytest.mark.slow
 def test_memory_is_flat_over_three_days():
-    m = CascadeModel(ModelConfig(seed=7, steps=3 * 1440, n_directional=200, n_farmers=40))
+    m = CascadeModel(unit_world(seed=7, steps=3 * 1440, n_directional=200, n_farmers=40))
     for v in m.venues.values():
         v.events.sink = lambda cols: None
     sizes = {k: getattr(m, k).nbytes for k in ("ts_mid", "ts_mark", "ts_oi_usd", "ts_depth1")}

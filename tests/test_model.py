@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import CascadeModel, ModelConfig
+from model import CascadeModel
+from worlds import unit_world
 from venues import events as ev
 
 
 def run(scenario: str, seed: int = 1, steps: int = 360, n: int = 300) -> CascadeModel:
-    m = CascadeModel(ModelConfig(seed=seed, steps=steps, n_directional=n, scenario=scenario))
+    m = CascadeModel(unit_world(seed=seed, steps=steps, n_directional=n, scenario=scenario))
     m.run_for(steps)
     return m
 

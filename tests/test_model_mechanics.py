@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from agents.market_maker import realised_vol_bps
-from model import CascadeModel, ModelConfig, shock_start
+from model import CascadeModel, shock_start
+from worlds import unit_world
 from venues import events as ev
 
 STEPS = 420
@@ -15,14 +16,14 @@ pytestmark = pytest.mark.slow   # every test here shares two 1,800-agent, 420-mi
 
 @pytest.fixture(scope="module")
 def oct10():
-    m = CascadeModel(ModelConfig(seed=2, steps=STEPS, n_directional=1500, n_farmers=300))
+    m = CascadeModel(unit_world(seed=2, steps=STEPS, n_directional=1500, n_farmers=300))
     m.run_for(STEPS)
     return m
 
 
 @pytest.fixture(scope="module")
 def calm():
-    m = CascadeModel(ModelConfig(seed=2, steps=STEPS, n_directional=1500, n_farmers=300, scenario="calm"))
+    m = CascadeModel(unit_world(seed=2, steps=STEPS, n_directional=1500, n_farmers=300, scenario="calm"))
     m.run_for(STEPS)
     return m
 

@@ -9,16 +9,17 @@ import pytest
 
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, depth_profile
 from agents.market_maker import MakerParams, fair_value
-from model import CascadeModel, ModelConfig
+from model import CascadeModel
 from venues.orderbook import BUY, SELL
+from worlds import unit_world
 
 
 def small(**kw) -> CascadeModel:
-    """Calm, nearly constant fundamentals, a handful of traders; keywords override ModelConfig."""
+    """Calm, nearly constant fundamentals, a handful of traders; keywords change the unit world (tests/worlds.py)."""
     base = dict(seed=3, steps=200, scenario="calm", n_directional=0, n_farmers=0, n_arbitrageurs=0,
                 vol_daily={"BTC": 1e-9, "ALT": 1e-9}, warmup_minutes=10)
     base.update(kw)
-    return CascadeModel(ModelConfig(**base))
+    return CascadeModel(unit_world(**base))
 
 
 def test_fair_value_blend_is_a_weighted_log_mean_and_skips_missing_terms():

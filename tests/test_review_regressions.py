@@ -214,12 +214,13 @@ def test_whole_model_with_a_small_fund_keeps_it_non_negative_and_the_book_stage_
     """Issue 20.3 at a small scale: binance with a 1,000 USD fund. Before R4 the fund took remainders' negative
     USD and fell to -3,601; its cover turned negative, the book stage's limit went above the bankruptcy price,
     and after the shock the book closed 1.44M against 0.52M by ADL (with the fix: 1.95M and 0.02M)."""
-    from model import CascadeModel, ModelConfig, compute_metrics
+    from model import CascadeModel, compute_metrics
+    from worlds import unit_world
 
     steps = 400
     venues = {"binance": {"preset": "binance_like", "overrides": {"insurance_fund_usd": 1_000.0}},
               "hyperliquid": {"preset": "hyperliquid_like"}, "lighter": {"preset": "lighter_like"}}
-    m = CascadeModel(ModelConfig(seed=0, steps=steps, n_directional=1500, n_farmers=100, venues=venues))
+    m = CascadeModel(unit_world(seed=0, steps=steps, n_directional=1500, n_farmers=100, venues=venues))
     v = m.venues["binance"]
     for t in range(steps):
         m.step()

@@ -1,0 +1,36 @@
+"""The tests' worlds, built the one way the model is built: conf/ composed and validated as `python run.py` does
+(run.compose_config, run.model_config), then named changes (dataclasses.replace) for what a test needs.
+
+`unit_world` is the smaller world many tests were written against (it was ModelConfig's own defaults until
+ModelConfig lost them, issue "Engine", item 6): the default config with 3 makers quoting around the index only,
+1,000 directional traders, 200 farmers, 6 arbitrageurs, no limit-order or value traders, and the agents'
+parameter classes at their plain defaults. It builds the same model the old defaults did (checked bit for bit
+on the tests' configurations when it was introduced)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agents.arbitrageur import ArbParams
+from agents.directional import DirectionalParams
+from agents.farmer import FarmerParams
+from agents.liquidity import LiquidityParams, ValueParams
+from agents.market_maker import MakerParams
+from model import ModelConfig
+from run import compose_config, model_config
+
+
+def world(*overrides: str, **changes) -> ModelConfig:
+    """The config `python run.py OVERRIDES...` runs, with `changes` (ModelConfig fields) applied."""
+    return dataclasses.replace(model_config(compose_config(list(overrides))), **changes)
+
+
+def unit_world(*overrides: str, **changes) -> ModelConfig:
+    """The tests' smaller world (module docstring), with `changes` applied."""
+    unit = dict(n_market_makers=3, n_directional=1000, n_farmers=200, n_arbitrageurs=6,
+                mm_depth_usd={"BTC": 3_000_000.0, "ALT": 300_000.0},
+                outside_depth_usd={"BTC": 2_000_000_000.0, "ALT": 50_000_000.0},
+                directional=DirectionalParams(), farmers=FarmerParams(), arbitrageurs=ArbParams(),
+                makers=MakerParams(), liquidity=LiquidityParams(), value=ValueParams(), venue_scale=None,
+                index_weights={})
+    return world(*overrides, **{**unit, **changes})
