@@ -1,5 +1,6 @@
 # perp-cascades: `make run` sets up .venv (Python >= 3.12) and runs the default scenario; `make test` all the tests
-# (what CI runs), `make test-fast` the quick tier (the tests not marked slow, under a minute).
+# (what CI runs), `make test-fast` the quick tier (the tests not marked slow, under a minute); both spread the
+# tests over every core (pytest-xdist, -n auto); `$(PY) -m pytest ...` alone runs them in one process.
 # Finds a suitable interpreter: $(PYTHON) if given, else python3.13/python3.12 on the PATH,
 # else pyenv's 3.12 (this project's dev machines ship python3 = 3.11 with 3.12.1 under pyenv).
 SHELL := /bin/bash
@@ -22,10 +23,10 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-fast: venv
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n auto -m "not slow"
 
 bench: venv
 	$(PY) bench/run_bench.py
