@@ -10,8 +10,10 @@ Hydra's plugin scan does not execute a second time, so its classes stay the ones
   the disk is full, the record itself cannot be written) is recorded by the worker, else by the parent; a job
   whose worker died (killed, out of memory, crashed) is recorded by the parent: metrics.json with status failed,
   the error's type and message, and the job's config, written by the task module's `write_failure(cfg,
-  out_dir, err, wall_s)` when it has one (run.py does). When the job's own folder cannot hold the record, it is
-  written to `<sweep dir>/.failed/<job>.json`. Temporary files (`.*.tmp-<pid>`) of a failed job are removed.
+  out_dir, err, wall_s)` (run.py's, from results.py; results.py's when the task module has none). When the
+  job's own folder cannot hold the record, the same record (results.failure_record) with the job's name and
+  overrides is written to `<sweep dir>/.failed/<job>.json`. Temporary files (`.*.tmp-<pid>`) of a failed job
+  are removed.
 - Workers end with their parent: PR_SET_PDEATHSIG (Linux) and a thread watching the parent send them SIGTERM
   when it dies, SIGKILL included; a worker's SIGTERM ends its job at once, its temporary files removed, and the
   worker is killed `term_grace_s` later if it has not ended.
@@ -169,53 +171,14 @@ def _task_cfg(sweep_config: DictConfig) -> DictConfig:
     return task_cfg
 
 
-def _plain(x: Any) -> Any:
-    """x for strict JSON (a non-finite float as text)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return str(x)
-
-
-def _record(cfg: DictConfig, err: BaseException, wall_s: float, tb: Optional[list[str]] = None) -> dict:
-    """A failed job's record: run.py's metrics.json fields for a failure."""
-    try:
-        tree = OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # noqa: BLE001  (an interpolation that does not resolve here: the config as written)
-        tree = OmegaConf.to_container(cfg, resolve=False)
-    assert isinstance(tree, dict)
-    tree.pop("hydra", None)
-    return {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
-            "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
-            "traceback": tb if tb is not None else traceback.format_exception(err)[-6:], "config": _plain(tree)}
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(_plain(obj), indent=2, allow_nan=False))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _generic_write_failure(cfg: DictConfig, out_dir: Path, err: BaseException, wall_s: float) -> dict:
-    record = _record(cfg, err, wall_s)
-    _write_json(out_dir / "metrics.json", record)
-    return record
-
-
 def failure_writer(task_function: Callable) -> Callable:
-    """The task module's write_failure(cfg, out_dir, err, wall_s) (run.py's, from results.py), else a generic one."""
+    """The task module's write_failure(cfg, out_dir, err, wall_s), else results.py's (run.py's is that one)."""
     module = sys.modules.get(getattr(task_function, "__module__", "") or "")
     writer = getattr(module, "write_failure", None)
-    return writer if callable(writer) else _generic_write_failure
+    if callable(writer):
+        return writer
+    from results import write_failure
+    return write_failure
 
 
 def _remote_error(error_type: str, message: str) -> Exception:
@@ -257,11 +220,13 @@ def record_failure(writer: Callable, sweep_config: DictConfig, err: BaseExceptio
         except Exception:
             if not fallback:
                 raise
-            record = _record(task_cfg, err, wall_s, tb)
+            from results import failure_record, write_json
+            record = failure_record(task_cfg, err, wall_s, tb)
             record["job"] = name
             record["overrides"] = " ".join(str(o) for o in sweep_config.hydra.overrides.task)
             where = Path(str(sweep_config.hydra.sweep.dir)) / FALLBACK_DIR / f"{name.replace(os.sep, '_')}.json"
-            _write_json(where, record)
+            where.parent.mkdir(parents=True, exist_ok=True)
+            write_json(where, record)
             return str(where)
 
 
