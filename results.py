@@ -120,15 +120,28 @@ def done_before(cfg: DictConfig, out_dir: Path) -> dict | None:
     return metrics
 
 
+def failure_record(cfg: DictConfig | dict, err: BaseException, wall_s: float, tb: list[str] | None = None) -> dict:
+    """A failed run's record (metrics.json's fields for a failure, without the config's hash): status failed,
+    the error's type and message, the last lines of its traceback (`tb`, else err's own), the config (as
+    written where it does not resolve). write_failure adds the hash; the pool launcher writes the record with
+    the job's name and overrides to <sweep>/.failed/<job>.json when the job's folder cannot hold it."""
+    import traceback
+    try:
+        tree = _config_tree(cfg)
+    except Exception:  # noqa: BLE001  (an interpolation that does not resolve here: the config as written)
+        tree = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else dict(cfg)
+        tree.pop("hydra", None)
+    return {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
+            "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
+            "traceback": tb if tb is not None else traceback.format_exception(err)[-6:],
+            "config": json_safe(tree, nonfinite=str)}
+
+
 def write_failure(cfg: DictConfig | dict, out_dir: Path, err: BaseException, wall_s: float) -> dict:
     """metrics.json with status failed, the error's type and message, the config and its hash (written
-    atomically; any result of an earlier run in out_dir is removed first)."""
-    import traceback
-    tree = _config_tree(cfg)
-    metrics = {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
-               "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
-               "traceback": traceback.format_exception(err)[-6:], "config": json_safe(tree, nonfinite=str),
-               "config_hash": config_hash(tree)}
+    atomically; any result of an earlier run in out_dir is removed first). Raises when the config does not
+    resolve (its hash cannot be computed) or the file cannot be written."""
+    metrics = {**failure_record(cfg, err, wall_s), "config_hash": config_hash(cfg)}
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_results(out_dir)
     write_json(out_dir / "metrics.json", metrics)

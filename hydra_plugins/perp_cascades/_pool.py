@@ -10,8 +10,10 @@ Hydra's plugin scan does not execute a second time, so its classes stay the ones
   the disk is full, the record itself cannot be written) is recorded by the worker, else by the parent; a job
   whose worker died (killed, out of memory, crashed) is recorded by the parent: metrics.json with status failed,
   the error's type and message, and the job's config, written by the task module's `write_failure(cfg,
-  out_dir, err, wall_s)` when it has one (run.py does). When the job's own folder cannot hold the record, it is
-  written to `<sweep dir>/.failed/<job>.json`. Temporary files (`.*.tmp-<pid>`) of a failed job are removed.
+  out_dir, err, wall_s)` (run.py's, from results.py; results.py's when the task module has none). When the
+  job's own folder cannot hold the record, the same record (results.failure_record) with the job's name and
+  overrides is written to `<sweep dir>/.failed/<job>.json`. Temporary files (`.*.tmp-<pid>`) of a failed job
+  are removed.
 - Workers end with their parent: PR_SET_PDEATHSIG (Linux) and a thread watching the parent send them SIGTERM
   when it dies, SIGKILL included; a worker's SIGTERM ends its job at once, its temporary files removed, and the
   worker is killed `term_grace_s` later if it has not ended.
@@ -19,11 +21,17 @@ Hydra's plugin scan does not execute a second time, so its classes stay the ones
   jobs in flight as failed (`Interrupted`) and end the sweep with exit status 128 + the signal; the jobs not
   started have no record (`resume=true` runs them and the stopped ones).
 
+Start-up is amortised over the sweep: the workers are started when the launcher is set up, so that they
+import (numpy, pandas, Hydra, Mesa, the model) while the sweeper composes every job's config to check it
+(Hydra's `validate_batch_is_legal`); those configs are kept (pickled) and sent to the workers with their jobs,
+so that no job is composed twice.
+
 Each job returns what the task returns; a failed job returns NaN (never an exception, so Hydra's sweepers go
 on to the next batch and the summary callback runs).
 """
 
 
+import atexit
 import copy
 import json
 import logging
@@ -107,11 +115,25 @@ class PoolLauncher(Launcher):
         self.config: Optional[DictConfig] = None
         self.task_function: Optional[TaskFunction] = None
         self.hydra_context: Optional[HydraContext] = None
+        self._early: Optional[_Pool] = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
         self.task_function = task_function
         self.hydra_context = hydra_context
+        if not isinstance(hydra_context.config_loader, _KeepComposed):
+            hydra_context.config_loader = _KeepComposed(hydra_context.config_loader)
+        jobs = _first_batch_size(config, hydra_context)
+        if jobs:   # started now, they import while the sweeper composes every job's config to check it
+            self._early = _Pool(self, min(self.workers(), jobs))
+            self._early.start_workers()
+            atexit.register(self._end_early)
+
+    def _end_early(self) -> None:
+        """End the workers started by setup when no launch took them (the sweep ended before its first batch)."""
+        if self._early is not None:
+            self._early, early = None, self._early
+            early._shutdown()
 
     def workers(self) -> int:
         return self.n_jobs if self.n_jobs > 0 else max(1, cores() + 1 + self.n_jobs)
@@ -128,9 +150,74 @@ class PoolLauncher(Launcher):
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         for idx, overrides in jobs:
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        pool, self._early = self._early, None
+        if pool is not None:
+            atexit.unregister(self._end_early)
         if not jobs:
+            if pool is not None:
+                pool._shutdown()
             return []
-        return _Pool(self, size).run(jobs)
+        if pool is None:
+            pool = _Pool(self, size)
+        pool.size = size   # (run() ends the workers setup started beyond it)
+        loader = self.hydra_context.config_loader
+        composed = loader.take(self.config, jobs) if isinstance(loader, _KeepComposed) else {}
+        return pool.run(jobs, composed)
+
+
+class _KeepComposed:
+    """The sweep's config loader, keeping (pickled, at most KEEP of them) the job configs it composes: the
+    sweeper composes every job of a batch to check it (`validate_batch_is_legal`), and the launcher hands
+    those to the workers instead of having each job composed a second time. Everything else is the loader's."""
+
+    KEEP = 2000   # about 30 kB each: a larger batch's other jobs are composed by their workers
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+        self.kept: dict[tuple[int, tuple[str, ...]], bytes] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loader":   # (not set yet: a copy being made)
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        sweep_config = self.loader.load_sweep_config(master_config, sweep_overrides)
+        if len(self.kept) < self.KEEP:
+            import cloudpickle
+            try:
+                self.kept[(id(master_config), tuple(sweep_overrides))] = cloudpickle.dumps(sweep_config)
+            except Exception:  # noqa: BLE001  (a config that does not pickle: its worker composes it)
+                pass
+        return sweep_config
+
+    def take(self, master_config: DictConfig, jobs: list[tuple[int, list[str]]]) -> dict[int, bytes]:
+        """The kept configs of these jobs (by job index), no longer kept; the others are dropped."""
+        out = {}
+        for idx, overrides in jobs:
+            blob = self.kept.pop((id(master_config), tuple(overrides)), None)
+            if blob is not None:
+                out[idx] = blob
+        self.kept.clear()
+        return out
+
+
+def _first_batch_size(config: DictConfig, hydra_context: HydraContext) -> int:
+    """The number of jobs of the sweep's first batch, when Hydra's basic sweeper decides them (as its `sweep`
+    does); 0 when it cannot be known here."""
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        sweeper = config.hydra.sweeper
+        if not str(sweeper._target_).endswith(".BasicSweeper"):
+            return 0
+        params = sweeper.get("params") or {}
+        args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+        parser = OverridesParser.create(config_loader=hydra_context.config_loader)
+        batches = BasicSweeper.split_arguments(parser.parse_overrides(args), sweeper.get("max_batch_size"))
+        return len(batches[0]) if batches else 0
+    except Exception:  # noqa: BLE001  (the workers are then started by the launch, as they would be anyway)
+        return 0
 
 
 # ---------------------------------------------------------------------------------------------- job records
@@ -145,9 +232,13 @@ def _hydra_config(sweep_config: DictConfig):
         HydraConfig.instance().cfg = orig
 
 
-def _sweep_config(hydra_context: HydraContext, config: DictConfig, idx: int, overrides: Sequence[str]) -> DictConfig:
-    """A job's composed config, as Hydra's launchers build it."""
-    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+def _sweep_config(hydra_context: HydraContext, config: DictConfig, idx: int, overrides: Sequence[str],
+                  composed: Optional[bytes] = None) -> DictConfig:
+    """A job's composed config, as Hydra's launchers build it (`composed`: the one the sweeper composed, pickled)."""
+    if composed is not None:
+        sweep_config = pickle.loads(composed)
+    else:
+        sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
@@ -169,53 +260,14 @@ def _task_cfg(sweep_config: DictConfig) -> DictConfig:
     return task_cfg
 
 
-def _plain(x: Any) -> Any:
-    """x for strict JSON (a non-finite float as text)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return str(x)
-
-
-def _record(cfg: DictConfig, err: BaseException, wall_s: float, tb: Optional[list[str]] = None) -> dict:
-    """A failed job's record: run.py's metrics.json fields for a failure."""
-    try:
-        tree = OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # noqa: BLE001  (an interpolation that does not resolve here: the config as written)
-        tree = OmegaConf.to_container(cfg, resolve=False)
-    assert isinstance(tree, dict)
-    tree.pop("hydra", None)
-    return {"status": "failed", "seed": tree.get("seed"), "steps": tree.get("steps"), "wall_s": wall_s,
-            "error_type": type(err).__name__, "error": " ".join(str(err).split())[:2000],
-            "traceback": tb if tb is not None else traceback.format_exception(err)[-6:], "config": _plain(tree)}
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(_plain(obj), indent=2, allow_nan=False))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _generic_write_failure(cfg: DictConfig, out_dir: Path, err: BaseException, wall_s: float) -> dict:
-    record = _record(cfg, err, wall_s)
-    _write_json(out_dir / "metrics.json", record)
-    return record
-
-
 def failure_writer(task_function: Callable) -> Callable:
-    """The task module's write_failure(cfg, out_dir, err, wall_s) (run.py's, from results.py), else a generic one."""
+    """The task module's write_failure(cfg, out_dir, err, wall_s), else results.py's (run.py's is that one)."""
     module = sys.modules.get(getattr(task_function, "__module__", "") or "")
     writer = getattr(module, "write_failure", None)
-    return writer if callable(writer) else _generic_write_failure
+    if callable(writer):
+        return writer
+    from results import write_failure
+    return write_failure
 
 
 def _remote_error(error_type: str, message: str) -> Exception:
@@ -257,11 +309,13 @@ def record_failure(writer: Callable, sweep_config: DictConfig, err: BaseExceptio
         except Exception:
             if not fallback:
                 raise
-            record = _record(task_cfg, err, wall_s, tb)
+            from results import failure_record, write_json
+            record = failure_record(task_cfg, err, wall_s, tb)
             record["job"] = name
             record["overrides"] = " ".join(str(o) for o in sweep_config.hydra.overrides.task)
             where = Path(str(sweep_config.hydra.sweep.dir)) / FALLBACK_DIR / f"{name.replace(os.sep, '_')}.json"
-            _write_json(where, record)
+            where.parent.mkdir(parents=True, exist_ok=True)
+            write_json(where, record)
             return str(where)
 
 
@@ -339,14 +393,37 @@ class _Pool:
         self.writer = failure_writer(launcher.task_function)
         self.stopping = False
         self.payload: Optional[bytes] = None
+        self.composed: dict[int, bytes] = {}
+
+    def start_workers(self) -> None:
+        """Start `size` workers now (each imports, then waits for the sweep's context with its first job)."""
+        for _ in range(self.size):
+            try:
+                self._start_worker()
+            except OSError:   # no process can be started now: run() tries again
+                break
 
     # -- the loop
-    def run(self, jobs: list[tuple[int, list[str]]]) -> list[JobReturn]:
+    def run(self, jobs: list[tuple[int, list[str]]], composed: Optional[dict[int, bytes]] = None) -> list[JobReturn]:
         from multiprocessing.connection import wait
         import cloudpickle
         from hydra.core.singleton import Singleton
+        from hydra.types import HydraContext as _Context
         lc = self.launcher
-        self.payload = cloudpickle.dumps((lc.hydra_context, lc.config, lc.task_function, Singleton.get_state()))
+        context = lc.hydra_context
+        if isinstance(context.config_loader, _KeepComposed):   # the workers get the loader itself
+            context = _Context(config_loader=context.config_loader.loader, callbacks=context.callbacks)
+        self.payload = cloudpickle.dumps((context, lc.config, lc.task_function, Singleton.get_state()))
+        self.composed = composed or {}
+        for w in [w for w in self.workers if not w.proc.is_alive()]:   # started early, ended since
+            log.warning("a sweep worker (pid %s) %s before its first job; a new one takes it", w.pid,
+                        _exit_text(w.proc.exitcode))
+            self.workers.remove(w)
+            w.conn.close()
+        while len(self.workers) > self.size:   # started early for a larger batch than this one
+            w = self.workers.pop()
+            w.conn.close()   # (a worker still waiting for its first message ends at EOF)
+            w.proc.join(self.launcher.term_grace_s)
         pending = deque(jobs)
         previous = self._install_handlers()
         try:
@@ -392,12 +469,12 @@ class _Pool:
 
     def _dispatch(self, w: _Worker, idx: int, overrides: list[str]) -> None:
         w.job = (idx, overrides, time.perf_counter())
-        if w.fresh:   # the sweep's context, then the job, from a thread: the worker is still starting
+        job = (idx, overrides, self.composed.pop(idx, None))
+        if w.fresh:   # the sweep's context, then the job, from a thread: the worker may still be starting
             w.fresh = False
-            threading.Thread(target=_send_quietly, args=(w.conn, self.payload, (idx, overrides)),
-                             daemon=True).start()
+            threading.Thread(target=_send_quietly, args=(w.conn, self.payload, job), daemon=True).start()
         else:
-            _send_quietly(w.conn, None, (idx, overrides))
+            _send_quietly(w.conn, None, job)
 
     def _service(self, w: _Worker) -> None:
         """A worker's message, or its end (recorded as lost when it had a job)."""
@@ -525,7 +602,10 @@ class _Pool:
         for w in self.workers:
             try:
                 if graceful and w.job is None:
-                    w.conn.send(None)
+                    if w.fresh:
+                        w.conn.close()   # still waiting for the sweep's context: it ends at EOF
+                    else:
+                        w.conn.send(None)
                 else:
                     w.proc.terminate()
             except (OSError, ValueError):
@@ -604,8 +684,8 @@ def _worker_main(conn, parent_pid: int, grace_s: float) -> None:
             msg = conn.recv()
             if msg is None:
                 break
-            idx, overrides = msg
-            reply = _run_one(hydra_context, config, task_function, writer, idx, overrides)
+            idx, overrides, composed = msg
+            reply = _run_one(hydra_context, config, task_function, writer, idx, overrides, composed)
             try:   # cloudpickle: Hydra's plugin scan re-creates config classes, which plain pickle refuses
                 data = cloudpickle.dumps(reply)
             except Exception as e:  # noqa: BLE001  (a result that cannot be pickled: its return value only)
@@ -628,13 +708,13 @@ def _worker_main(conn, parent_pid: int, grace_s: float) -> None:
 
 
 def _run_one(hydra_context: HydraContext, config: DictConfig, task_function: TaskFunction, writer: Callable,
-             idx: int, overrides: list[str]) -> tuple:
+             idx: int, overrides: list[str], composed: Optional[bytes] = None) -> tuple:
     """One job: ("done", idx, JobReturn) or, when it failed and the failure could not be recorded in the
     job's folder here, ("failed", idx, info) for the parent to record it."""
     t0 = time.perf_counter()
     sweep_config = None
     try:
-        sweep_config = _sweep_config(hydra_context, config, idx, overrides)
+        sweep_config = _sweep_config(hydra_context, config, idx, overrides, composed)
         with _hydra_config(sweep_config):
             _, name = _job_dir(sweep_config)
         stale = Path(str(sweep_config.hydra.sweep.dir)) / FALLBACK_DIR / f"{name.replace(os.sep, '_')}.json"
