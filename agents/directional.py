@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import mesa
 import numpy as np
@@ -109,7 +110,6 @@ class DirectionalTrader(mesa.Agent):
                  leverage: float, momentum: bool, synth_collateral: bool = False, uses_stops: bool = True):
         super().__init__(model)
         self.index = index
-        self.own_rng = stream(model.cfg.seed, "agent", "directional", index)
         self.venue_name = venue_name
         self.venue = model.venues[venue_name]
         self.k = self.venue.market_index(market)
@@ -123,6 +123,12 @@ class DirectionalTrader(mesa.Agent):
         cap = self.venue.max_leverage(self.k)
         self.leverage = min(leverage, cap)
         self.venue.set_leverage(self.account, self.k, self.leverage)
+
+    @cached_property
+    def own_rng(self) -> np.random.Generator:
+        """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
+        that is, and a population of 100,000 is built without making 100,000 of them up front."""
+        return stream(self.model.cfg.seed, "agent", "directional", self.index)
 
     def act(self) -> None:
         model, v, p = self.model, self.venue, self.model.cfg.directional

@@ -18,6 +18,7 @@ committed capital goes to each venue; the notional per leg is that half x levera
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import mesa
 import numpy as np
@@ -106,7 +107,6 @@ class Farmer(mesa.Agent):
     def __init__(self, model, index: int, capital: float, leverage: float, hurdle_daily: float):
         super().__init__(model)
         self.index = index
-        self.own_rng = stream(model.cfg.seed, "agent", "farmer", index)
         self.capital = capital
         self.leverage = leverage
         self.hurdle_daily = hurdle_daily
@@ -117,6 +117,12 @@ class Farmer(mesa.Agent):
         self.state = "idle"                   # idle, hedged, broken, closed
         self.broken_at: int | None = None
         self.check_now = False
+
+    @cached_property
+    def own_rng(self) -> np.random.Generator:
+        """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
+        that is, and a population of 100,000 is built without making 100,000 of them up front."""
+        return stream(self.model.cfg.seed, "agent", "farmer", self.index)
 
     # ------------------------------------------------------------------ entry
     def consider_entry(self) -> None:
