@@ -432,16 +432,19 @@ def preflight(args: list[str]) -> None:
         else:
             fixed.append(text)
     firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
-    cfg = _compose(fixed + firsts)
+    base = _compose(fixed + firsts)
     if multirun:
-        params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+        params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+        added = False
         for key, val in params.items():
             if key in sweeps or any(f.split("=")[0].lstrip("+~") == key for f in fixed):
                 continue
             o = parser.parse_overrides([f"{key}={val}"])[0]
             sweeps[key] = [str(v) for v in o.sweep_string_iterator()] if o.is_sweep_override() else [str(val)]
-        firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
-    base = _compose(fixed + firsts)
+            added = True
+        if added:   # composed again with the first value of each key the experiment sweeps (once, not always)
+            firsts = [f"{k}={v[0]}" for k, v in sweeps.items()]
+            base = _compose(fixed + firsts)
     _validate(base)
     _check_out_dir(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     batch = OmegaConf.select(base, "hydra.sweeper.max_batch_size", default=None)
