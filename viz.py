@@ -24,9 +24,10 @@ from viz_model import CHOICES, VENUE_KNOBS, WINDOWS, PageModel, check, default_s
     overrides, venue_presets
 from viz_results import ResultsPage
 
-PLAY_INTERVAL_MS = 10
-RENDER_INTERVAL = 10
-"""Mesa's play loop steps RENDER_INTERVAL minutes, then the charts are drawn again (both are sliders in the page)."""
+PLAY_INTERVAL_MS = 1
+RENDER_INTERVAL = 9
+"""Mesa's play loop steps RENDER_INTERVAL minutes (Step too), then the charts are drawn again; both are sliders
+in the page, whose values Mesa's sliders snap to 1, 11, 21, ... ms and 1, 3, 5, ... minutes."""
 LABELS = {"scenario": "scenario", "population": "population", "seed": "seed", "steps": "minutes (steps)",
           "incentives.point_value_usd": "points: USD per point", "transfers.delay_minutes": "transfer delay (min)",
           "insurance_fund_usd": "insurance fund (USD)", "backstop_vault_usd": "backstop vault (USD)",

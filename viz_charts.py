@@ -74,7 +74,7 @@ def depth(view: LiveView) -> Figure:
 def stages(view: LiveView) -> Figure:
     """Liquidated notional by stage per venue so far (grouped bars, USD million); the insurance fund's bar is
     what it paid for the shortfalls of book liquidations."""
-    fig, ax = _fig("Liquidated by stage, per venue (USD million, so far)")
+    fig, ax = _fig(f"Liquidated by stage, per venue (USD million, to minute {view.minute})")
     n = len(STAGES)
     width = 0.8 / n
     pos = np.arange(len(view.venues))

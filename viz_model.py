@@ -139,7 +139,7 @@ def window(m: CascadeModel, which: str) -> tuple[int, int]:
     t = max(1, m.steps)
     cfg = m.cfg
     start = int(cfg.shock.start_minute) if cfg.scenario == "oct10" else None
-    shock = (max(1, start - 30), min(cfg.steps, start + 240)) if start is not None else None
+    shock = (max(1, start - 30), min(cfg.steps, start + 240)) if start is not None and start < cfg.steps else None
     if which == "the shock" and shock:
         return shock
     if which == "last hour":

@@ -6,10 +6,12 @@ page and the command line cannot disagree."""
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from figures import PlotError
@@ -38,11 +40,13 @@ def sweep_options(sweep_dir: str | Path) -> dict:
 
 
 def _order(v):
-    return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0.0, str(v))
+    """Numbers first, in order; then text."""
+    return (0, float(v), "") if isinstance(v, numbers.Real) and not isinstance(v, bool) else (1, 0.0, str(v))
 
 
 def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """A value as plot.py's --paired takes it (sweep_figures._fmt)."""
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
 
 
 def results(sweep_dir: str | Path, metric: str, x: str, y: str | None = None,
