@@ -94,7 +94,8 @@ def Status(model):
     per_s, ms = m.step_rate()
     wf = [v.waterfall for v in m.venues.values()]
     rate = "not stepped yet" if math.isnan(ms) else \
-        f"{ms:.1f} ms a minute for the model" + ("" if math.isnan(per_s) else f"; {per_s:,.1f} minutes/s on the page")
+        f"{ms:.1f} ms a minute for the model" + (
+        "" if math.isnan(per_s) else f"; {per_s:,.1f} minutes/s on the page, drawing included")
     solara.Text(
         f"minute {m.steps} of {m.cfg.steps} ({m.cfg.scenario}, seed {m.cfg.seed}) · step rate: {rate} · "
         f"liquidated ${sum(w.liquidated_usd for w in wf) / 1e6:,.2f}M · ADL ${sum(w.adl_usd for w in wf) / 1e6:,.2f}M"
@@ -107,6 +108,7 @@ def Charts(model, which: str):
     """Every chart, drawn again after each render interval."""
     update_counter.get()
     view = live_view(model, which)
+    model.note_drawn()
     deps = [id(model), view.minute, which]
     figs = [charts.prices(view, "BTC"), charts.prices(view, "ALT"), charts.depth(view), charts.stages(view),
             charts.funds(view), charts.naked(view), charts.synth(view)]

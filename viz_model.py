@@ -109,7 +109,8 @@ class PageModel(CascadeModel):
         super().__init__(run.model_config(run.compose_config(self.overrides)))
         self.lock = threading.RLock()
         self.step_wall_s: deque[float] = deque(maxlen=200)     # the model's own time per minute
-        self.step_done_at: deque[float] = deque(maxlen=200)    # when each minute ended (rendering included)
+        self.step_done_at: deque[float] = deque(maxlen=200)    # when each minute ended
+        self.drawn: deque[tuple[float, int]] = deque(maxlen=30)  # (when, minute) of the page's last drawings
         inner = self.step
 
         def step() -> None:
@@ -122,13 +123,21 @@ class PageModel(CascadeModel):
         self.step = step
         self.view_state = ViewState(self)
 
+    def note_drawn(self) -> None:
+        """The page drew the charts at the current minute (the page's rate is measured between drawings)."""
+        if not self.drawn or self.drawn[-1][1] != self.steps:
+            self.drawn.append((time.perf_counter(), self.steps))
+
     def step_rate(self) -> tuple[float, float]:
-        """(minutes simulated per second of wall time while stepping, drawing included: over the last minutes
-        stepped, less the pauses of a second or more between them; the model's own milliseconds per minute).
-        NaN before two minutes were stepped."""
-        gaps = np.diff(np.asarray(self.step_done_at))
-        gaps = gaps[gaps < 1.0]
-        per_s = len(gaps) / float(gaps.sum()) if len(gaps) and gaps.sum() > 0 else float("nan")
+        """(minutes per second on the page, stepping and drawing: over its last drawings since the last pause
+        of 3 s or more (NaN before two); the model's own milliseconds per minute, NaN before a step)."""
+        run = list(self.drawn)
+        for j in range(len(run) - 1, 0, -1):
+            if run[j][0] - run[j - 1][0] > 3.0:
+                run = run[j:]
+                break
+        dt = run[-1][0] - run[0][0] if len(run) >= 2 else 0.0
+        per_s = (run[-1][1] - run[0][1]) / dt if dt > 0 else float("nan")
         walls = list(self.step_wall_s)
         ms = 1000.0 * float(np.mean(walls)) if walls else float("nan")
         return per_s, ms

@@ -100,7 +100,11 @@ def test_the_page_model_is_build_model_stepped_as_mesas_controller_does():
             np.testing.assert_array_equal(getattr(page, name), arr, err_msg=name)
     assert not page.running and page.lock is not None
     per_s, ms = page.step_rate()
-    assert ms > 0 and per_s > 0
+    assert ms > 0 and np.isnan(per_s)     # not drawn yet
+    page.drawn.extend([(10.0, 3), (11.0, 12)])
+    assert page.step_rate()[0] == pytest.approx(9.0)
+    page.drawn.extend([(20.0, 12), (20.5, 14)])   # a pause: measured afresh after it
+    assert page.step_rate()[0] == pytest.approx(4.0)
 
 
 def test_a_reactive_holding_the_settings_builds_the_model_from_its_value_at_reset():
