@@ -30,6 +30,13 @@ def _shock_window(cfg: dict, steps: int) -> tuple[int, int]:
     return max(1, start - 30), min(steps, start + 240)
 
 
+def insurance_paid(ev: pd.DataFrame) -> dict[str, float]:
+    """USD each venue's insurance fund paid out: its INSURANCE events with a negative change to the fund (aux);
+    a remainder paid into the fund (aux > 0, settled by remainder_to_insurance) is not a payment."""
+    out = ev[(ev["kind"] == "insurance") & (ev["aux"] < 0)]
+    return {str(v): float(x) for v, x in out.groupby("venue")["notional"].sum().items()}
+
+
 def dashboard(run_dir: str | Path, out: str | Path | None = None,
               formats: tuple[str, ...] = (".png",)) -> list[Path]:
     """The run's dashboard from its saved files: the shock's hours zoomed, with each venue's range of book trades
@@ -98,15 +105,15 @@ def dashboard(run_dir: str | Path, out: str | Path | None = None,
     stages = {v: {name: 0.0 for name, _ in STAGES} for v in venues}
     paid = {v: 0.0 for v in venues}
     if (run / "events.parquet").exists():
-        ev = pd.read_parquet(run / "events.parquet", columns=["venue", "kind", "info", "notional"])
+        ev = pd.read_parquet(run / "events.parquet", columns=["venue", "kind", "info", "notional", "aux"])
         liq = ev[ev["kind"] == "liquidation"]
         for (v, code), x in liq.groupby(["venue", "info"])["notional"].sum().items():
             for name, c in STAGES:
                 if v in stages and int(code) == c:
                     stages[v][name] += float(x) / 1e6
-        for v, x in ev[ev["kind"] == "insurance"].groupby("venue")["notional"].sum().items():
+        for v, x in insurance_paid(ev).items():
             if v in paid:
-                paid[v] = float(x) / 1e6
+                paid[v] = x / 1e6
     bottom = np.zeros(len(venues))
     for name, _ in STAGES:
         vals = np.array([stages[v][name] for v in venues])

@@ -347,3 +347,13 @@ def test_difference_figures_are_named_after_the_difference(tmp_path):
     t = pd.read_csv(sweep / "bars_hyperliquid_oi_drop_pct_minus_binance_oi_drop_pct.csv")
     assert t["metric"].tolist() == ["venues.hyperliquid.oi_drop_pct-venues.binance.oi_drop_pct"]
     assert t["mean"].iloc[0] == pytest.approx(np.mean([1.0, 41.0]))
+
+
+def test_the_dashboards_fund_paid_counts_payments_out_not_remainders_paid_in():
+    """The waterfall logs a payment by the fund with aux = -paid and a remainder paid into it (an account's
+    equity left after its liquidation, remainder_to_insurance) with aux = +amount: only the first is paid."""
+    from dashboard import insurance_paid
+    ev = pd.DataFrame({"venue": ["binance", "binance", "hyperliquid", "lighter"],
+                       "kind": ["insurance", "insurance", "insurance", "liquidation"],
+                       "info": [0.0] * 4, "notional": [5.0, 7.0, 3.0, 11.0], "aux": [-5.0, 7.0, -3.0, 0.0]})
+    assert insurance_paid(ev) == {"binance": 5.0, "hyperliquid": 3.0}
