@@ -4,9 +4,8 @@ ties of time and events scheduled by events included."""
 
 from __future__ import annotations
 
-import random
-
 import mesa
+import numpy as np
 
 from agenda import AgendaModel
 
@@ -17,14 +16,14 @@ class Toy(mesa.Model):
     def __init__(self, seed: int):
         super().__init__(rng=seed)
         self.log: list[tuple] = []
-        self.draw = random.Random(seed)
+        self.draw = np.random.default_rng(seed)   # the test's own seeded stream
         for k in range(30):
-            self.schedule_event(self._actor(k), at=self.draw.choice([0.75, 1.5, 2.0, self.draw.uniform(0, 5)]))
+            self.schedule_event(self._actor(k), at=float(self.draw.choice([0.75, 1.5, 2.0, self.draw.uniform(0, 5)])))
 
     def _actor(self, k: int):
         def act() -> None:
             self.log.append(("act", k, self.time, self.steps))
-            gap = self.draw.choice([1.0, 0.25, 0.5 + self.draw.expovariate(1.0), 3.0])
+            gap = float(self.draw.choice([1.0, 0.25, 0.5 + self.draw.exponential(1.0), 3.0]))
             self.schedule_event(act, after=gap)
         self._keep = getattr(self, "_keep", []) + [act]   # Mesa holds weak references: keep the callables alive
         return act

@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("solara")   # the viz extra (make test installs it)
-
-import viz_charts  # noqa: E402
-import viz_model as vm  # noqa: E402
-from run import build_model, preflight, timeseries_frame  # noqa: E402
-from venues import events as ev  # noqa: E402
+import viz_charts
+import viz_model as vm
+from run import build_model, preflight, timeseries_frame
+from venues import events as ev
 from venues.params import ConfigError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
