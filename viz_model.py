@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 import threading
 import time
 from collections import deque
@@ -130,10 +132,14 @@ class PageModel(CascadeModel):
 
     def step_rate(self) -> tuple[float, float]:
         """(minutes per second on the page, stepping and drawing: over its last drawings since the last pause
-        of 3 s or more (NaN before two); the model's own milliseconds per minute, NaN before a step)."""
+        (NaN before two); the model's own milliseconds per minute, NaN before a step). A pause is a gap between
+        drawings of over 3 s and over 3 times the median gap: a loaded machine may take seconds between two
+        drawings while it plays, and that is its rate, not a pause."""
         run = list(self.drawn)
+        gaps = [b[0] - a[0] for a, b in zip(run, run[1:])]
+        pause = max(3.0, 3.0 * float(np.median(gaps))) if gaps else math.inf
         for j in range(len(run) - 1, 0, -1):
-            if run[j][0] - run[j - 1][0] > 3.0:
+            if run[j][0] - run[j - 1][0] > pause:
                 run = run[j:]
                 break
         dt = run[-1][0] - run[0][0] if len(run) >= 2 else 0.0

@@ -103,6 +103,9 @@ def test_the_page_model_is_build_model_stepped_as_mesas_controller_does():
     assert page.step_rate()[0] == pytest.approx(9.0)
     page.drawn.extend([(20.0, 12), (20.5, 14)])   # a pause: measured afresh after it
     assert page.step_rate()[0] == pytest.approx(4.0)
+    page.drawn.clear()   # a loaded machine playing: drawings 5 s apart are its rate, not pauses
+    page.drawn.extend([(0.0, 0), (5.0, 9), (10.0, 18), (15.0, 27)])
+    assert page.step_rate()[0] == pytest.approx(27 / 15)
 
 
 def test_a_reactive_holding_the_settings_builds_the_model_from_its_value_at_reset():

@@ -149,6 +149,9 @@ def test_the_live_page_steps_plays_checks_a_bad_value_and_resets_with_a_new_desi
     assert all(a != b for a, b in zip(after, before)) and len(after) == 7
     pg.get_by_role("button", name="▶", exact=True).click()
     pg.wait_for_function("() => +/minute (\\d+) of/.exec(document.querySelector('.run-status').innerText)[1] >= 40")
+    # the page's rate: shown once two drawings have been made in play
+    pg.wait_for_function("() => /minutes\\/s/.test(document.querySelector('.run-status').innerText)",
+                         timeout=TIMEOUT_MS)
     pg.get_by_role("button", name="❚❚", exact=True).click()
     assert "minutes/s" in pg.locator(".run-status").inner_text()    # the step rate
     assert pg.get_by_text("The largest ADL fills").count() == 1
