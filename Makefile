@@ -25,10 +25,10 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 test: venv
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --maxschedchunk 2
 
 test-fast: venv
-	$(PY) -m pytest -n auto -m "not slow"
+	$(PY) -m pytest -n auto --maxschedchunk 2 -m "not slow"
 
 bench: venv
 	$(PY) bench/run_bench.py
