@@ -404,3 +404,28 @@ def test_unit_equity_leverage_and_bucket_are_the_same_floats_as_before():
     for lev in (float("nan"), -float("inf"), 0.0, 1.9999999, 2.0, 2.0000001, 5.0, 7.0, 10.0, 10.5, float("inf")):
         old = int(np.searchsorted(edges, lev, side="left"))
         assert wf_mod.leverage_bucket(lev) == old
+
+
+@pytest.mark.parametrize("first", [1, 3, 256])
+def test_the_queue_ordered_in_parts_is_the_full_sort(first, monkeypatch):
+    """RankedQueue orders its head by partitions and sorts of the smallest keys only: whatever the walk reads,
+    index by index, and the whole queue are the full sort by (key, account), with many ties, infinities and
+    NaN among the keys."""
+    monkeypatch.setattr(queue_mod.RankedQueue, "FIRST", first)
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(0, 400))
+        idx = np.sort(rng.choice(10_000, n, replace=False))
+        key = rng.integers(-5, 5, n).astype(float) / 4.0
+        key[rng.random(n) < 0.05] = np.inf
+        key[rng.random(n) < 0.05] = -np.inf
+        key[rng.random(n) < 0.03] = np.nan
+        expected = idx[np.lexsort((idx, key))].tolist()
+        q = queue_mod.RankedQueue(idx, key, 0, 1)
+        seen = []
+        for j in range(n):   # read as a walk does: one index past what is ordered, then extend
+            while j >= len(q.head):
+                q.extend()
+            seen.append(q.head[j])
+        assert seen == expected
+        assert queue_mod.RankedQueue(idx, key, 0, 1).accounts == expected
