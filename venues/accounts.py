@@ -49,13 +49,36 @@ class Accounts:
 
     def withdrawable(self, account: int) -> float:
         """USD value that may leave (settled rule 6): max(0, collateral value + min(0, unrealised PnL)
-        - initial margin of open positions); with withdraw_unrealized_profit the profit counts too."""
+        - initial margin of open positions); with withdraw_unrealized_profit the profit counts too.
+        In Python floats (an agent asks before most orders): the same operations in the same order as the
+        numpy form `_withdrawable_np`, whose sums over fewer than 8 markets are sequential, so the same bits."""
         ch = self.ch
         i = account
+        if ch.M >= 8:
+            return self._withdrawable_np(i)
+        coll = ch._collateral_float(i)
+        locked = self._spot_locked[i]
+        if locked.any():
+            coll -= float(locked @ (ch.asset_value * (1.0 - ch.asset_haircut)))
+        if ch.isolated[i]:  # isolated positions keep their own margin; only the free balance may leave
+            return max(0.0, coll)
+        mark = ch.mark_list
+        upnl = 0.0
+        im = 0.0
+        for q, mk, e, n, ls, lev in zip(ch.qty[i].tolist(), mark, ch.entry[i].tolist(), ch.lots[i].tolist(),
+                                        ch._lot_list, ch.leverage[i].tolist()):
+            upnl += q * (mk - e)
+            im += abs(n) * ls * mk / lev
+        counted = upnl if self.params.withdraw_unrealized_profit else min(0.0, upnl)
+        return max(0.0, coll + counted - im)
+
+    def _withdrawable_np(self, i: int) -> float:
+        """withdrawable in numpy (the form for 8 markets or more; tests hold the float form to it)."""
+        ch = self.ch
         coll = float(ch.collateral_value(slice(i, i + 1))[0])
         coll -= float(self._spot_locked[i] @ (ch.asset_value * (1.0 - ch.asset_haircut)))
         upnl_pos = ch.qty[i] * (ch.mark - ch.entry[i])
-        if ch.isolated[i]:  # isolated positions keep their own margin; only the free balance may leave
+        if ch.isolated[i]:
             return max(0.0, coll)
         upnl = float(upnl_pos.sum())
         counted = upnl if self.params.withdraw_unrealized_profit else min(0.0, upnl)
