@@ -264,20 +264,13 @@ class FarmWatch:
         return self._cache
 
     @staticmethod
-    def _margins(vs: list, venue: tuple[np.ndarray, np.ndarray], acct: tuple[np.ndarray, np.ndarray]) -> tuple:
-        """(equity, maintenance) of both legs of every watched farmer: one margin pass per venue over the legs'
-        accounts on it (Clearinghouse.account_margins(rows))."""
-        out = [(np.zeros(a.size), np.zeros(a.size)) for a in acct]
-        for vi, v in enumerate(vs):
-            sels = [vn == vi for vn in venue]
-            rows = np.unique(np.concatenate([a[sel] for a, sel in zip(acct, sels)]))
-            if not rows.size:
-                continue
-            eq, mm = v.ch.account_margins(rows)
-            for (e_out, m_out), a, sel in zip(out, acct, sels):
-                pos = np.searchsorted(rows, a[sel])
-                e_out[sel] = eq[pos]
-                m_out[sel] = mm[pos]
+    def _gather(venue: np.ndarray, acct: np.ndarray, per_venue: list[np.ndarray]) -> np.ndarray:
+        """out[j] = per_venue[venue[j]][acct[j]] (one fancy index per venue)."""
+        out = np.zeros(venue.size)
+        for vi, arr in enumerate(per_venue):
+            sel = venue == vi
+            if sel.any():
+                out[sel] = arr[acct[sel]]
         return out
 
     def check(self) -> None:
@@ -310,8 +303,11 @@ class FarmWatch:
         still_hedged = hedged & ~broken_now & ~closed_now
         alert = np.zeros(la.size, dtype=bool)
         if still_hedged.any():
+            margins = [v.ch.account_margins() for v in vs]
             ratio = m.cfg.farmers.alert_margin_ratio
-            for eq, mm in self._margins(vs, (lv, sv), (la, sa)):
+            for venue, acct in ((lv, la), (sv, sa)):
+                eq = self._gather(venue, acct, [m[0] for m in margins])
+                mm = self._gather(venue, acct, [m[1] for m in margins])
                 alert |= (mm > 0) & (eq < ratio * mm)
             alert &= still_hedged
         for j in np.flatnonzero(broken_now).tolist():

@@ -326,28 +326,14 @@ class Clearinghouse:
         up_t *= q_t
         return mm_t, up_t
 
-    def account_margins(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(equity, maintenance margin) of every account, or of the accounts `rows` (cross accounts; an isolated
-        account's equity counts its positions' margins), one vectorized pass like the scan's. The rows' values
-        are the whole pass's, bit for bit: the same operations on (markets x rows) arrays."""
+    def account_margins(self) -> tuple[np.ndarray, np.ndarray]:
+        """(equity, maintenance margin) of every account (cross accounts; an isolated account's equity counts
+        its positions' margins), one vectorized pass like the scan's."""
         n = self.n
-        if rows is None:
-            mm_t, up_t = self._margin_pass("margins")
-            eq = up_t.sum(axis=0) + self.collateral_value()
-            if self.isolated[:n].any():
-                eq += self.iso_margin[:n].sum(axis=1)
-            return eq, mm_t.sum(axis=0)
-        q_t = self.qty.T[:, rows]                      # (markets x rows), C order as the pass's views
-        mark_c = self.mark[:, None]
-        not_t = np.abs(q_t)
-        not_t *= mark_c
-        mm_t = np.empty_like(not_t)
-        self._maintenance_t(not_t, mm_t)
-        up_t = np.subtract(mark_c, self.entry.T[:, rows])
-        up_t *= q_t
-        eq = up_t.sum(axis=0) + self.collateral_value(rows)
+        mm_t, up_t = self._margin_pass("margins")
+        eq = up_t.sum(axis=0) + self.collateral_value()
         if self.isolated[:n].any():
-            eq += self.iso_margin[rows].sum(axis=1)
+            eq += self.iso_margin[:n].sum(axis=1)
         return eq, mm_t.sum(axis=0)
 
     def bankruptcy_prices(self, fee_rate: float = 0.0, rows=slice(None)) -> np.ndarray:
