@@ -4,7 +4,7 @@ SQLite inside the study's folder (a killed study resumes), trials asked in batch
 of worker processes, each run composed as `python run.py OVERRIDES` composes it and written as a normal run folder.
 
 Command line (both tools):  python calibrate.py|stress.py [spec=NAME] [KEY=VALUE ...] [param.KEY=LOW,HIGH[,log]
-| param.KEY=choice:A,B,...] [-- RUN OVERRIDES ...]
+| param.KEY=choice:A,B,... | param.KEY=off (not searched)] [-- RUN OVERRIDES ...]
 
 Reproducibility: each run is deterministic given its overrides and seed. Before each batch the sampler is made
 afresh (TPE, constant liar) with a seed drawn from (sampler_seed, number of trials done), and the batch's trials are
@@ -88,6 +88,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def short_point(trial) -> str:
+    """A trial's point for people: each param's short name and value to 6 digits (the exact overrides are in the
+    trial's user attribute `overrides` and its runs' folders)."""
+    return " ".join(f"{_short(k)}={_fmt(v)}" for k, v in trial.params.items())
+
+
 def _short(key: str) -> str:
     """A param's name in progress lines: its last part (two when the last is an asset: depth_usd.ALT)."""
     parts = key.split(".")
@@ -114,6 +120,17 @@ def _raw_bounds(key: str, spec) -> dict:
     if isinstance(spec, dict) and set(spec) <= {"low", "high", "log", "choices"}:
         return dict(spec)
     raise ConfigError(f"{where}: expected [low, high], {{low, high, log}} or {{choices: [...]}}, got {spec!r}")
+
+
+def _number(x):
+    """A bound as a number: YAML reads 1e9 (no dot) as text; int or float when it is one, else as given."""
+    if isinstance(x, str):
+        for kind in (int, float):
+            try:
+                return kind(x)
+            except ValueError:
+                pass
+    return x
 
 
 def _yaml(text: str):
@@ -158,7 +175,7 @@ def check_params(raw: dict, base, overrides: list[str]) -> list[Param]:
         now = OmegaConf.select(base, key, default="__missing__")
         if now == "__missing__" or OmegaConf.is_config(now):
             raise ConfigError(f"{where}: not a number of the run's config{_near(key, base)}")
-        low, high, log = b.get("low"), b.get("high"), bool(b.get("log", False))
+        low, high, log = _number(b.get("low")), _number(b.get("high")), bool(b.get("log", False))
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (low, high)) \
                 or not low < high:
             raise ConfigError(f"{where}: expected [low, high], finite, with low < high, got [{low!r}, {high!r}]")
@@ -239,7 +256,7 @@ def load_spec(kind: str, keys: dict, params: dict, runs: list[str], allowed: dic
             raise ConfigError(f"{k}: not set on the command line: " + (
                 "run overrides go after --" if k == "overrides" else "use param.KEY=LOW,HIGH"))
     spec.update(keys)
-    spec["params"] = {**(spec.get("params") or {}), **params}
+    spec["params"] = {k: v for k, v in {**(spec.get("params") or {}), **params}.items() if v != "off"}
     spec["overrides"] = merge_overrides(list(spec.get("overrides") or []), runs)
     for k, what in known.items():
         v = spec.get(k)
@@ -400,6 +417,7 @@ def open_study(folder: Path, name: str, direction: str):
     import optuna
     from optuna.trial import TrialState
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folder.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(storage=f"sqlite:///{folder / 'study.db'}", study_name=name, direction=direction,
                                 load_if_exists=True)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
@@ -467,7 +485,7 @@ def run_trials(study, spec: dict, params: list[Param], pool: Pool, run_root: Pat
                 study.tell(t, state=TrialState.FAIL)
                 state = f"FAILED ({str(e)[:160]})"
             best = _best(study)
-            short = " ".join(f"{_short(p.key)}={_fmt(t.params.get(p.key))}" for p in params)
+            short = short_point(t)
             print(f"{label}trial {len(counted(study))}/{total} (#{t.number}): {state}; best {best} "
                   f"[{len(runs)} runs, {time.perf_counter() - t0:.0f} s] {short}", flush=True)
 
