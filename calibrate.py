@@ -65,30 +65,26 @@ def prepare(argv: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        job = prepare(argv)
-        folder = search.open_folder(job["spec"], "calibration", EXTRA_IDENTITY)
-    except ConfigError as e:
-        search.refuse(e)
-    spec, params, chosen = job["spec"], job["params"], job["targets"]
-    print(f"calibration into {folder}: {spec['trials']} trials x {spec['seeds']} seeds on {spec['workers']} "
-          f"workers, {len(params)} parameters, {len(chosen)} targets", flush=True)
-    search.install_stop_handlers()
-    pool = search.Pool(int(spec["workers"]))
-    try:
-        study = search.open_study(folder, "calibration", "minimize")
+    search.launch(sys.argv[1:] if argv is None else argv, prepare, "calibration", EXTRA_IDENTITY, _header, _search,
+                  "calibrate.py")
 
-        def evaluate(runs: list[dict]):
-            stats = point_stats(runs, chosen)
-            value, zs = loss(stats, chosen)
-            return value, {"stats": stats, "z": zs}
-        search.run_trials(study, spec, params, pool, folder / "runs", spec["overrides"], evaluate)
-        finish(study, job, folder, pool)
-    except search.Stop as e:
-        search.stopped(e, folder, "calibrate.py")
-    finally:
-        pool.close()
+
+def _header(job: dict, folder: Path) -> str:
+    spec = job["spec"]
+    return (f"calibration into {folder}: {spec['trials']} trials x {spec['seeds']} seeds on {spec['workers']} "
+            f"workers, {len(job['params'])} parameters, {len(job['targets'])} targets")
+
+
+def _search(job: dict, folder: Path, pool: search.Pool) -> None:
+    spec, chosen = job["spec"], job["targets"]
+    study = search.open_study(folder, "calibration", "minimize")
+
+    def evaluate(runs: list[dict]):
+        stats = point_stats(runs, chosen)
+        value, zs = loss(stats, chosen)
+        return value, {"stats": stats, "z": zs}
+    search.run_trials(study, spec, job["params"], pool, folder / "runs", spec["overrides"], evaluate)
+    finish(study, job, folder, pool)
 
 
 # ---------------------------------------------------------------------------------------------- the best point

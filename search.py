@@ -95,9 +95,10 @@ def short_point(trial) -> str:
 
 
 def _short(key: str) -> str:
-    """A param's name in progress lines: its last part (two when the last is an asset: depth_usd.ALT)."""
+    """A param's name in progress lines: its last part (three when the last is an asset:
+    market_makers.depth_usd.ALT)."""
     parts = key.split(".")
-    return ".".join(parts[-2:]) if parts[-1] in ("BTC", "ALT", "SYNTH") and len(parts) > 1 else parts[-1]
+    return ".".join(parts[-3:]) if parts[-1] in ("BTC", "ALT", "SYNTH") else parts[-1]
 
 
 def _raw_bounds(key: str, spec) -> dict:
@@ -272,6 +273,8 @@ def load_spec(kind: str, keys: dict, params: dict, runs: list[str], allowed: dic
             opts = what[7:].split(", ")
             if v not in opts:
                 raise ConfigError(f"{k}: expected {what}, got {v!r}")
+    if not all(isinstance(o, str) and "=" in o for o in spec["overrides"]):
+        raise ConfigError(f"overrides: expected a list of run overrides KEY=VALUE, got {spec['overrides']!r}")
     for o in spec["overrides"]:
         if _key(o) == "seed":
             raise ConfigError(f"overrides: {o!r}: the study sets each run's seed (seeds=N runs 0 .. N-1); remove it")
@@ -301,8 +304,9 @@ def open_folder(spec: dict, kind: str, extra: tuple[str, ...]) -> Path:
     """The study's folder (spec `out`, else outputs/<kind>/<date>/<time>), locked for this process (a second
     study into it is refused in one line); a folder holding a study of another spec is refused."""
     from sweeps import lock_sweep
-    out = Path(spec["out"]) if spec.get("out") else \
-        ROOT / "outputs" / kind / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S") / f"{time.time_ns() % 10**6:06d}"
+    now = time.time()
+    out = Path(spec["out"]) if spec.get("out") else ROOT / "outputs" / kind / time.strftime("%Y-%m-%d") / \
+        (time.strftime("%H-%M-%S", time.localtime(now)) + f"-{int(now * 1e6) % 10**6:06d}")   # as run.py's folders
     saved = out / "spec.json"
     if saved.is_file():
         old = json.loads(saved.read_text())
@@ -391,10 +395,12 @@ class Pool:
         for f in futures:
             try:
                 out.append(f.result())
-            except BrokenProcessPool:
+            except BrokenProcessPool:   # a worker died (killed, out of memory): its jobs fail, a new pool follows
                 out.append({"status": "failed", "error": "WorkerDied: the worker process running it ended",
                             "wall_s": 0.0})
-                self._ex = None
+                if self._ex is not None:
+                    self._ex.shutdown(wait=False, cancel_futures=True)
+                    self._ex = None
         return out
 
     def close(self) -> None:
@@ -501,6 +507,27 @@ def _best(study) -> str:
 def complete_trials(study) -> list:
     from optuna.trial import TrialState
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def launch(argv: list[str], prepare, kind: str, extra_identity: tuple[str, ...], header, body, tool: str) -> None:
+    """The shell of both tools: prepare(argv) checks everything (a ConfigError is refused in one line, exit 2,
+    before the study's folder is touched), the folder is opened and locked, header(job, folder) is printed, and
+    body(job, folder, pool) runs on a pool of `workers` processes; a stop (SIGTERM, SIGINT, SIGHUP) says how
+    to resume and exits with 128 + the signal."""
+    try:
+        job = prepare(argv)
+        folder = open_folder(job["spec"], kind, extra_identity)
+    except ConfigError as e:
+        refuse(e)
+    print(header(job, folder), flush=True)
+    install_stop_handlers()
+    pool = Pool(int(job["spec"]["workers"]))
+    try:
+        body(job, folder, pool)
+    except Stop as e:
+        stopped(e, folder, tool)
+    finally:
+        pool.close()
 
 
 def refuse(e: Exception) -> None:

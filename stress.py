@@ -64,17 +64,19 @@ def prepare(argv: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        job = prepare(argv)
-        folder = search.open_folder(job["spec"], "stress", EXTRA_IDENTITY)
-    except ConfigError as e:
-        search.refuse(e)
-    spec, params, metric = job["spec"], job["params"], job["metric"]
-    print(f"stress search into {folder}: {metric} ({spec['direction']}), designs {', '.join(job['designs'])}: "
-          f"{spec['trials']} trials x {spec['seeds']} seeds each on {spec['workers']} workers", flush=True)
-    search.install_stop_handlers()
-    pool = search.Pool(int(spec["workers"]))
+    search.launch(sys.argv[1:] if argv is None else argv, prepare, "stress", EXTRA_IDENTITY, _header, _search,
+                  "stress.py")
+
+
+def _header(job: dict, folder: Path) -> str:
+    spec = job["spec"]
+    return (f"stress search into {folder}: {job['metric']} ({spec['direction']}), designs "
+            f"{', '.join(job['designs'])}: {spec['trials']} trials x {spec['seeds']} seeds each on "
+            f"{spec['workers']} workers")
+
+
+def _search(job: dict, folder: Path, pool: search.Pool) -> None:
+    spec, metric = job["spec"], job["metric"]
 
     def evaluate(runs: list[dict]):
         values = [metric_value(r, metric) for r in runs]
@@ -82,17 +84,12 @@ def main(argv: list[str] | None = None) -> None:
         if not math.isfinite(s):
             raise ValueError(f"{metric} is undefined (null) in every run")
         return s, {"values": values}
-    try:
-        studies = {}
-        for d in job["designs"]:
-            studies[d] = search.open_study(folder, f"stress-{d}", spec["direction"])
-            search.run_trials(studies[d], spec, params, pool, folder / d / "runs",
-                              spec["overrides"] + [f"venue_design={d}"], evaluate, label=f"[{d}] ")
-        finish(studies, job, folder, pool)
-    except search.Stop as e:
-        search.stopped(e, folder, "stress.py")
-    finally:
-        pool.close()
+    studies = {}
+    for d in job["designs"]:
+        studies[d] = search.open_study(folder, f"stress-{d}", spec["direction"])
+        search.run_trials(studies[d], spec, job["params"], pool, folder / d / "runs",
+                          spec["overrides"] + [f"venue_design={d}"], evaluate, label=f"[{d}] ")
+    finish(studies, job, folder, pool)
 
 
 def finish(studies: dict, job: dict, folder: Path, pool: search.Pool) -> None:
