@@ -3,7 +3,7 @@
     python calibrate.py                                                   conf/calibration/oct10.yaml as it is
     python calibrate.py trials=4 seeds=2 reseeds=2 -- population=small     a small study
     python calibrate.py out=<study folder> [the same arguments]           resume a killed study
-    python calibrate.py ... param.population.directional.stop_share=0.1,0.9 targets=oct_drop_btc,...
+    python calibrate.py ... param.population.directional.stop_share=0.1,0.9 targets=oi_drop_btc,oi_drop_alt
 
 An Optuna study (search.py) over the spec's parameter ranges: each trial runs the spec's config (composed as
 `python run.py OVERRIDES` composes it) with the trial's values over seeds 0 .. seeds-1; its loss is the mean over

@@ -513,7 +513,10 @@ def launch(argv: list[str], prepare, kind: str, extra_identity: tuple[str, ...],
     """The shell of both tools: prepare(argv) checks everything (a ConfigError is refused in one line, exit 2,
     before the study's folder is touched), the folder is opened and locked, header(job, folder) is printed, and
     body(job, folder, pool) runs on a pool of `workers` processes; a stop (SIGTERM, SIGINT, SIGHUP) says how
-    to resume and exits with 128 + the signal."""
+    to resume and exits with 128 + the signal. -h or --help prints the tool's docstring."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(sys.modules["__main__"].__doc__ or f"python {tool} [KEY=VALUE ...] [-- RUN OVERRIDES ...]")
+        return
     try:
         job = prepare(argv)
         folder = open_folder(job["spec"], kind, extra_identity)
