@@ -43,6 +43,8 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
             insurance_fund_end_usd=sum(v.insurance_fund_value()),
             insurance_fund_end_cash_usd=v.insurance_fund_value()[0],
             vault_pnl_usd=float(v.equity(v.vault) - v.params.backstop_vault_usd) if v.vault is not None else 0.0,
+            vault_drawdown_pct=_vault_drawdown_pct(m.ts_vault_equity[t0:T + 1, vi], v.params.backstop_vault_usd)
+            if v.vault is not None else None,
             bad_debt_usd=float(v.ch.bad_debt[0]),
             oi_start_usd=oi_start, oi_min_usd=oi_min,
             oi_drop_pct=100.0 * (1.0 - oi_min / oi_start) if oi_start > 0 else 0.0,
@@ -66,6 +68,7 @@ def compute_metrics(m: CascadeModel, wall_s: float, status: str = "ok") -> dict:
         low_lev_adl += w.adl_low_leverage_usd
     if totals["adl_notional_usd"] > 0:
         totals["adl_low_leverage_share"] = low_lev_adl / totals["adl_notional_usd"]   # settled rule 11
+    totals["adl_low_leverage_notional_usd"] = low_lev_adl
     marks = m.ts_mark[1:T + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         disl = (np.nanmax(marks, axis=1) / np.nanmin(marks, axis=1) - 1.0) * 100.0
@@ -254,3 +257,14 @@ def _drawdown_pct(x: np.ndarray) -> float:
     if x.size == 0 or x[0] <= 0:
         return 0.0
     return float(100.0 * (1.0 - x.min() / x[0]))
+
+
+def _vault_drawdown_pct(equity: np.ndarray, capital: float) -> float:
+    """The backstop vault's largest loss from its starting capital over the window (its equity at mark each
+    minute), percent of that capital; 0 when it never fell below it."""
+    e = np.asarray(equity, dtype=float)
+    e = e[np.isfinite(e)]
+    if e.size == 0 or capital <= 0:
+        return 0.0
+    return float(max(0.0, 100.0 * (1.0 - e.min() / capital)))
+

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 
 from figures import PlotError, _save, label  # noqa: E402
 from sweeps import MANIFEST, aggregate  # noqa: E402
+from targets import event_figures, event_ranges  # noqa: E402
 from venues.params import ConfigError  # noqa: E402
 
 
@@ -360,8 +361,10 @@ def bars_plot(sweep_dir: str | Path, metric: str, x: str | None = None, out: str
         ok, err = _errs(means, los, his)
         if ok.any():
             ax.errorbar(pos[ok], np.asarray(means)[ok], yerr=err, fmt="none", ecolor="black", capsize=4, lw=1)
+        if met in EVENT_RANGES:
+            ax.axhspan(*EVENT_RANGES[met], color="tab:red", alpha=0.08, lw=0)
         if met in EVENT:
-            ax.axhline(EVENT[met], color="tab:red", ls="--", lw=1.2, label="the event")
+            ax.axhline(EVENT[met], color="tab:red", ls="--", lw=1.2, label="the event (band: its range)")
             ax.legend(fontsize=7)
         ax.set_xticks(pos, [_fmt(v) for v in levels] if x else [""])
         if x:
@@ -476,14 +479,7 @@ def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None
     return _save(fig, path)
 
 
-# the event's figures (../shared/MECHANICS.md, "The 10-11 October 2025 crash" and "More figures"): drawn as
-# dashed lines on bar charts and written to the CSV's `event` column
-EVENT = {
-    "venues.binance.oi_drop_pct": 34.0, "venues.hyperliquid.oi_drop_pct": 55.0,
-    "venues.hyperliquid.oi_drop_pct-venues.binance.oi_drop_pct": 21.0,
-    "stats.oct10.long_share_liquidated": 0.87, "stats.oct10.liquidated_over_oi": 0.09,
-    "stats.oct10.oi_drop_pct_BTC": 22.0, "stats.oct10.oi_drop_pct_ALT": 50.0,
-    "stats.oct10.depth1_collapse_pct_BTC": 94.0, "stats.oct10.depth1_collapse_pct_ALT": 94.0,
-    "stats.funding.pre_shock_annual_pct": 40.0, "stats.oct10.max_venue_drawdown_pct_BTC": 14.0,
-    "stats.funding.median_8h_bps": 1.0,
-}
+# the event's figures and their ranges (conf/targets/*.yaml, read by targets.py, each with its source): drawn as
+# dashed lines and bands on bar charts and written to the CSV's `event` column
+EVENT = event_figures()
+EVENT_RANGES = event_ranges()

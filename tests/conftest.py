@@ -54,7 +54,7 @@ def force_mark(v: Venue, marks: dict[str, float]) -> None:
 # running the study's sweeps alone at the end (measured: 7m14s with the collection order, see the commit). Each
 # test builds its own state, so the order changes no result.
 _SUBPROCESS_SWEEPS = ("test_validation_study.py", "test_sweep_faults.py", "test_reliability.py",
-                      "test_results_bound.py", "test_experiments.py")
+                      "test_results_bound.py", "test_experiments.py", "test_calibration.py")
 
 
 def pytest_collection_modifyitems(config, items):
