@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")   # figures are files, never windows
 import matplotlib.pyplot as plt  # noqa: E402
@@ -68,6 +69,7 @@ def value_vs_params(trials: pd.DataFrame, params: list, value: str, path: Path, 
             xs = list(x)
             if p.log:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())   # no overlapping 2x10^5 ...
             ax.set_xlim(p.low, p.high)
         ax.scatter(xs, ok[value] if len(ok) else [], s=18, c="tab:blue", alpha=0.7)
         if ib is not None:
@@ -76,6 +78,9 @@ def value_vs_params(trials: pd.DataFrame, params: list, value: str, path: Path, 
             ax.legend(fontsize=7)
         ax.set_xlabel(label(p.key), fontsize=8)
         ax.set_ylabel(value, fontsize=8)
+        y = ok[value].astype(float) if len(ok) else pd.Series(dtype=float)
+        if len(y) and y.min() > 0 and y.max() / y.min() > 30:   # a loss spanning orders of magnitude
+            ax.set_yscale("log")
     fig.suptitle(f"{title} ({len(ok)} completed trials)", fontsize=10)
     write_table(trials.to_dict("records"), path, markdown=False)
     return _save(fig, path)

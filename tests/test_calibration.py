@@ -113,6 +113,8 @@ def test_a_study_is_the_same_from_scratch_and_after_a_stop_or_a_kill(tmp_path, c
     failed = [t for t in reopened.get_trials() if t.state.name == "FAIL"]
     assert len(failed) == 2 and all(t.user_attrs["interrupted"] for t in failed)
     assert "trial 8/8" in capsys.readouterr().out
+    imp, note = calibrate.importances(search.open_study(tmp_path / "a", "toy", "minimize"))   # PED-ANOVA
+    assert set(imp) == {"x", "n", "c"} and sum(imp.values()) == pytest.approx(1.0) and "8 completed" in note
 
 
 def _children(pid: int) -> set[int]:
