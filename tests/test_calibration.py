@@ -1,7 +1,7 @@
 """Issue 24: the calibration (calibrate.py) and the stress search (stress.py). Bad input is refused in one line with
 exit status 2 before anything is written; the search proposes the same points from scratch and after a resume; a
 small calibration and a small stress search run end to end (slow), write their tables and figures, and the
-calibration resumes after its process is killed outright mid-study."""
+calibration and the stress search resume after their process is killed outright mid-study."""
 
 from __future__ import annotations
 
@@ -178,14 +178,25 @@ def test_a_small_calibration_runs_resumes_after_a_kill_and_writes_its_results(tm
 
 
 @pytest.mark.slow
-def test_a_small_stress_search_compares_the_worst_cases_of_designs(tmp_path):
+def test_a_small_stress_search_resumes_after_a_kill_and_compares_the_worst_cases_of_designs(tmp_path):
     out = tmp_path / "stress"
-    r = subprocess.run([sys.executable, str(ROOT / "stress.py"), "trials=2", "seeds=1", "reseeds=2", "top=1",
-                        "workers=1", "startup_trials=1", "designs=baseline,no_backstop",
-                        "metric=totals.liquidated_notional_usd", "param.halt=off", f"out={out}", "--", *SHORT[:-1]],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, str(ROOT / "stress.py"), "trials=2", "seeds=1", "reseeds=2", "top=1", "workers=1",
+           "startup_trials=1", "designs=baseline,no_backstop", "metric=totals.liquidated_notional_usd",
+           "param.halt=off", f"out={out}", "--", *SHORT[:-1]]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in p.stdout:            # killed (SIGKILL) once the first design's first trial is told
+        lines.append(line)
+        if line.startswith("[baseline] trial 1/2"):
+            break
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL, "".join(lines)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "[no_backstop] trial 2/2" in r.stdout and "done:" in r.stdout
+    assert "[baseline] trial 1/2" not in r.stdout, r.stdout   # the told trial is kept, not run again
+    assert "[baseline] trial 2/2" in r.stdout and "[no_backstop] trial 2/2" in r.stdout and "done:" in r.stdout
+    assert (pd.read_csv(out / "baseline" / "trials.csv")["state"] == "COMPLETE").sum() == 2
     worst = pd.read_csv(out / "worst_cases.csv")
     assert list(worst["design"]) == ["baseline", "no_backstop"] and (worst["n"] == 2).all()
     assert (worst["rerun_mean"] > 0).all() and "no_backstop minus own" in worst.columns
