@@ -145,18 +145,18 @@ def test_a_small_calibration_runs_resumes_after_a_kill_and_writes_its_results(tm
         lines.append(line)
         if line.startswith("trial 1/3"):
             break
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600   # generous: a loaded machine (a nice 19 run beside others) is slow
     while not (out / "runs" / "trial_0001" / "seed_0" / "config.yaml").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     workers = _children(p.pid)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     assert p.returncode == -signal.SIGKILL, "".join(lines)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert workers and not any(_alive(w) for w in workers), "the workers outlived their killed parent"
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "trial 3/3" in r.stdout and "done:" in r.stdout
     trials = pd.read_csv(out / "trials.csv")
@@ -192,7 +192,7 @@ def test_a_small_stress_search_resumes_after_a_kill_and_compares_the_worst_cases
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     assert p.returncode == -signal.SIGKILL, "".join(lines)
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[baseline] trial 1/2" not in r.stdout, r.stdout   # the told trial is kept, not run again
     assert "[baseline] trial 2/2" in r.stdout and "[no_backstop] trial 2/2" in r.stdout and "done:" in r.stdout
