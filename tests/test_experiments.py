@@ -34,7 +34,7 @@ def options(group: str) -> list[str]:
 
 def test_the_groups_are_the_documented_ones():
     assert options("venues") == ["onchain_pair", "three"]
-    assert options("population") == ["crowded", "default", "small"]
+    assert options("population") == ["crowded", "default", "oct10_fit", "small"]
     assert options("scenario") == ["calm", "oct10"]
     assert options("incentives") == ["none", "points_season"]
     assert options("experiment") == ["adl_wick", "calm_realism", "farming_fuse", "halt_elsewhere",
@@ -48,7 +48,7 @@ def test_the_groups_are_the_documented_ones():
 
 GROUP_CASES = (
     [("venues", o) for o in ("three", "onchain_pair")]
-    + [("population", o) for o in ("small", "default", "crowded")]
+    + [("population", o) for o in ("small", "default", "crowded", "oct10_fit")]
     + [("scenario", o) for o in ("calm", "oct10")]
     + [("incentives", o) for o in ("none", "points_season")]
     + [("experiment", o) for o in ("leverage_x_incentive", "transfer_delay")]
@@ -157,7 +157,7 @@ BAD = [
     ("shock.depth_pct.BTC=120", "shock.depth_pct.BTC: expected a fall in percent in [0, 100)"),
     ("venues.binance.halt=[10,99999]", "venues.binance.halt: expected [start, end) minutes"),
     ("venues.hyperliquid.adl_ranking=random", "venues.hyperliquid.adl_ranking: expected"),
-    ("population=huge", "population: expected one of crowded, default, small, got 'huge'"),
+    ("population=huge", "population: expected one of crowded, default, oct10_fit, small, got 'huge'"),
 ]
 
 

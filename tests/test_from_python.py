@@ -52,7 +52,7 @@ def test_running_past_steps_is_refused_before_it_runs():
 def test_bad_override_is_one_line_naming_the_key():
     with pytest.raises(ConfigError, match=r"^max_leverage: expected a number >= 1, got -3"):
         build_model(["max_leverage=-3"])
-    with pytest.raises(ConfigError, match=r"^population: expected one of crowded, default, small"):
+    with pytest.raises(ConfigError, match=r"^population: expected one of crowded, default, oct10_fit, small"):
         build_model(["population=huge"])
 
 

@@ -40,7 +40,7 @@ def test_the_settings_are_the_command_lines_overrides_and_an_empty_control_adds_
 @pytest.mark.parametrize("key, value, message", [
     ("venues.hyperliquid.insurance_fund_usd", "-5", "venues.hyperliquid.insurance_fund_usd: expected a finite amount"),
     ("venues.binance.max_leverage", "0.5", "venues.binance.max_leverage: expected a number >= 1"),
-    ("population", "huge", "population: expected one of crowded, default, small, got 'huge'"),
+    ("population", "huge", "population: expected one of crowded, default, oct10_fit, small, got 'huge'"),
     ("seed", "1,2", "seed: a list of values needs -m"),
 ])
 def test_a_bad_value_gets_the_command_lines_one_line_message(key, value, message):
