@@ -205,6 +205,7 @@ def test_cross_collateral_in_the_synthetic_dollar_uses_the_oracle():
     v.check_invariants()
 
 
+@pytest.mark.slow
 def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
     """Accounts.withdrawable (Python floats, sequential sums) equals its numpy form `_withdrawable_np` exactly, on
     every account of every venue of a crash run's world at minute 300 (makers with spot orders resting,
