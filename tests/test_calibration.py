@@ -20,10 +20,11 @@ import calibrate
 import search
 import stress
 from search import Param, Stop
+from worlds import LEAN
 
 ROOT = Path(__file__).resolve().parents[1]
 # a short world: the small population, a one-hour warm-up, the shock at minute 70 falling for 20 minutes
-SHORT = ["population=small", "steps=120", "warmup_minutes=60", "shock.start_minute=70", "shock.fall_minutes=20"]
+SHORT = ["population=small", *LEAN, "steps=120", "warmup_minutes=60", "shock.start_minute=70", "shock.fall_minutes=20"]
 
 
 SLOW = pytest.mark.slow   # about a second each: the quick tier keeps the three the issue names

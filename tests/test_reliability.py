@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from worlds import LEAN
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["population=small", "steps=6", "warmup_minutes=2", "dashboard=false", "hydra.launcher.n_jobs=2"]
 
@@ -148,7 +150,7 @@ def test_same_result_alone_and_in_every_launcher_with_no_state_leaking_between_j
     """Seed 3 alone, then in sweeps (basic; pool, the default, and joblib, each with one worker running seeds
     3, 4, 3 in turn; submitit): identical metrics (less wall_s) and time series; the worker's second seed-3 job
     equals its first."""
-    common = ["population=small", "steps=40", "warmup_minutes=5", "dashboard=false", "progress=false"]
+    common = ["population=small", *LEAN, "steps=40", "warmup_minutes=5", "dashboard=false", "progress=false"]
     subprocess.run([sys.executable, str(ROOT / "run.py"), *common, "seed=3", f"hydra.run.dir={tmp_path}/alone"],
                    cwd=ROOT, check=True, capture_output=True, timeout=300)
     ref_m, ref_ts = _result(tmp_path / "alone")

@@ -20,6 +20,13 @@ from model import ModelConfig
 from run import compose_config, model_config
 
 
+# A lean small world for tests whose subject is the machinery around runs (sweeps, launchers, searches), not what the
+# population does: the validation study's smoke size (tests/test_validation_study.py), one maker a venue and two
+# limit-order traders a book (the makers' requotes are most of a small run's time). Used after population=small.
+LEAN = ["population.directional.count=120", "population.farmers.count=30", "population.market_makers.count=3",
+        "population.liquidity.per_market=2"]
+
+
 def world(*overrides: str, **changes) -> ModelConfig:
     """The config `python run.py OVERRIDES...` runs, with `changes` (ModelConfig fields) applied."""
     return dataclasses.replace(model_config(compose_config(list(overrides))), **changes)
