@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.plugins import Plugins
@@ -34,13 +35,15 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from conf import schema
 from hydra_plugins.perp_cascades.pool_launcher import PoolLauncher
 from metrics import compute_metrics
-from model import CascadeModel, ModelConfig
 # (MANIFEST, read_metrics, _saved_config_hash: re-exported, for the tests and scripts that read them from here)
 from results import (TEXT_METRICS, _atomic_write, _config_tree, _flatten, _one_line, _saved_config_hash,  # noqa: F401
                      config_hash, done_before, read_metrics, remove_results, write_failure, write_json)
 from sweeps import MANIFEST, aggregate, lock_sweep, unlock_sweep, write_manifest  # noqa: F401
 from venues import events as ev
 from venues.params import ASSETS, ConfigError
+
+if TYPE_CHECKING:
+    from model import CascadeModel, ModelConfig
 
 log = logging.getLogger("perp_cascades")
 # the sweeps' launcher, hydra/launcher=pool: registered here too, for where Hydra's plugin scan cannot list
@@ -74,6 +77,7 @@ def build_model(overrides: list[str] | None = None) -> CascadeModel:
         m.run_for(300)
         df = timeseries_frame(m)
     """
+    from model import CascadeModel   # (imported when a model is built: a refused command line starts without Mesa)
     logging.getLogger("MESA").setLevel(logging.WARNING)   # Mesa logs every step at INFO
     return CascadeModel(model_config(compose_config(overrides)))
 
@@ -156,6 +160,7 @@ def run_experiment(cfg: DictConfig | dict, out_dir: str | Path, progress: bool |
     remove_results(out)                        # no result of another config stays beside the new config.yaml
     _atomic_write(out / "config.yaml", lambda p: p.write_text(OmegaConf.to_yaml(OmegaConf.create(tree))))
     show = rc.progress if progress is None else progress
+    from model import CascadeModel
     t0 = time.perf_counter()
     m = CascadeModel(mcfg)
     events = EventsParquet(out / "events.parquet", m.venue_names)
@@ -241,6 +246,7 @@ def metric_names(mcfg: ModelConfig) -> list[str]:
     compute_metrics. Cached by what shapes the tree."""
     key = (tuple(mcfg.venues or ()), mcfg.scenario, bool(mcfg.adl_counterfactuals), bool(mcfg.check_invariants))
     if key not in _METRIC_NAMES:
+        from model import CascadeModel
         tiny = dataclasses.replace(mcfg, steps=1, warmup_minutes=0, n_directional=1, n_farmers=0,
                                    n_arbitrageurs=0, halts=None)
         m = CascadeModel(tiny)

@@ -10,44 +10,13 @@ venue it trades; moving it between venues is subject to the same transfer delay 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import mesa
 
 from venues.orderbook import BUY, SELL
 
 from .base import stream
-
-
-@dataclass
-class ArbParams:
-    """The arbitrageur population's parameters."""
-
-    capital_usd: float = 5_000_000.0
-    """Capital of each arbitrageur, USD, split evenly over the venues."""
-    threshold_bps: float = 10.0
-    """Gap beyond fees needed to trade, bps."""
-    outside_fee_bps: float = 5.0
-    """Fee of the hedge in the outside spot market, bps."""
-    clip_usd: float = 500_000.0
-    """Largest notional per trade, USD."""
-    max_position_usd: float = 3_000_000.0
-    """Largest position per venue and asset, USD."""
-    leverage: float = 5.0
-    """Leverage of its perp accounts."""
-    peg_threshold: float = 0.005
-    """Buys the synthetic dollar below 1 - this (and redeems it), fraction."""
-    peg_budget_usd: float = 1_000_000.0
-    """Most USD each arbitrageur bids for the synthetic dollar on one venue at a time."""
-    peg_levels: int = 7
-    """Bid levels of its synthetic-dollar ladder: level j at 1 - peg_threshold x 2^j, so at most the levels priced
-    above 0 (8 with peg_threshold 0.005)."""
-    redemption_minutes: float = 60.0
-    """Minutes from a redemption request to USD at 1.00 (minting takes the same time)."""
-    hedge_impact_share: float = 0.5
-    """Finite capacity of the outside hedge: a trade's hedge may move the outside price (as it stands this minute,
-    after the flow already sent to it) at most this share of the way to the perp's price less the band; an
-    unwind may move it at most this share of half the band. 0 turns arbitrage off."""
+from .params import ArbParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
 def gap_side(mid: float, index: float, band: float) -> int:

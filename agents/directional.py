@@ -8,7 +8,6 @@ leverage, 80% at or below 54x). The rules are pure functions; the agent below us
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cached_property
 
 import mesa
@@ -17,46 +16,7 @@ import numpy as np
 from venues.orderbook import BUY, SELL
 
 from .base import stream
-
-
-@dataclass
-class DirectionalParams:
-    """The directional population's parameters."""
-
-    capital_median_usd: float = 5_000.0
-    """Median account capital, USD (lognormal)."""
-    capital_sigma: float = 1.0
-    """Log-standard deviation of capital."""
-    leverage_min: float = 2.0
-    """Smallest leverage drawn."""
-    leverage_tail: float = 1.5
-    """Pareto tail index of leverage (smaller: more high-leverage traders)."""
-    momentum_share: float = 0.6
-    """Share of traders following momentum; the rest are contrarian."""
-    signal_minutes: int = 60
-    """Look-back of the signal, minutes."""
-    stop_loss_pct: float = 5.0
-    """Exit when the price moves this far against the position, percent (before liquidation at high leverage)."""
-    take_profit_pct: float = 5.0
-    """Exit when the price moves this far in favour, percent."""
-    mean_wait_minutes: float = 240.0
-    """Mean time between a trader's decisions, minutes (exponential)."""
-    synth_exit_depeg: float = 0.01
-    """A holder of the synthetic dollar acts when its spot mid is this far below 1.00 (fraction)."""
-    synth_reaction_minutes: float = 10.0
-    """Mean delay from the depeg alert to a holder's action, minutes (exponential)."""
-    synth_sell_floor: float = 0.5
-    """Lowest price a holder who sells accepts for the synthetic dollar, USD."""
-    stop_share: float = 1.0
-    """Share of traders who set a stop-loss and take-profit; the others close at their next decision."""
-    stop_trigger: str = "mark"
-    """Price that triggers stops: mark (the venue's mark price) or last (the book's last trade)."""
-    entry_band_pct: float | None = None
-    """A trader's entry is sent as an IOC order no worse than this far from the mark, percent (front ends' slippage
-    caps, venues' price protection); null: a market order."""
-    exit_band_pct: float | None = None
-    """Likewise for its armed exits (stop-loss, take-profit, horizon); null: a market order, as a stop-market order
-    is (re-tried every minute until the position is closed either way, settled rule 13c)."""
+from .params import DirectionalParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
 def draw_leverage(rng: np.random.Generator, n: int, p: DirectionalParams, cap: float) -> np.ndarray:

@@ -17,7 +17,6 @@ committed capital goes to each venue; the notional per leg is that half x levera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import mesa
@@ -26,44 +25,7 @@ import numpy as np
 from venues.orderbook import BUY, SELL
 
 from .base import stream
-
-
-@dataclass
-class FarmerParams:
-    """The farmer population's parameters."""
-
-    capital_median_usd: float = 50_000.0
-    """Median capital, USD (lognormal)."""
-    capital_sigma: float = 0.8
-    """Log-standard deviation of capital."""
-    leverage_min: float = 3.0
-    """Smallest leverage per leg."""
-    leverage_max: float = 10.0
-    """Largest leverage per leg."""
-    leverage_dist: str = "uniform"
-    """Distribution of leverage per leg between min and max: uniform or loguniform."""
-    hurdle_daily_pct_mean: float = 0.05
-    """Mean hurdle: the daily return on capital a farmer needs to enter, percent (exponential draw)."""
-    hold_days: float = 14.0
-    """Expected holding period, days (spreads the round-trip fees and volume points)."""
-    alert_margin_ratio: float = 1.5
-    """A leg whose equity falls below this multiple of maintenance margin triggers a transfer from the other."""
-    reaction_minutes: float = 10.0
-    """Delay before a farmer reacts to a broken hedge, minutes."""
-    policy: str = "close_other"
-    """Reaction to a broken hedge: close_other, rehedge or hold."""
-    check_minutes: float = 60.0
-    """Mean time between routine checks, minutes."""
-
-
-@dataclass
-class Incentives:
-    """A venue's points program (incentives.<venue>)."""
-
-    points_per_volume_usd: float = 0.0
-    """Points per USD of traded notional."""
-    points_per_oi_usd_hour: float = 0.0
-    """Points per USD of open notional held for an hour."""
+from .params import FarmerParams, Incentives  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
 def pair_yield_per_day(point_value_usd: float, inc_long: Incentives, inc_short: Incentives,

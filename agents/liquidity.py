@@ -13,7 +13,6 @@ when the gap has closed: the force that brings prices back after a wick.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -21,57 +20,7 @@ import numpy as np
 from venues.orderbook import BUY, SELL
 
 from .base import stream
-
-
-@dataclass
-class LiquidityParams:
-    """Limit-order traders (population.liquidity)."""
-
-    per_market: int = 0
-    """Traders per venue and perp market (0: none)."""
-    depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 20_000_000.0, "ALT": 1_500_000.0})
-    """Resting notional per side per venue (before the venue's scale), USD, by asset, over all its traders."""
-    min_pct: float = 0.3
-    """Nearest level, percent from the observed price."""
-    max_pct: float = 60.0
-    """Farthest level, percent from the observed price."""
-    profile: float = 0.0
-    """Size of a level grows with its distance as distance^profile (0: flat)."""
-    levels: int = 6
-    """Levels per side per trader, at distances drawn log-uniformly between min_pct and max_pct."""
-    replace_minutes: float = 60.0
-    """Mean time between a trader's re-placements, minutes (exponential): the slow clock."""
-    leverage: float = 3.0
-    """Leverage its account is set to (its capital is sized so that its whole ladder fits)."""
-
-
-@dataclass
-class ValueParams:
-    """Value traders (population.value)."""
-
-    per_market: int = 0
-    """Traders per venue and perp market (0: none)."""
-    capital_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 4_000_000.0, "ALT": 400_000.0})
-    """Capital of each trader, USD, by asset (before the venue's scale)."""
-    leverage: float = 3.0
-    """Most notional per unit of capital."""
-    delay_minutes: int = 3
-    """Age of the fundamental it observes, minutes."""
-    noise_pct: float = 0.5
-    """Standard deviation of its multiplicative estimation error, percent (drawn afresh at each look)."""
-    threshold_pct: float = 1.0
-    """Gap between its estimate and the book that makes it trade, percent."""
-    clip_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 1_000_000.0, "ALT": 100_000.0})
-    """Most notional per order, USD, by asset."""
-    act_minutes: float = 2.0
-    """Mean time between looks, minutes (exponential)."""
-    noise_minutes: float = 0.0
-    """Time constant of its estimation error, minutes: an Ornstein-Uhlenbeck error in log price with standard
-    deviation noise_pct, so a trader's view stays wrong (and its flow one-sided) for a while; 0: drawn afresh at
-    each look (memoryless noise flow)."""
-    rest_exit: bool = False
-    """While it holds a position, a resting limit order closes it at half the threshold beyond its estimate (a
-    dip buyer's take-profit at fair value), re-placed at each look: the asks a buyer meets after a crash."""
+from .params import LiquidityParams, ValueParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
 def depth_profile(rng: np.random.Generator, n_levels: int, min_pct: float, max_pct: float,

@@ -19,6 +19,7 @@ from venues.orderbook import BUY, SELL
 from venues.params import ASSETS
 
 from .base import stream
+from .params import MakerParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
 @dataclass
@@ -75,32 +76,6 @@ def realised_vol_bps(prices: np.ndarray) -> float:
     if x.size < 3:
         return 0.0
     return float(np.std(np.diff(np.log(x))) * 1e4)
-
-
-@dataclass
-class MakerParams:
-    """What the makers of a run share beyond their quoting parameters (population.market_makers)."""
-
-    fair_weight_index: float = 1.0
-    """Weight of the venue's index (as of the previous minute) in a maker's fair value (log-linear blend)."""
-    fair_weight_own: float = 0.0
-    """Weight of its own book's last trade price (as of the previous minute)."""
-    fair_weight_others: float = 0.0
-    """Weight of the median of the other venues' perp mids (as of the previous minute)."""
-    threshold_spread: float = 0.0
-    """Makers of one venue get withdrawal thresholds spread evenly over threshold x (1 -+ this): depth thins
-    gradually rather than all at once; in [0, 1)."""
-    drift_threshold: float = math.inf
-    """Withdraw when the 15-minute move of its own book is this many calm 15-minute standard deviations (a
-    one-sided fall, which the standard deviation of returns alone does not see), scaled like withdraw_threshold."""
-    fair_smoothing: float = 1.0
-    """Weight of the newest observation in a maker's fair value (an exponential average over minutes), in (0, 1]."""
-    ramp_minutes: int = 0
-    """Minutes over which a returning maker's size grows back from a quarter to full."""
-    withdraw_sides: str = "both"
-    """What a withdrawn maker pulls: both (every quote) or against_move (the side the move runs into: its bids in
-    a fall, its asks in a rise; the other side stays quoted at the widest spreads it quotes, at calm size, so a
-    buyer after a crash meets asks near fair value rather than an empty book)."""
 
 
 def _median(xs: list[float]) -> float:

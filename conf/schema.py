@@ -18,11 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agents.arbitrageur import ArbParams
-from agents.directional import DirectionalParams
-from agents.farmer import FarmerParams, Incentives
-from agents.liquidity import LiquidityParams, ValueParams
-from agents.market_maker import MakerParams
+from agents.params import (ArbParams, DirectionalParams, FarmerParams, Incentives, LiquidityParams, MakerParams,
+                           ValueParams)
 from venues.params import ASSETS, AdlRanking, CollateralOracle, ConfigError, from_dict
 from venues.presets import PRESETS, load_preset
 
