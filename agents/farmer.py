@@ -198,6 +198,10 @@ class Farmer(mesa.Agent):
         return total
 
 
+_STATE_CODE = {"idle": 0, "hedged": 1, "broken": 2, "closed": 3}
+_HEDGED, _BROKEN = _STATE_CODE["hedged"], _STATE_CODE["broken"]
+
+
 class FarmWatch:
     """The model's watch over the farmers holding (or left with half of) a pair: broken hedges and margin alerts,
     checked once a minute in one vectorized pass over their legs (CascadeModel.step, after the waterfall)."""
@@ -258,8 +262,9 @@ class FarmWatch:
             if sel.any():
                 s_lots[sel] = lots[vi][sa[sel], sk[sel]]
                 s_px[sel] = px[sk[sel]]
-        state = np.array([f.state for f in self.hedged])
-        hedged = state == "hedged"
+        # each farmer's state as a code (a list of small ints is turned into an array 3x faster than of strings)
+        state = np.fromiter([_STATE_CODE[f.state] for f in self.hedged], np.int8, len(self.hedged))
+        hedged = state == _HEDGED
         broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
         closed_now = hedged & (l_lots == 0) & (s_lots == 0)
         still_hedged = hedged & ~broken_now & ~closed_now
@@ -281,9 +286,9 @@ class FarmWatch:
             self.hedged[j].state = "closed"
         for j in np.flatnonzero(alert).tolist():
             self.hedged[j].rebalance()
-        broken = (state == "broken") | broken_now
+        broken = (state == _BROKEN) | broken_now
         m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * l_px + np.abs(s_lots) * s_px)[broken].sum())
-        keep = hedged | (state == "broken")
+        keep = hedged | (state == _BROKEN)
         keep &= ~closed_now
         if not keep.all():
             self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
