@@ -93,3 +93,29 @@ def test_a_forked_child_does_not_hold_the_sweep_folders_lock(tmp_path):
         os.waitpid(pid, 0)
         os.close(r)
         os.close(w)
+
+
+@pytest.mark.slow
+def test_workers_spawned_because_a_thread_runs_give_the_forked_workers_results(tmp_path):
+    """A worker is forked only while the sweep's process runs no other Python thread; with one running (here a
+    sleeping thread started before the sweep) the workers are spawned, as before, and the results are the same."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(run.__file__).resolve().parent
+    threaded = ("import sys, threading, time; threading.Thread(target=time.sleep, args=(3600,), daemon=True).start(); "
+                "sys.argv = ['run.py'] + sys.argv[1:]; import run; run.cli()")
+    args = ["-m", "population=small", "steps=30", "warmup_minutes=2", "dashboard=false", "seed=0,1",
+            "hydra.launcher.n_jobs=2"]
+    for name, cmd in (("forked", [sys.executable, "run.py"]), ("spawned", [sys.executable, "-c", threaded])):
+        r = subprocess.run([*cmd, *args, f"hydra.sweep.dir={tmp_path / name}"], cwd=root, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert f"jobs on 2 workers (n_jobs=2, workers {name})" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+    for job in ("0", "1"):
+        a, b = (json.loads((tmp_path / n / job / "metrics.json").read_text()) for n in ("forked", "spawned"))
+        assert a["status"] == b["status"] == "ok"
+        assert {**a, "wall_s": None} == {**b, "wall_s": None}
+        assert (tmp_path / "forked" / job / "timeseries.parquet").read_bytes() == \
+            (tmp_path / "spawned" / job / "timeseries.parquet").read_bytes()

@@ -154,7 +154,9 @@ class PoolLauncher(Launcher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         jobs = [(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
         size = min(self.workers(), len(jobs))
-        log.info(f"Pool launcher: {len(jobs)} jobs on {size} workers (n_jobs={self.n_jobs})")
+        started = sorted({w.start_method for w in self._early.workers}) if self._early is not None else []
+        how = f", workers {' and '.join(started)}" if started else ""
+        log.info(f"Pool launcher: {len(jobs)} jobs on {size} workers (n_jobs={self.n_jobs}{how})")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         for idx, overrides in jobs:
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
@@ -468,6 +470,7 @@ class _Worker:
         self.conn = conn
         self.job: Optional[tuple[int, list[str], float]] = None   # (index, overrides, start time)
         self.fresh = True                                         # the payload is still to be sent
+        self.start_method = "spawned"                             # or "forked"
 
     @property
     def pid(self) -> int:
@@ -567,6 +570,7 @@ class _Pool:
             proc.start()
         child_conn.close()
         w = _Worker(proc, parent_conn)
+        w.start_method = "spawned" if ctx is self.spawn else "forked"
         self.workers.append(w)
         return w
 
