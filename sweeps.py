@@ -155,6 +155,22 @@ SWEEP_LOCK = ".sweep.lock"
 _sweep_locks: dict[str, int] = {}   # sweep folder -> its open lock file (not on the callback: jobs get copies)
 
 
+def _forget_locks_in_child() -> None:
+    """A forked child (the pool launcher's workers) closes its copies of the lock files: flock's lock lives while
+    any copy is open, and a sweep's lock must end with the sweep's own process (its workers can outlive it by
+    their grace period). Closing a copy does not release the parent's lock."""
+    for fd in _sweep_locks.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _sweep_locks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
 class SweepBusy(ConfigError):
     """Another live sweep holds the sweep folder's lock."""
 
