@@ -386,7 +386,6 @@ class Pool:
     def __init__(self, workers: int):
         self.workers = workers
         self._ex: ProcessPoolExecutor | None = None
-        self.start_method = ""   # "forked" or "spawned", once started
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._ex is None:
@@ -398,7 +397,6 @@ class Pool:
             if ctx is not None:
                 import model  # noqa: F401  (imported once here, before the fork, not by every worker)
                 import run  # noqa: F401
-            self.start_method = "spawned" if ctx is None else "forked"
             with warnings.catch_warnings():
                 # (the threads then running are native and idle: OpenBLAS's, pyarrow's; see _pool._fork_context)
                 warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
