@@ -216,7 +216,8 @@ class FarmWatch:
         self._cache = None
 
     def _rows(self) -> tuple:
-        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg."""
+        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg, and per
+        venue, for each leg side, (the farmers' positions in the list, their accounts, their markets) there."""
         m = self.model
         if self._cache is None:
             vidx = {n: i for i, n in enumerate(m.venue_names)}
@@ -226,18 +227,16 @@ class FarmWatch:
                     f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
                               vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
             arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
-            self._cache = tuple(arr[:, j] for j in range(6))
+            cols = tuple(arr[:, j] for j in range(6))
+            per_venue = []
+            for vi in range(len(m.venue_names)):
+                sides = []
+                for venue, acct, mkt in ((cols[0], cols[1], cols[2]), (cols[3], cols[4], cols[5])):
+                    j = np.flatnonzero(venue == vi)
+                    sides.append((j, acct[j], mkt[j]))
+                per_venue.append(sides)
+            self._cache = (cols, per_venue)
         return self._cache
-
-    @staticmethod
-    def _gather(venue: np.ndarray, acct: np.ndarray, per_venue: list[np.ndarray]) -> np.ndarray:
-        """out[j] = per_venue[venue[j]][acct[j]] (one fancy index per venue)."""
-        out = np.zeros(venue.size)
-        for vi, arr in enumerate(per_venue):
-            sel = venue == vi
-            if sel.any():
-                out[sel] = arr[acct[sel]]
-        return out
 
     def check(self) -> None:
         """Broken hedges (a leg closed by the waterfall) and margin alerts, from one vectorized pass over the
@@ -245,37 +244,32 @@ class FarmWatch:
         m = self.model
         if not self.hedged:
             return
-        lv, la, lk, sv, sa, sk = self._rows()
+        _, per_venue = self._rows()
         vs = list(m.venues.values())
-        lots = [v.ch.lots for v in vs]
-        l_lots = np.zeros(la.size)
-        s_lots = np.zeros(sa.size)
-        l_px = np.zeros(la.size)
-        s_px = np.zeros(sa.size)
-        for vi, v in enumerate(vs):
-            px = v.ch.lot_size * v.ch.mark          # USD per lot, per market
-            sel = lv == vi
-            if sel.any():
-                l_lots[sel] = lots[vi][la[sel], lk[sel]]
-                l_px[sel] = px[lk[sel]]
-            sel = sv == vi
-            if sel.any():
-                s_lots[sel] = lots[vi][sa[sel], sk[sel]]
-                s_px[sel] = px[sk[sel]]
+        n = len(self.hedged)
+        lots = (np.zeros(n), np.zeros(n))     # long leg, short leg
+        px = (np.zeros(n), np.zeros(n))       # USD per lot of each leg's market
+        for v, sides in zip(vs, per_venue):
+            usd_lot = v.ch.lot_size * v.ch.mark   # USD per lot, per market
+            for b, (j, acct, mkt) in enumerate(sides):
+                if j.size:
+                    lots[b][j] = v.ch.lots[acct, mkt]
+                    px[b][j] = usd_lot[mkt]
+        l_lots, s_lots = lots
         # each farmer's state as a code (a list of small ints is turned into an array 3x faster than of strings)
-        state = np.fromiter([_STATE_CODE[f.state] for f in self.hedged], np.int8, len(self.hedged))
+        state = np.fromiter([_STATE_CODE[f.state] for f in self.hedged], np.int8, n)
         hedged = state == _HEDGED
         broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
         closed_now = hedged & (l_lots == 0) & (s_lots == 0)
         still_hedged = hedged & ~broken_now & ~closed_now
-        alert = np.zeros(la.size, dtype=bool)
+        alert = np.zeros(n, dtype=bool)
         if still_hedged.any():
-            margins = [v.ch.account_margins() for v in vs]
             ratio = m.cfg.farmers.alert_margin_ratio
-            for venue, acct in ((lv, la), (sv, sa)):
-                eq = self._gather(venue, acct, [m[0] for m in margins])
-                mm = self._gather(venue, acct, [m[1] for m in margins])
-                alert |= (mm > 0) & (eq < ratio * mm)
+            for v, sides in zip(vs, per_venue):   # equity and maintenance of the legs' accounts only
+                for j, acct, _ in sides:
+                    if j.size:
+                        eq, mm = v.ch.account_margins(acct)
+                        alert[j] |= (mm > 0) & (eq < ratio * mm)
             alert &= still_hedged
         for j in np.flatnonzero(broken_now).tolist():
             f = self.hedged[j]
@@ -287,7 +281,7 @@ class FarmWatch:
         for j in np.flatnonzero(alert).tolist():
             self.hedged[j].rebalance()
         broken = (state == _BROKEN) | broken_now
-        m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * l_px + np.abs(s_lots) * s_px)[broken].sum())
+        m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * px[0] + np.abs(s_lots) * px[1])[broken].sum())
         keep = hedged | (state == _BROKEN)
         keep &= ~closed_now
         if not keep.all():
