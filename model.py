@@ -224,6 +224,10 @@ class CascadeModel(AgendaModel, mesa.Model):
         self.stop_venue = venue_idx.astype(np.int16)
         self.stop_market = np.where(market == "BTC", 0, 1).astype(np.int16)
         self.exit_armed = np.zeros(n, dtype=bool)   # settled rule 13c: an exit stays armed until closed
+        # the stops as a band: a trigger price at or below stop_lo or at or above stop_hi fires (a long's
+        # stop-loss is its low, a short's its high; none set: an infinite band)
+        self.stop_lo = np.full(n, -np.inf)
+        self.stop_hi = np.full(n, np.inf)
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
@@ -346,6 +350,11 @@ class CascadeModel(AgendaModel, mesa.Model):
 
     def set_stops(self, k: int, side: int, sl: float, tp: float) -> None:
         self.stop_side[k], self.stop_sl[k], self.stop_tp[k] = side, sl, tp
+        self.stop_lo[k], self.stop_hi[k] = (sl, tp) if side == BUY else (tp, sl) if side == SELL else (-np.inf, np.inf)
+
+    def _clear_stops(self, k: int) -> None:
+        self.stop_side[k] = 0
+        self.stop_lo[k], self.stop_hi[k] = -np.inf, np.inf
 
     def mid_history(self, venue_name: str, k: int, n: int) -> np.ndarray:
         v = self.venue_names.index(venue_name)
@@ -488,7 +497,7 @@ class CascadeModel(AgendaModel, mesa.Model):
 
     def arm_exit(self, k: int) -> None:
         """Directional trader k wants out: its exit is tried now and every minute until closed (rule 13c)."""
-        self.stop_side[k] = 0
+        self._clear_stops(k)
         if not self.traders[k].exit():
             self.exit_armed[k] = True
 
@@ -500,11 +509,12 @@ class CascadeModel(AgendaModel, mesa.Model):
             trig = np.array([[b.last_trade() or v.ch.mark[k] for k, b in enumerate(v.books)] for v in vs])
         else:
             trig = np.stack([v.ch.mark for v in self.venues.values()])
-        px = trig[self.stop_venue, self.stop_market]
-        s = self.stop_side
-        hit = ((s == BUY) & ((px <= self.stop_sl) | (px >= self.stop_tp))) | \
-              ((s == SELL) & ((px >= self.stop_sl) | (px <= self.stop_tp)))
+        cell = self.__dict__.get("_stop_cell")
+        if cell is None or cell[0] != trig.shape[1]:   # each trader's (venue, market) cell, made once
+            cell = self._stop_cell = (trig.shape[1], self.stop_venue.astype(np.int64) * trig.shape[1] + self.stop_market)
+        px = trig.ravel().take(cell[1])
+        hit = (px <= self.stop_lo) | (px >= self.stop_hi)
         todo = np.flatnonzero(hit | self.exit_armed).tolist()
         for k in todo:
-            self.stop_side[k] = 0
+            self._clear_stops(k)
             self.exit_armed[k] = not self.traders[k].exit()

@@ -190,8 +190,8 @@ class Venue(Accounts, Orders, Pricing):
                 raise InvariantError(f"venue {self.name} step {self.step}: insurance fund holds {ch.insurance[k]:.6g} "
                                      f"{a}, below zero")
         lots = ch.lots[: ch.n]
-        long = np.where(lots > 0, lots, 0).sum(axis=0)
-        short = -np.where(lots < 0, lots, 0).sum(axis=0)
+        long = np.maximum(lots, 0).sum(axis=0)   # integer lots: exact
+        short = long - lots.sum(axis=0)
         for m in range(self.M):
             if long[m] != short[m] or long[m] != ch.oi_long_lots[m] or short[m] != ch.oi_short_lots[m]:
                 raise InvariantError(f"venue {self.name} step {self.step}: open interest unbalanced in "
