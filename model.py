@@ -458,8 +458,7 @@ class CascadeModel(AgendaModel, mesa.Model):
                 self.ts_vault_equity[t, vi] = v.equity(v.vault)
             self.ts_funding_hour[t, vi] = v.last_funding_rate / v.params.funding_interval_hours
             for k, book in enumerate(v.books):
-                self.ts_depth1[t, vi, k] = book.depth_usd(100)
-                self.ts_depth5[t, vi, k] = book.depth_usd(500)
+                self.ts_depth1[t, vi, k], self.ts_depth5[t, vi, k] = book.depth_usd_pair(100, 500)
             if cfg.check_invariants:
                 self.conservation_error_rel = max(self.conservation_error_rel, v.check_invariants())
         for v in self.venues.values():

@@ -91,6 +91,20 @@ def test_depth_snapshot_and_cancel_owner():
     assert b.best_ask() == 200  # simulation left the book alone
 
 
+def test_depth_pair_is_the_two_depths_of_one_book():
+    import numpy as np
+    rng = np.random.default_rng(3)
+    b = OrderBook(tick_size=0.1, lot_size=0.001)
+    assert b.depth_usd_pair(100, 500) == (0.0, 0.0)   # no mid: no depth
+    for _ in range(400):
+        side = BUY if rng.random() < 0.5 else SELL
+        off = int(rng.exponential(300)) + 1
+        b.post(side, 100_000 - off if side == BUY else 100_000 + off, int(rng.integers(1, 30)), owner=int(rng.integers(0, 9)),
+               post_only=True)
+        for narrow, wide in ((100, 500), (5, 5), (1, 3000)):
+            assert b.depth_usd_pair(narrow, wide) == (b.depth_usd(narrow), b.depth_usd(wide))
+
+
 def test_cancel_heavy_churn_keeps_memory_bounded():
     b = OrderBook(1.0, 1.0)
     for k in range(20_000):

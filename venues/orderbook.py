@@ -159,6 +159,30 @@ class OrderBook:
             total += sum(p * q for p, q in self._level_lots[1].items() if p <= hi)
         return total * self.tick_size * self.lot_size
 
+    def depth_usd_pair(self, narrow_bps: float, wide_bps: float) -> tuple[float, float]:
+        """(depth_usd(narrow_bps), depth_usd(wide_bps)), both sides around the mid, in one pass over the levels
+        (narrow_bps <= wide_bps; the model records both every minute)."""
+        ref = self.mid_ticks()
+        if ref is None:
+            return 0.0, 0.0
+        n_band, w_band = ref * narrow_bps * 1e-4, ref * wide_bps * 1e-4
+        narrow = wide = 0
+        n_lo, w_lo = ref - n_band, ref - w_band
+        for p, q in self._level_lots[0].items():
+            if p >= w_lo:
+                x = p * q
+                wide += x
+                if p >= n_lo:
+                    narrow += x
+        n_hi, w_hi = ref + n_band, ref + w_band
+        for p, q in self._level_lots[1].items():
+            if p <= w_hi:
+                x = p * q
+                wide += x
+                if p <= n_hi:
+                    narrow += x
+        return narrow * self.tick_size * self.lot_size, wide * self.tick_size * self.lot_size
+
     def total_lots(self, side: int) -> int:
         return sum(self._level_lots[0 if side == BUY else 1].values())
 
