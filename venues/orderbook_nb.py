@@ -1,0 +1,837 @@
+"""The limit order book of `venues.orderbook`, its state in one numpy buffer and its work in numba kernels.
+
+`OrderBookNB` has `OrderBook`'s public API and semantics (same order ids 1, 2, 3, ..., fills in matching order,
+self-trade cancels, best prices, bars, refusals and errors), so either can serve a venue; tests/test_orderbook_nb.py
+checks the two against each other on random operation streams. It needs numba (the `nb` extra).
+
+Why one buffer: numba's dispatcher costs ~150 ns per array argument on top of ~300-400 ns per call
+(bench/numba_dispatch.py), so the whole state lives in a single int64 array `M` and every kernel takes it alone
+(plus scalars). Kernels are called through their compiled entry point, which skips the dispatcher's typing of
+the arguments (arguments are then unboxed by the fixed signature: the wrappers pass ints and `M` only).
+
+Layout of `M` (int64), offsets in its header:
+- header (HDR words): capacities, section offsets, counters, last trade, bar, traded lots;
+- orders, OCAP slots x OF fields: id (0 = free), side, price, lots, owner, next/prev in its level (FIFO),
+  next/prev among its owner's orders (ascending id), owner slot; free slots form a list through `next`;
+- levels, per side LCAP rows x LF (price, lots, head slot, tail slot), sorted so the best level is the LAST row
+  (bids ascending, asks descending): the best price is O(1), a level at the touch is added or emptied at the
+  end, a level elsewhere by a binary search and a shift of the rows nearer the touch (most activity is near it);
+- owners, WCAP rows x WF (head slot, tail slot, count); the Python side maps owner ids to rows (a dict);
+- id -> slot: open addressing, 2 * OCAP buckets (id, slot), linear probing from `id & mask` (ids are
+  sequential, so they land in sequential buckets), deletion by backward shift (no tombstones);
+- out: OCAP rows x 4, where a kernel leaves its fills (from the front: maker id, maker owner, price, lots) and
+  its self-trade cancels (from the back: id, side, price, lots); an order is touched once per call, so the two
+  never meet.
+A kernel that would need more room returns NEED_GROW before it changes anything; the wrapper doubles the
+section that is full and calls again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from .orderbook import BUY, NO_FILLS, SELL, Fills, OrderBook
+
+__all__ = ["BUY", "SELL", "Fills", "OrderBookNB", "NO_FILLS"]
+
+# header words
+H_OCAP, H_LCAP, H_WCAP, H_HCAP, H_OOFF, H_LOFF, H_WOFF, H_HOFF, H_FOFF = range(9)
+H_NLV0, H_NLV1, H_NEXTID, H_NORD, H_FREE, H_USED = 10, 11, 12, 13, 14, 15
+H_LAST, H_HASLAST, H_TRADED, H_BO, H_BH, H_BL, H_HASBAR = 16, 17, 18, 19, 20, 21, 22
+HDR = 32
+# order fields
+ID, SIDE, PRICE, LOTS, OWNER, NEXT, PREV, ONEXT, OPREV, OSLOT = range(10)
+OF = 10
+# level fields
+LP, LL, LHEAD, LTAIL = range(4)
+LF = 4
+# owner fields
+WHEAD, WTAIL, WCNT = range(3)
+WF = 3
+NEED_GROW = -2
+
+_I = types.int64
+_M = types.int64[::1]
+_jit = dict(cache=True, nogil=True)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+@njit(cache=True, inline="always")
+def _hfind(M, oid):
+    """Bucket of order `oid` in the id -> slot table, or -1."""
+    hoff = M[H_HOFF]
+    mask = M[H_HCAP] - 1
+    i = oid & mask
+    while True:
+        k = M[hoff + 2 * i]
+        if k == oid:
+            return i
+        if k == 0:
+            return -1
+        i = (i + 1) & mask
+
+
+@njit(cache=True, inline="always")
+def _hinsert(M, oid, slot):
+    hoff = M[H_HOFF]
+    mask = M[H_HCAP] - 1
+    i = oid & mask
+    while M[hoff + 2 * i] != 0:
+        i = (i + 1) & mask
+    M[hoff + 2 * i] = oid
+    M[hoff + 2 * i + 1] = slot
+
+
+@njit(cache=True)
+def _hdelete(M, i):
+    """Empty bucket i, moving later entries of its probe run back (linear probing without tombstones)."""
+    hoff = M[H_HOFF]
+    mask = M[H_HCAP] - 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        k = M[hoff + 2 * j]
+        if k == 0:
+            break
+        h = k & mask   # k's home bucket: it may move to i unless h lies cyclically in (i, j]
+        if i <= j:
+            if i < h <= j:
+                continue
+        elif h > i or h <= j:
+            continue
+        M[hoff + 2 * i] = k
+        M[hoff + 2 * i + 1] = M[hoff + 2 * j + 1]
+        i = j
+    M[hoff + 2 * i] = 0
+
+
+@njit(cache=True, inline="always")
+def _lbase(M, b):
+    return M[H_LOFF] + b * M[H_LCAP] * LF
+
+
+@njit(cache=True)
+def _lsearch(M, b, price):
+    """First level row of side b whose key is >= price's key (key: price for bids, -price for asks)."""
+    base = _lbase(M, b)
+    n = M[H_NLV0 + b]
+    sgn = 1 if b == 0 else -1
+    key = sgn * price
+    if n > 0 and sgn * M[base + (n - 1) * LF] < key:   # beyond the touch: a new best level
+        return n
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sgn * M[base + mid * LF] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _lremove(M, b, li):
+    base = _lbase(M, b)
+    n = M[H_NLV0 + b]
+    for r in range(base + li * LF, base + (n - 1) * LF):
+        M[r] = M[r + LF]
+    M[H_NLV0 + b] = n - 1
+
+
+@njit(cache=True, inline="always")
+def _alloc(M):
+    slot = M[H_FREE]
+    if slot != -1:
+        M[H_FREE] = M[M[H_OOFF] + slot * OF + NEXT]
+    else:
+        slot = M[H_USED]
+        M[H_USED] = slot + 1
+    return slot
+
+
+@njit(cache=True, inline="always")
+def _owner_unlink(M, o):
+    ooff = M[H_OOFF]
+    w = M[H_WOFF] + M[o + OSLOT] * WF
+    nx = M[o + ONEXT]
+    pv = M[o + OPREV]
+    if pv == -1:
+        M[w + WHEAD] = nx
+    else:
+        M[ooff + pv * OF + ONEXT] = nx
+    if nx == -1:
+        M[w + WTAIL] = pv
+    else:
+        M[ooff + nx * OF + OPREV] = pv
+    M[w + WCNT] -= 1
+
+
+@njit(cache=True, inline="always")
+def _free(M, slot, bucket):
+    """Release an order's slot (already unlinked from its level and owner) and its id's bucket."""
+    o = M[H_OOFF] + slot * OF
+    _hdelete(M, bucket)
+    M[o + ID] = 0
+    M[o + NEXT] = M[H_FREE]
+    M[H_FREE] = slot
+    M[H_NORD] -= 1
+
+
+@njit(cache=True, inline="always")
+def _room(M, b):
+    return M[H_NORD] < M[H_OCAP] and M[H_NLV0 + b] < M[H_LCAP]
+
+
+@njit(cache=True)
+def _rest(M, b, side, price, lots, owner, oslot):
+    """Queue an order that does not cross at the back of its level (room checked by the caller); its id."""
+    ooff = M[H_OOFF]
+    slot = _alloc(M)
+    oid = M[H_NEXTID]
+    M[H_NEXTID] = oid + 1
+    M[H_NORD] += 1
+    o = ooff + slot * OF
+    M[o + ID] = oid
+    M[o + SIDE] = side
+    M[o + PRICE] = price
+    M[o + LOTS] = lots
+    M[o + OWNER] = owner
+    M[o + OSLOT] = oslot
+    M[o + NEXT] = -1
+    M[o + ONEXT] = -1
+    _hinsert(M, oid, slot)
+    # its level
+    base = _lbase(M, b)
+    n = M[H_NLV0 + b]
+    li = _lsearch(M, b, price)
+    if li < n and M[base + li * LF + LP] == price:
+        r = base + li * LF
+        tail = M[r + LTAIL]
+        M[ooff + tail * OF + NEXT] = slot
+        M[o + PREV] = tail
+        M[r + LTAIL] = slot
+        M[r + LL] += lots
+    else:
+        for k in range(base + n * LF + LF - 1, base + li * LF + LF - 1, -1):   # shift rows li.. up one
+            M[k] = M[k - LF]
+        r = base + li * LF
+        M[r + LP] = price
+        M[r + LL] = lots
+        M[r + LHEAD] = slot
+        M[r + LTAIL] = slot
+        M[o + PREV] = -1
+        M[H_NLV0 + b] = n + 1
+    # its owner's list (ids ascend along it: an order joins at the back)
+    w = M[H_WOFF] + oslot * WF
+    tail = M[w + WTAIL]
+    if tail == -1:
+        M[w + WHEAD] = slot
+    else:
+        M[ooff + tail * OF + ONEXT] = slot
+    M[o + OPREV] = tail
+    M[w + WTAIL] = slot
+    M[w + WCNT] += 1
+    return oid
+
+
+@njit(cache=True)
+def _match(M, side, lots, has_limit, limit, owner):
+    """Walk the opposite side from its best level: fills to the out rows' front, self-trade cancels to their
+    back; (n fills, n self-cancels, filled lots)."""
+    ooff = M[H_OOFF]
+    foff = M[H_FOFF]
+    ocap = M[H_OCAP]
+    b = 1 if side == BUY else 0
+    base = _lbase(M, b)
+    n = M[H_NLV0 + b]
+    nf = 0
+    ns = 0
+    left = lots
+    first = 0
+    last = 0
+    while left > 0 and n > 0:
+        r = base + (n - 1) * LF
+        p = M[r + LP]
+        if has_limit:
+            if side == BUY:
+                if p > limit:
+                    break
+            elif p < limit:
+                break
+        level_left = M[r + LL]
+        slot = M[r + LHEAD]
+        while left > 0 and slot != -1:
+            o = ooff + slot * OF
+            nxt = M[o + NEXT]
+            avail = M[o + LOTS]
+            maker = M[o + OWNER]
+            oid = M[o + ID]
+            if maker == owner:   # self-trade prevention: the resting order is cancelled
+                q = foff + (ocap - 1 - ns) * 4
+                M[q] = oid
+                M[q + 1] = M[o + SIDE]
+                M[q + 2] = p
+                M[q + 3] = avail
+                ns += 1
+                level_left -= avail
+                _owner_unlink(M, o)
+                _free(M, slot, _hfind(M, oid))
+                slot = nxt
+                continue
+            if avail <= left:
+                take = avail
+                _owner_unlink(M, o)
+                _free(M, slot, _hfind(M, oid))
+                slot = nxt
+            else:
+                M[o + LOTS] = avail - left
+                take = left
+            left -= take
+            level_left -= take
+            q = foff + nf * 4
+            M[q] = oid
+            M[q + 1] = maker
+            M[q + 2] = p
+            M[q + 3] = take
+            if nf == 0:
+                first = p
+            nf += 1
+            last = p
+        M[r + LHEAD] = slot
+        if slot == -1:
+            M[r + LTAIL] = -1
+        else:
+            M[ooff + slot * OF + PREV] = -1
+        if level_left > 0:
+            M[r + LL] = level_left
+        else:
+            n -= 1
+    M[H_NLV0 + b] = n
+    if nf > 0:
+        M[H_LAST] = last
+        M[H_HASLAST] = 1
+        if side == BUY:
+            lo, hi = first, last
+        else:
+            lo, hi = last, first
+        if M[H_HASBAR] == 0:
+            M[H_HASBAR] = 1
+            M[H_BO] = first
+            M[H_BH] = hi
+            M[H_BL] = lo
+        else:
+            if hi > M[H_BH]:
+                M[H_BH] = hi
+            if lo < M[H_BL]:
+                M[H_BL] = lo
+    M[H_TRADED] += lots - left
+    return nf, ns, lots - left
+
+
+@njit(cache=True, inline="always")
+def _crosses(M, side, price):
+    """Would a limit order at `price` trade against the opposite side's best level?"""
+    if side == BUY:
+        n = M[H_NLV1]
+        return n > 0 and price >= M[_lbase(M, 1) + (n - 1) * LF]
+    n = M[H_NLV0]
+    return n > 0 and price <= M[_lbase(M, 0) + (n - 1) * LF]
+
+
+# ---------------------------------------------------------------------------------------------- kernels
+@njit(types.UniTuple(_I, 3)(_M, _I, _I, _I, _I, _I, types.boolean), **_jit)
+def k_post(M, side, price, lots, owner, oslot, post_only):
+    """(order id or 0, n fills or -1 when the order did not cross, n self-cancels); (NEED_GROW, 0, 0) when
+    the book needs more room first."""
+    b = 0 if side == BUY else 1
+    if not _room(M, b):
+        return NEED_GROW, 0, 0
+    nf = -1
+    ns = 0
+    if _crosses(M, side, price):
+        if post_only:
+            return 0, -1, 0
+        nf, ns, filled = _match(M, side, lots, True, price, owner)
+        lots -= filled
+    if lots <= 0:
+        return 0, nf, ns
+    return _rest(M, b, side, price, lots, owner, oslot), nf, ns
+
+
+@njit(types.UniTuple(_I, 2)(_M, _I, _I, types.boolean, _I, _I), **_jit)
+def k_take(M, side, lots, has_limit, limit, owner):
+    nf, ns, _ = _match(M, side, lots, has_limit, limit, owner)
+    return nf, ns
+
+
+@njit(_I(_M, _I, _I, _M, _I, _M), **_jit)
+def k_post_passive(M, owner, oslot, orders, start, out):
+    """Post-only orders (side, price, lots rows of `orders`) from row `start`: ids (0: refused) into `out`.
+    Returns the row it stopped at: len when done, earlier at an order with lots <= 0 (the caller raises) or
+    when the book needs room."""
+    n = orders.shape[0] // 3
+    for i in range(start, n):
+        side = orders[3 * i]
+        price = orders[3 * i + 1]
+        lots = orders[3 * i + 2]
+        if lots <= 0:
+            return i
+        b = 0 if side == BUY else 1
+        if _crosses(M, side, price):
+            out[i] = 0
+            continue
+        if not _room(M, b):
+            return i
+        out[i] = _rest(M, b, side, price, lots, owner, oslot)
+    return n
+
+
+@njit(_I(_M, _I), **_jit)
+def k_cancel(M, oid):
+    """Cancel a resting order; the lots removed (0 if it was not resting)."""
+    if oid <= 0:
+        return 0
+    bucket = _hfind(M, oid)
+    if bucket < 0:
+        return 0
+    ooff = M[H_OOFF]
+    slot = M[M[H_HOFF] + 2 * bucket + 1]
+    o = ooff + slot * OF
+    price = M[o + PRICE]
+    lots = M[o + LOTS]
+    b = 0 if M[o + SIDE] == BUY else 1
+    base = _lbase(M, b)
+    n = M[H_NLV0 + b]
+    if M[base + (n - 1) * LF + LP] == price:
+        li = n - 1
+    else:
+        li = _lsearch(M, b, price)
+    r = base + li * LF
+    nx = M[o + NEXT]
+    pv = M[o + PREV]
+    if pv == -1:
+        M[r + LHEAD] = nx
+    else:
+        M[ooff + pv * OF + NEXT] = nx
+    if nx == -1:
+        M[r + LTAIL] = pv
+    else:
+        M[ooff + nx * OF + PREV] = pv
+    left = M[r + LL] - lots
+    if left > 0:
+        M[r + LL] = left
+    else:
+        _lremove(M, b, li)
+    _owner_unlink(M, o)
+    _free(M, slot, bucket)
+    return lots
+
+
+@njit(_I(_M, _I), **_jit)
+def k_cancel_all_of(M, oslot):
+    """Cancel every order of owner row `oslot` in ascending id order; (side, price, lots) rows to the out
+    rows; their number."""
+    ooff = M[H_OOFF]
+    foff = M[H_FOFF]
+    w = M[H_WOFF] + oslot * WF
+    k = 0
+    slot = M[w + WHEAD]
+    while slot != -1:
+        o = ooff + slot * OF
+        nxt = M[o + ONEXT]
+        q = foff + 3 * k
+        M[q] = M[o + SIDE]
+        M[q + 1] = M[o + PRICE]
+        M[q + 2] = M[o + LOTS]
+        k += 1
+        k_cancel(M, M[o + ID])
+        slot = nxt
+    return k
+
+
+@njit(types.UniTuple(_I, 2)(_M, _I, _I, types.boolean, _I, _I, _I), **_jit)
+def k_simulate_take(M, side, lots, has_limit, limit, owner, oslot):
+    """(filled lots, cost in lots x ticks) of a taking order, the book unchanged; the owner's own resting
+    orders do not count (self-trade prevention would cancel them)."""
+    ooff = M[H_OOFF]
+    b = 1 if side == BUY else 0
+    base = _lbase(M, b)
+    own = oslot >= 0 and M[M[H_WOFF] + oslot * WF + WCNT] > 0
+    left = lots
+    cost = 0
+    for li in range(M[H_NLV0 + b] - 1, -1, -1):
+        r = base + li * LF
+        p = M[r + LP]
+        if has_limit:
+            if side == BUY:
+                if p > limit:
+                    break
+            elif p < limit:
+                break
+        avail = M[r + LL]
+        if own:
+            slot = M[r + LHEAD]
+            while slot != -1:
+                o = ooff + slot * OF
+                if M[o + OWNER] == owner:
+                    avail -= M[o + LOTS]
+                slot = M[o + NEXT]
+        take = avail if avail < left else left
+        if take > 0:
+            cost += take * p
+            left -= take
+        if left == 0:
+            break
+    return lots - left, cost
+
+
+@njit(types.UniTuple(_I, 5)(_M, _I), **_jit)
+def k_order(M, oid):
+    """(1, side, price, lots, owner) of a resting order, or (0, 0, 0, 0, 0)."""
+    if oid <= 0:
+        return 0, 0, 0, 0, 0
+    bucket = _hfind(M, oid)
+    if bucket < 0:
+        return 0, 0, 0, 0, 0
+    o = M[H_OOFF] + M[M[H_HOFF] + 2 * bucket + 1] * OF
+    return 1, M[o + SIDE], M[o + PRICE], M[o + LOTS], M[o + OWNER]
+
+
+@njit(_I(_M, _I), **_jit)
+def k_orders_of(M, oslot):
+    """Ids of owner row `oslot`'s orders, ascending, to the out rows; their number."""
+    ooff = M[H_OOFF]
+    foff = M[H_FOFF]
+    k = 0
+    slot = M[M[H_WOFF] + oslot * WF + WHEAD]
+    while slot != -1:
+        M[foff + k] = M[ooff + slot * OF + ID]
+        k += 1
+        slot = M[ooff + slot * OF + ONEXT]
+    return k
+
+
+@njit(_I(_M, _I, types.float64), **_jit)
+def k_depth(M, b, bound):
+    """Sum of price x lots over side b's levels at or better than `bound` (bids >= it, asks <= it)."""
+    base = _lbase(M, b)
+    total = 0
+    for li in range(M[H_NLV0 + b]):
+        r = base + li * LF
+        p = M[r + LP]
+        if (p >= bound) if b == 0 else (p <= bound):
+            total += p * M[r + LL]
+    return total
+
+
+@njit(types.void(_M, _M), **_jit)
+def k_regrow(A, B):
+    """Copy book A into the larger, freshly laid out buffer B (its header's capacities and offsets set)."""
+    for k in range(H_NLV0, HDR):
+        B[k] = A[k]
+    used = A[H_USED]
+    ao, bo = A[H_OOFF], B[H_OOFF]
+    for k in range(used * OF):
+        B[bo + k] = A[ao + k]
+    for b in range(2):
+        a0, b0 = _lbase(A, b), _lbase(B, b)
+        for k in range(A[H_NLV0 + b] * LF):
+            B[b0 + k] = A[a0 + k]
+    aw, bw = A[H_WOFF], B[H_WOFF]
+    for k in range(A[H_WCAP] * WF):
+        B[bw + k] = A[aw + k]
+    for slot in range(used):
+        oid = B[bo + slot * OF + ID]
+        if oid != 0:
+            _hinsert(B, oid, slot)
+
+
+def _entry(kernel):
+    """The compiled overload's entry point (no argument typing per call), or the dispatcher if numba hides it."""
+    try:
+        return kernel.overloads[kernel.signatures[0]].entry_point
+    except Exception:   # pragma: no cover - numba internals changed
+        return kernel
+
+
+_post = _entry(k_post)
+_take = _entry(k_take)
+_post_passive = _entry(k_post_passive)
+_cancel = _entry(k_cancel)
+_cancel_all_of = _entry(k_cancel_all_of)
+_simulate_take = _entry(k_simulate_take)
+_order = _entry(k_order)
+_orders_of = _entry(k_orders_of)
+_depth = _entry(k_depth)
+_regrow = _entry(k_regrow)
+
+
+def _layout(ocap: int, lcap: int, wcap: int) -> np.ndarray:
+    hcap = 2 * ocap
+    M = np.zeros(HDR + ocap * OF + 2 * lcap * LF + wcap * WF + 2 * hcap + 4 * ocap, np.int64)
+    off = HDR
+    M[H_OCAP], M[H_LCAP], M[H_WCAP], M[H_HCAP] = ocap, lcap, wcap, hcap
+    M[H_OOFF] = off
+    off += ocap * OF
+    M[H_LOFF] = off
+    off += 2 * lcap * LF
+    M[H_WOFF] = off
+    M[off:off + wcap * WF].reshape(wcap, WF)[:, :2] = -1   # empty owner lists
+    off += wcap * WF
+    M[H_HOFF] = off
+    off += 2 * hcap
+    M[H_FOFF] = off
+    M[H_NEXTID] = 1
+    M[H_FREE] = -1
+    return M
+
+
+class OrderBookNB:
+    """`OrderBook` (venues/orderbook.py) on numpy state and numba kernels: same API, same results.
+
+    Prices and sizes must be Python or numpy ints (the kernels take int64)."""
+
+    def __init__(self, tick_size: float, lot_size: float, name: str = "", capacity: int = 1024):
+        if not tick_size > 0 or not lot_size > 0:
+            raise ValueError(f"order book {name!r}: tick_size and lot_size must be > 0")
+        self.name = name
+        self.tick_size = float(tick_size)
+        self.lot_size = float(lot_size)
+        ocap = 1 << max(4, int(capacity - 1).bit_length())
+        self._M = _layout(ocap, 256, 64)
+        self._foff = int(self._M[H_FOFF])
+        self._ocap = ocap
+        self._oslot: dict[int, int] = {}   # owner id -> its row in the owners section
+
+    # ------------------------------------------------------------------ room
+    def _grow(self, owners: bool = False) -> None:
+        M = self._M
+        ocap, lcap, wcap = int(M[H_OCAP]), int(M[H_LCAP]), int(M[H_WCAP])
+        if M[H_NORD] >= ocap:
+            ocap *= 2
+        if max(M[H_NLV0], M[H_NLV1]) >= lcap:
+            lcap *= 2
+        if owners:
+            wcap *= 2
+        B = _layout(ocap, lcap, wcap)
+        _regrow(M, B)
+        self._M = B
+        self._foff = int(B[H_FOFF])
+        self._ocap = ocap
+
+    def _owner_slot(self, owner: int) -> int:
+        slot = self._oslot.get(owner)
+        if slot is None:
+            slot = len(self._oslot)
+            if slot >= self._M[H_WCAP]:
+                self._grow(owners=True)
+            self._oslot[owner] = slot
+        return slot
+
+    # ------------------------------------------------------------------ conversions (OrderBook's own)
+    to_ticks = OrderBook.to_ticks
+    to_price = OrderBook.to_price
+    mid_ticks = OrderBook.mid_ticks
+    mid = OrderBook.mid
+    last_trade = OrderBook.last_trade
+
+    def new_bar(self) -> None:
+        """Start a new bar of trade prices (the close is the last trade)."""
+        self._M[H_HASBAR] = 0
+
+    # ------------------------------------------------------------------ book state as attributes
+    @property
+    def last_trade_ticks(self) -> int | None:
+        M = self._M
+        return M.item(H_LAST) if M.item(H_HASLAST) else None
+
+    @property
+    def traded_lots(self) -> int:
+        return self._M.item(H_TRADED)
+
+    @property
+    def bar_open(self) -> int | None:
+        M = self._M
+        return M.item(H_BO) if M.item(H_HASBAR) else None
+
+    @property
+    def bar_high(self) -> int | None:
+        M = self._M
+        return M.item(H_BH) if M.item(H_HASBAR) else None
+
+    @property
+    def bar_low(self) -> int | None:
+        M = self._M
+        return M.item(H_BL) if M.item(H_HASBAR) else None
+
+    # ------------------------------------------------------------------ queries
+    def best_bid(self) -> int | None:
+        M = self._M
+        n = M.item(H_NLV0)
+        return M.item(M.item(H_LOFF) + (n - 1) * LF) if n else None
+
+    def best_ask(self) -> int | None:
+        M = self._M
+        n = M.item(H_NLV1)
+        return M.item(M.item(H_LOFF) + (M.item(H_LCAP) + n - 1) * LF) if n else None
+
+    def _levels(self, b: int) -> np.ndarray:
+        """Side b's levels (price, lots, head, tail rows), best LAST."""
+        M = self._M
+        base = int(M[H_LOFF]) + b * int(M[H_LCAP]) * LF
+        return M[base:base + int(M[H_NLV0 + b]) * LF].reshape(-1, LF)
+
+    def depth_usd(self, bps: float, side: int | None = None, ref_ticks: float | None = None) -> float:
+        """Resting notional (USD) within `bps` of the mid (or of `ref_ticks`), one side or both."""
+        ref = self.mid_ticks() if ref_ticks is None else ref_ticks
+        if ref is None:
+            return 0.0
+        band = ref * bps * 1e-4
+        total = 0
+        if side in (None, BUY):
+            total += _depth(self._M, 0, ref - band)
+        if side in (None, SELL):
+            total += _depth(self._M, 1, ref + band)
+        return total * self.tick_size * self.lot_size
+
+    def total_lots(self, side: int) -> int:
+        return int(self._levels(0 if side == BUY else 1)[:, LL].sum())
+
+    def n_orders(self) -> int:
+        return self._M.item(H_NORD)
+
+    def snapshot(self, levels: int = 10) -> dict:
+        """Top `levels` price levels per side as (price_ticks, lots), best first."""
+        out = {}
+        for key, b in (("bids", 0), ("asks", 1)):
+            lv = self._levels(b)[::-1]
+            if levels >= 0:
+                lv = lv[:levels]
+                out[key] = list(zip(lv[:, LP].tolist(), lv[:, LL].tolist()))
+            else:
+                out[key] = list(zip(lv[:, LP].tolist(), lv[:, LL].tolist()))[:levels]
+        out["last_trade_ticks"] = self.last_trade_ticks
+        return out
+
+    def order(self, order_id: int) -> tuple[int, int, int, int] | None:
+        """(side, price_ticks, lots_remaining, owner) of a resting order, or None."""
+        try:
+            found, side, price, lots, owner = _order(self._M, order_id)
+        except (TypeError, OverflowError):
+            return None
+        return (side, price, lots, owner) if found else None
+
+    def has_orders(self, owner: int) -> bool:
+        slot = self._oslot.get(owner)
+        return slot is not None and self._M.item(self._M.item(H_WOFF) + slot * WF + WCNT) > 0
+
+    def orders_of(self, owner: int) -> list[int]:
+        slot = self._oslot.get(owner)
+        if slot is None:
+            return []
+        k = _orders_of(self._M, slot)
+        return self._M[self._foff:self._foff + k].tolist()
+
+    def simulate_take(self, side: int, lots: int, limit_ticks: int | None = None,
+                      owner: int = -1) -> tuple[int, float]:
+        """What a taking order would fill, without changing the book: (filled lots, vwap in ticks)."""
+        slot = self._oslot.get(owner, -1)
+        if limit_ticks is None:
+            filled, cost = _simulate_take(self._M, side, lots, False, 0, owner, slot)
+        else:
+            filled, cost = _simulate_take(self._M, side, lots, True, limit_ticks, owner, slot)
+        return filled, (cost / filled if filled else float("nan"))
+
+    # ------------------------------------------------------------------ mutation
+    def _fills(self, lots: int, nf: int, ns: int) -> Fills:
+        M, foff = self._M, self._foff
+        if nf:
+            flat = M[foff:foff + 4 * nf].tolist()
+            fills = Fills(flat[0::4], flat[1::4], flat[2::4], flat[3::4], lots)
+        else:
+            fills = Fills(requested_lots=lots)
+        if ns:
+            end = foff + 4 * self._ocap
+            flat = M[end - 4 * ns:end].tolist()
+            fills.self_cancelled = [tuple(flat[i:i + 4]) for i in range(4 * ns - 4, -1, -4)]
+        return fills
+
+    def post(self, side: int, price_ticks: int, lots: int, owner: int,
+             post_only: bool = False) -> tuple[int | None, Fills]:
+        """A limit order: the part that crosses trades at once (as taker), the rest rests.
+
+        Returns (order id of the resting rest or None, fills). With post_only an order that would
+        cross is refused whole (None, no fills).
+        """
+        if lots <= 0:
+            raise ValueError("lots must be positive")
+        slot = self._oslot.get(owner)
+        if slot is None:
+            slot = self._owner_slot(owner)
+        oid, nf, ns = _post(self._M, side, price_ticks, lots, owner, slot, post_only)
+        while oid == NEED_GROW:
+            self._grow()
+            oid, nf, ns = _post(self._M, side, price_ticks, lots, owner, slot, post_only)
+        if nf < 0:
+            return (oid or None), NO_FILLS
+        return (oid or None), self._fills(lots, nf, ns)
+
+    def post_passive(self, owner: int, orders: list[tuple[int, int, int]]) -> list[int | None]:
+        """Post-only limit orders [(side, price_ticks, lots), ...] of one owner, in turn: the same book, ids and
+        results as that many `post(..., post_only=True)` calls (an order that would cross is refused: None),
+        in one kernel call."""
+        if not isinstance(orders, (list, tuple)):
+            orders = list(orders)
+        n = len(orders)
+        if n == 0:
+            return []
+        flat = np.array(orders, dtype=np.int64).reshape(-1)
+        if flat.shape[0] != 3 * n:
+            raise ValueError("orders must be (side, price_ticks, lots) triples")
+        out = np.zeros(n, np.int64)
+        slot = self._owner_slot(owner)
+        i = _post_passive(self._M, owner, slot, flat, 0, out)
+        while i < n:
+            if flat[3 * i + 2] <= 0:
+                raise ValueError("lots must be positive")
+            self._grow()
+            i = _post_passive(self._M, owner, slot, flat, i, out)
+        return [x or None for x in out.tolist()]
+
+    def take(self, side: int, lots: int, limit_ticks: int | None = None, owner: int = -1) -> Fills:
+        """A market order (no limit) or an IOC order with a limit: walks the levels, never rests."""
+        if lots <= 0:
+            raise ValueError("lots must be positive")
+        if limit_ticks is None:
+            nf, ns = _take(self._M, side, lots, False, 0, owner)
+        else:
+            nf, ns = _take(self._M, side, lots, True, limit_ticks, owner)
+        return self._fills(lots, nf, ns)
+
+    def cancel(self, order_id: int) -> int:
+        """Cancel a resting order; returns the lots removed (0 if it was not resting)."""
+        try:
+            return _cancel(self._M, order_id)
+        except (TypeError, OverflowError):   # not an int id: never one of ours
+            return 0
+
+    def cancel_all_of(self, owner: int) -> list[tuple[int, int, int]]:
+        """Cancel every resting order of `owner`, in ascending id order (as `cancel` called on each of
+        `orders_of(owner)`); returns their (side, price_ticks, lots), in that order."""
+        slot = self._oslot.get(owner)
+        if slot is None:
+            return []
+        k = _cancel_all_of(self._M, slot)
+        if k == 0:
+            return []
+        flat = self._M[self._foff:self._foff + 3 * k].tolist()
+        return [tuple(flat[i:i + 3]) for i in range(0, 3 * k, 3)]
+
+    def cancel_owner(self, owner: int, side: int | None = None) -> int:
+        """Cancel every resting order of `owner` (one side or both); returns the lots removed."""
+        total = 0
+        for oid in self.orders_of(owner):
+            if side is None or self.order(oid)[0] == side:
+                total += self.cancel(oid)
+        return total
