@@ -34,8 +34,17 @@ def same(x, y) -> bool:
     return x == y and type(x) is type(y)
 
 
+def take_many_in_turn(book, sides, lots, limits=None, owners=None):
+    """What OrderBookNB.take_many must equal: one take after another."""
+    return [book.take(s, q, None if limits is None else limits[i],
+                      -1 if owners is None else owners if isinstance(owners, int) else owners[i])
+            for i, (s, q) in enumerate(zip(sides, lots))]
+
+
 def call(book, name, args, kwargs):
     try:
+        if name == "take_many" and isinstance(book, OrderBook):
+            return "ok", take_many_in_turn(book, *args, **kwargs)
         return "ok", getattr(book, name)(*args, **kwargs)
     except ValueError as e:
         return "ValueError", str(e)
@@ -75,6 +84,20 @@ class Stream:
             if r.random() < 0.5:
                 kw["owner"] = self.owner()
             return "take", (side, lots), kw
+        if u < 0.58:
+            k = r.randint(0, 12)
+            sides = [r.choice((BUY, SELL)) for _ in range(k)]
+            lots = [r.randint(1, 80) if r.random() > 0.01 else 0 for _ in range(k)]
+            kw = {}
+            if r.random() < 0.5:
+                kw["limits"] = [None if r.random() < 0.3 else
+                                self.mid + (1 if sd == BUY else -1) * r.randint(-5, 3 * self.spread) for sd in sides]
+            v = r.random()
+            if v < 0.3:
+                kw["owners"] = self.owner()
+            elif v < 0.7:
+                kw["owners"] = [self.owner() for _ in range(k)]
+            return "take_many", (sides, lots), kw
         if u < 0.72:
             if self.ids and r.random() < 0.9:
                 oid = r.choice(self.ids)
@@ -141,6 +164,8 @@ def test_numba_book_equals_python_book(seed, n_owners, spread, drift, big, n_ops
         name, args, kw = s.op()
         a, b = call(py, name, args, kw), call(nb, name, args, kw)
         assert same(a, b), (k, name, args, kw, a, b)
+        if name == "take_many" and a[0] == "ok":
+            assert [f is NO_FILLS for f in a[1]] == [f is NO_FILLS for f in b[1]]
         if name in ("post", "take") and a[0] == "ok":
             fa = a[1][1] if name == "post" else a[1]
             fb = b[1][1] if name == "post" else b[1]
@@ -152,6 +177,7 @@ def test_numba_book_equals_python_book(seed, n_owners, spread, drift, big, n_ops
             assert full_state(py, py._next_id, owners) == full_state(nb, py._next_id, owners), k
     # the stream exercised what it is meant to
     assert counts["post"] > n_ops // 3 and counts["take"] > n_ops // 20 and counts["post_passive"] > 50
+    assert counts["take_many"] > 50
     assert nb._M[0] >= 64 or cap >= 1024
 
 
@@ -199,3 +225,18 @@ def test_long_lived_orders_survive_id_churn():
     assert state(py) == state(nb)
     assert [py.cancel(i) for i in range(1, 13, 2)] == [nb.cancel(i) for i in range(1, 13, 2)]
     assert full_state(py, py._next_id, range(8)) == full_state(nb, py._next_id, range(8))
+
+
+def test_take_many_across_out_area_refills():
+    """More fills than the out area holds at once: take_many runs in several kernel calls, equal to takes."""
+    py, nb = OrderBook(1.0, 1.0), OrderBookNB(1.0, 1.0, capacity=16)
+    rnd = random.Random(9)
+    for _ in range(1000):
+        side = rnd.choice((BUY, SELL))
+        args = (side, 1000 + (-1 if side == BUY else 1) * rnd.randint(1, 50), rnd.randint(1, 30), rnd.randrange(5))
+        assert py.post(*args) == nb.post(*args)
+    sides = [rnd.choice((BUY, SELL)) for _ in range(400)]
+    lots = [rnd.randint(1, 3) for _ in range(400)]
+    owners = [rnd.randrange(5) for _ in range(400)]
+    assert take_many_in_turn(py, sides, lots, owners=owners) == nb.take_many(sides, lots, owners=owners)
+    assert state(py) == state(nb)
