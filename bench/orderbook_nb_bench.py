@@ -5,7 +5,9 @@ their ratio from one run. Both books get the same calls from the same driver loo
 Also, for the batched question:
 - `nb-loop`: the same driver loop compiled (bench-only kernel calling the book's own kernels): every event
   on the numba book with no Python call at all, the floor of any batching;
-- `take` vs `take_many`: 20,000 market orders against a deep book, one call each against chunks of k per call.
+- `take` vs `take_many`: 20,000 market orders against a deep book, one call each against chunks of k per call,
+  and `take_many_arrays` (the fills as arrays, no Fills objects) in chunks of k, k = 20,000 being one call;
+- requotes: a maker's cancel_all_of + post_passive of 40 rungs (the batched calls OrderBook already has).
 
 Run: nice -n 19 .venv/bin/python bench/orderbook_nb_bench.py
 """
@@ -107,21 +109,48 @@ def deep_book(cls, n=60_000, seed=3):
 
 def takes(seed=4, n=20_000):
     rng = np.random.default_rng(seed)
-    return rng.choice([BUY, SELL], n).tolist(), rng.integers(1, 60, n).tolist()
+    return rng.choice([BUY, SELL], n).tolist(), rng.integers(1, 20, n).tolist()
 
 
 def time_takes(cls, sides, lots, k):
     book = deep_book(cls)
+    check = 0
     t0 = time.perf_counter()
     if k == 0:
         take = book.take
-        out = [take(s, q) for s, q in zip(sides, lots)]
-    else:
-        out = []
+        for s, q in zip(sides, lots):
+            f = take(s, q)
+            check += f.filled_lots + len(f.maker_order)   # the caller reads its fills
+    elif k > 0:
         for i in range(0, len(sides), k):
-            out.extend(book.take_many(sides[i:i + k], lots[i:i + k]))
+            for f in book.take_many(sides[i:i + k], lots[i:i + k]):
+                check += f.filled_lots + len(f.maker_order)
+    else:   # fills as arrays, no Fills objects
+        for i in range(0, len(sides), -k):
+            counts, fills, _ = book.take_many_arrays(sides[i:i - k], lots[i:i - k])
+            check += int(fills[:, 3].sum()) + len(fills)
     dt = time.perf_counter() - t0
-    return dt / len(sides) * 1e6, out, book
+    return dt / len(sides) * 1e6, check, book
+
+
+def ladders(seed=5, n=2000, rungs=20):
+    rng = np.random.default_rng(seed)
+    mids = (100_000 + np.cumsum(rng.integers(-3, 4, n))).tolist()
+    gaps = rng.integers(1, 4, (n, rungs)).cumsum(axis=1).tolist()
+    sizes = rng.integers(1, 30, (n, 2 * rungs)).tolist()
+    return [[(BUY, m - 10 - g, q) for g, q in zip(gs, qs[:rungs])] + [(SELL, m + 10 + g, q) for g, q in zip(gs, qs[rungs:])]
+            for m, gs, qs in zip(mids, gaps, sizes)]
+
+
+def time_requotes(cls, lad):
+    """A maker's minute: cancel_all_of its ladder, post_passive the next (40 rungs), on a 60,000-order book."""
+    book = deep_book(cls)
+    t0 = time.perf_counter()
+    for rungs in lad:
+        book.cancel_all_of(1)
+        book.post_passive(1, rungs)
+    dt = time.perf_counter() - t0
+    return dt / len(lad) * 1e6, book
 
 
 def main() -> None:
@@ -156,19 +185,33 @@ def main() -> None:
     cases = [("py take", OrderBook, 0), ("nb take", OrderBookNB, 0)]
     if hasattr(OrderBookNB, "take_many"):
         cases += [(f"nb take_many k={k}", OrderBookNB, k) for k in (16, 256)]
+        cases += [(f"nb arrays k={k}", OrderBookNB, -k) for k in (16, 256, 20_000)]
     tres = {name: [] for name, _, _ in cases}
     outs = {}
     for _ in range(ROUNDS):
         for name, cls, k in cases:
-            us, out, book = time_takes(cls, sides, lots, k)
+            us, check, book = time_takes(cls, sides, lots, k)
             tres[name].append(us)
-            outs[name] = (out, book.snapshot(100_000))
+            outs[name] = (check, book.snapshot(100_000))
     first = next(iter(outs.values()))
     assert all(v == first for v in outs.values()), "takes disagree"
-    print("20,000 market orders (1-59 lots) on a 60,000-order book, us per order (median of "
+    print("20,000 market orders (1-19 lots) on a 60,000-order book, us per order (median of "
           f"{ROUNDS} interleaved):")
     for name, v in tres.items():
         print(f"  {name:18s} {statistics.median(v):.3f}   ({', '.join(f'{t:.2f}' for t in v)})")
+    lad = ladders()
+    rres = {"py": [], "nb": []}
+    snaps = {}
+    for _ in range(ROUNDS):
+        for name, cls in (("py", OrderBook), ("nb", OrderBookNB)):
+            us, book = time_requotes(cls, lad)
+            rres[name].append(us)
+            snaps[name] = book.snapshot(100_000)
+    assert snaps["py"] == snaps["nb"]
+    print("2,000 requotes (cancel_all_of + post_passive of 40 rungs) on a 60,000-order book, us per requote:")
+    for name, v in rres.items():
+        print(f"  {name:18s} {statistics.median(v):.2f}   ({', '.join(f'{t:.1f}' for t in v)})")
+    print(f"  ratio py/nb {statistics.median(rres['py']) / statistics.median(rres['nb']):.2f}")
     print(f"machine speed reference: sum(range(10)) takes {ref_ns:.0f} ns (this VM: about 210 fast, 390 slow)")
 
 

@@ -240,3 +240,19 @@ def test_take_many_across_out_area_refills():
     owners = [rnd.randrange(5) for _ in range(400)]
     assert take_many_in_turn(py, sides, lots, owners=owners) == nb.take_many(sides, lots, owners=owners)
     assert state(py) == state(nb)
+    nb2 = OrderBookNB(1.0, 1.0, capacity=16)   # the same takes again, as arrays
+    rnd = random.Random(9)
+    for _ in range(1000):
+        side = rnd.choice((BUY, SELL))
+        nb2.post(side, 1000 + (-1 if side == BUY else 1) * rnd.randint(1, 50), rnd.randint(1, 30), rnd.randrange(5))
+    counts, fills, selfc = nb2.take_many_arrays(sides, lots, owners=owners)
+    py2 = OrderBook(1.0, 1.0)
+    rnd = random.Random(9)
+    for _ in range(1000):
+        side = rnd.choice((BUY, SELL))
+        py2.post(side, 1000 + (-1 if side == BUY else 1) * rnd.randint(1, 50), rnd.randint(1, 30), rnd.randrange(5))
+    ref = take_many_in_turn(py2, sides, lots, owners=owners)
+    assert counts.tolist() == [[len(f.lots), len(f.self_cancelled)] for f in ref]
+    assert fills.tolist() == [list(r) for f in ref for r in zip(f.maker_order, f.maker_owner, f.price_ticks, f.lots)]
+    assert selfc.tolist() == [list(r) for f in ref for r in f.self_cancelled]
+    assert state(py2) == state(nb2) and len(counts) == 400 and len(selfc) > 0

@@ -28,6 +28,8 @@ section that is full and calls again.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 from numba import njit, types
 
@@ -778,8 +780,8 @@ class OrderBookNB:
             fills = Fills(requested_lots=lots)
         if ns:
             end = foff + 4 * self._ocap
-            flat = M[end - 4 * ns:end].tolist()
-            fills.self_cancelled = [tuple(flat[i:i + 4]) for i in range(4 * ns - 4, -1, -4)]
+            flat = M[end - 4 * ns:end].tolist()[::-1]   # rows run backwards from the end: reversed, fields too
+            fills.self_cancelled = list(zip(flat[3::4], flat[2::4], flat[1::4], flat[0::4]))
         return fills
 
     def post(self, side: int, price_ticks: int, lots: int, owner: int,
@@ -813,7 +815,7 @@ class OrderBookNB:
         n = len(orders)
         if n == 0:
             return []
-        flat = np.array(orders, dtype=np.int64).reshape(-1)
+        flat = np.fromiter(chain.from_iterable(orders), np.int64)
         if flat.shape[0] != 3 * n:
             raise ValueError("orders must be (side, price_ticks, lots) triples")
         out = np.zeros(n, np.int64)
@@ -842,9 +844,35 @@ class OrderBookNB:
         """Takes in turn, in one kernel call (or a few): the same fills and book as `take(sides[i], lots[i],
         limits[i], owners[i])` for each i. limits: None or a list with None for no limit; owners: None (-1),
         an int for all, or a list."""
+        out: list[Fills] = []
+        for ops, counts, done in self._take_chunks(sides, lots, limits, owners):
+            out.extend(self._fills_many(ops[:done, 1].tolist(), counts[:2 * done]))
+        return out
+
+    def take_many_arrays(self, sides, lots, limits=None, owners=None):
+        """take_many without Fills objects: (counts, fills, self_cancelled) as int64 arrays: counts (k, 2) the
+        number of fills and of self-trade cancels of each take, fills (sum, 4) rows (maker id, maker owner,
+        price, lots) and self_cancelled (sum, 4) rows (id, side, price, lots), both in matching order."""
+        cs, fs, ss = [], [], []
+        for _, counts, done in self._take_chunks(sides, lots, limits, owners):
+            c = counts[:2 * done].reshape(done, 2).copy()
+            nf, ns = int(c[:, 0].sum()), int(c[:, 1].sum())
+            foff = self._foff
+            cs.append(c)
+            fs.append(self._M[foff:foff + 4 * nf].reshape(nf, 4).copy())
+            end = foff + 4 * self._ocap
+            ss.append(self._M[end - 4 * ns:end].reshape(ns, 4)[::-1].copy())
+        if not cs:
+            z = np.zeros((0, 2), np.int64)
+            return z, np.zeros((0, 4), np.int64), np.zeros((0, 4), np.int64)
+        return np.concatenate(cs), np.concatenate(fs), np.concatenate(ss)
+
+    def _take_chunks(self, sides, lots, limits, owners):
+        """Run the takes in as few kernel calls as the out rows allow; yields (ops, counts, n run) per call
+        (the out rows hold that call's fills until the next)."""
         n = len(sides)
         if n == 0:
-            return []
+            return
         if len(lots) != n:
             raise ValueError("sides and lots differ in length")
         ops = np.zeros((n, 5), np.int64)
@@ -857,23 +885,18 @@ class OrderBookNB:
                     ops[i, 3] = lim
         ops[:, 4] = -1 if owners is None else owners
         bad = np.flatnonzero(ops[:, 1] <= 0)
-        if bad.size:   # as the calls in turn would: the takes before the first bad one happen, then the error
-            if bad[0]:
-                self.take_many(sides[:bad[0]], lots[:bad[0]], None if limits is None else limits[:bad[0]],
-                               owners if owners is None or isinstance(owners, int) else owners[:bad[0]])
-            raise ValueError("lots must be positive")
+        m = int(bad[0]) if bad.size else n   # as takes in turn: those before the first bad one run, then the error
         flat = ops.reshape(-1)
         counts = np.zeros(2 * n, np.int64)
-        out: list[Fills] = []
         start = 0
-        while start < n:
-            sub = flat[5 * start:]
-            done = _take_many(self._M, sub, counts[2 * start:])
+        while start < m:
+            done = _take_many(self._M, flat[5 * start:5 * m], counts[2 * start:])
             if done == 0:   # a fresh out area always holds one take
                 raise RuntimeError("take_many made no progress")
-            out.extend(self._fills_many(ops[start:start + done, 1].tolist(), counts[2 * start:2 * (start + done)]))
+            yield ops[start:], counts[2 * start:], done
             start += done
-        return out
+        if m < n:
+            raise ValueError("lots must be positive")
 
     def _fills_many(self, lots: list[int], counts: np.ndarray) -> list[Fills]:
         M, foff = self._M, self._foff
@@ -915,7 +938,7 @@ class OrderBookNB:
         if k == 0:
             return []
         flat = self._M[self._foff:self._foff + 3 * k].tolist()
-        return [tuple(flat[i:i + 3]) for i in range(0, 3 * k, 3)]
+        return list(zip(flat[0::3], flat[1::3], flat[2::3]))
 
     def cancel_owner(self, owner: int, side: int | None = None) -> int:
         """Cancel every resting order of `owner` (one side or both); returns the lots removed."""
