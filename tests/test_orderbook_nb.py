@@ -256,3 +256,31 @@ def test_take_many_across_out_area_refills():
     assert fills.tolist() == [list(r) for f in ref for r in zip(f.maker_order, f.maker_owner, f.price_ticks, f.lots)]
     assert selfc.tolist() == [list(r) for f in ref for r in f.self_cancelled]
     assert state(py2) == state(nb2) and len(counts) == 400 and len(selfc) > 0
+
+
+@pytest.mark.slow
+def test_golden_run_with_numba_books_is_bit_identical(monkeypatch):
+    """Every venue book an OrderBookNB: the recorded fixed-seed run (tests/golden) comes out bit for bit."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import venues.venue
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
+    from fingerprint import FILE, fingerprint
+
+    made = []
+
+    class Counted(OrderBookNB):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(venues.venue, "OrderBook", Counted)
+    want = json.loads(FILE.read_text())
+    got = fingerprint()
+    assert made and sum(b.traded_lots for b in made) > 0   # the run's books were these, and they traded
+    assert got["metrics"] == want["metrics"]
+    assert got["series"] == want["series"]
+    assert got["events"] == want["events"]
