@@ -125,6 +125,8 @@ class Stream:
             kw = {}
             if r.random() < 0.3:
                 kw["ref_ticks"] = self.mid + r.uniform(-50, 50)
+            if r.random() < 0.3:
+                return "depth_usd_pair", (r.choice((5, 100)), r.choice((100, 500, 3000))), {}
             return "depth_usd", (r.choice((5, 50, 300, 2000)),), {**kw, "side": r.choice((None, BUY, SELL))}
         if u < 0.95:
             return "new_bar", (), {}

@@ -722,6 +722,17 @@ class OrderBookNB:
             total += _depth(self._M, 1, ref + band)
         return total * self.tick_size * self.lot_size
 
+    def depth_usd_pair(self, narrow_bps: float, wide_bps: float) -> tuple[float, float]:
+        """(depth_usd(narrow_bps), depth_usd(wide_bps)), both sides around the mid (narrow_bps <= wide_bps)."""
+        ref = self.mid_ticks()
+        if ref is None:
+            return 0.0, 0.0
+        n_band, w_band = ref * narrow_bps * 1e-4, ref * wide_bps * 1e-4
+        M = self._M
+        narrow = _depth(M, 0, ref - n_band) + _depth(M, 1, ref + n_band)
+        wide = _depth(M, 0, ref - w_band) + _depth(M, 1, ref + w_band)
+        return narrow * self.tick_size * self.lot_size, wide * self.tick_size * self.lot_size
+
     def total_lots(self, side: int) -> int:
         return int(self._levels(0 if side == BUY else 1)[:, LL].sum())
 
