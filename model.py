@@ -16,7 +16,7 @@ import numpy as np
 
 from agenda import AgendaModel
 from agents.arbitrageur import Arbitrageur, ArbParams
-from agents.directional import DirectionalParams, DirectionalTrader, draw_leverage
+from agents.directional import DirectionalParams, DirectionalPopulation, DirectionalTrader, draw_leverage
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
 from agents.market_maker import MakerParams, MarketMaker
@@ -233,7 +233,10 @@ class CascadeModel(AgendaModel, mesa.Model):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
                                    float(leverage[k]), bool(momentum[k]), bool(synth[k]), bool(stops[k]))
             self.traders.append(tr)
-            self.schedule_event(tr.act, at=float(first[k]) + 0.5)
+        # they decide together once a minute, at its half (agents/directional.py)
+        self.directional = DirectionalPopulation(self, self.traders, first + 0.5)
+        if n:
+            self.schedule_event(self.directional.act, at=0.5)
         self.synth_holders = [tr for tr in self.traders if tr.synth]
         self._depeg_alarm = False
 

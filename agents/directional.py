@@ -64,7 +64,8 @@ def exit_prices(entry: float, side: int, p: DirectionalParams) -> tuple[float, f
 
 
 class DirectionalTrader(mesa.Agent):
-    """A small leveraged account on one venue and market; acts on its own schedule and on its stops."""
+    """A small leveraged account on one venue and market. Its entries are decided with the others' in one pass a
+    minute (DirectionalPopulation); it exits on its stops (CascadeModel._check_stops) and reacts to a depeg."""
 
     def __init__(self, model, index: int, venue_name: str, market: str, capital: float,
                  leverage: float, momentum: bool, synth_collateral: bool = False, uses_stops: bool = True):
@@ -89,29 +90,6 @@ class DirectionalTrader(mesa.Agent):
         """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
         that is, and a population of 100,000 is built without making 100,000 of them up front."""
         return stream(self.model.cfg.seed, "agent", "directional", self.index)
-
-    def act(self) -> None:
-        model, v, p = self.model, self.venue, self.model.cfg.directional
-        lots = v.position(self.account, self.k)
-        if lots != 0 and not self.uses_stops:
-            model.arm_exit(self.index)    # its horizon has come: close (re-tried every minute until closed)
-        elif lots == 0:
-            window = model.mid_history(self.venue_name, self.k, p.signal_minutes)
-            side = signal_side(window, self.momentum) or (BUY if self.own_rng.random() < 0.5 else SELL)
-            price = v.mark_price(self.k)
-            n = order_lots(min(self.capital, v.withdrawable(self.account)) * 0.9, self.leverage, price,
-                           v.lot_size(self.k))
-            if n > 0:
-                band = p.entry_band_pct
-                if band is None:
-                    r = v.submit_order(self.account, self.k, side, n)
-                else:
-                    limit = price * (1.0 + band / 100.0) if side == BUY else price * (1.0 - band / 100.0)
-                    r = v.submit_order(self.account, self.k, side, n, limit, kind="ioc")
-                if r.filled_lots and self.uses_stops:
-                    sl, tp = exit_prices(r.avg_price, side, p)
-                    model.set_stops(self.index, side, sl, tp)
-        model.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.mean_wait_minutes)))
 
     def on_depeg(self) -> None:
         """A depeg alert reached this holder (after its reaction delay): sell or redeem by `synth_exit`."""
@@ -152,3 +130,72 @@ class DirectionalTrader(mesa.Agent):
                 return False
             v.submit_order(self.account, self.k, side, abs(lots), limit, kind="ioc", reduce_only=True)
         return v.position(self.account, self.k) == 0
+
+
+class DirectionalPopulation:
+    """The directional traders deciding together: each has the minute of its next decision in an array; once a
+    minute (at its half) those due decide in one pass, in the order they fell due, and send their orders in
+    that order. A flat trader enters on its signal (a coin where there is none); a trader holding a position
+    without stops closes it (its horizon has come: the exit is armed, rule 13c); one with stops waits for
+    them. The next decision falls half a minute plus an exponential wait (mean_wait_minutes) later.
+
+    What a trader sees is the same for all traders of its venue and market as of the previous minute (the
+    mids' window, the mark), so the signals are computed once per (venue, market). The coins and the waits
+    come from the population's own streams (settled rule 10: spawned from the master seed by fixed keys)."""
+
+    def __init__(self, model, traders: list[DirectionalTrader], first: np.ndarray):
+        self.model = model
+        self.traders = traders
+        names = {n: u for u, n in enumerate(model.venue_names)}
+        self.venue = np.array([names[tr.venue_name] for tr in traders], dtype=np.int64)
+        self.market = np.array([tr.k for tr in traders], dtype=np.int64)
+        self.momentum = np.array([tr.momentum for tr in traders], dtype=bool)
+        self.uses_stops = np.array([tr.uses_stops for tr in traders], dtype=bool)
+        self.next_at = np.asarray(first, dtype=float).copy()
+        seed = model.cfg.seed
+        self._coins = stream(seed, "population", "directional", "coin")
+        self._waits = stream(seed, "population", "directional", "wait")
+
+    def act(self) -> None:
+        """The population's event, once a minute: the traders due by now decide and send their orders."""
+        model = self.model
+        now = model.time
+        due = np.flatnonzero(self.next_at <= now)
+        if due.size:
+            due = due[np.argsort(self.next_at[due], kind="stable")]
+            self.decide(due)
+            self.next_at[due] = now + 0.5 + self._waits.exponential(model.cfg.directional.mean_wait_minutes, due.size)
+        model.schedule_event(self.act, after=1.0)
+
+    def decide(self, due: np.ndarray) -> None:
+        """Traders `due` (indices, in the order they act) decide and send their orders."""
+        model, p = self.model, self.model.cfg.directional
+        coins = self._coins.random(due.size)
+        signal: dict[tuple[int, int], int] = {}   # (venue, market) -> the momentum side of its window
+        for j, i in enumerate(due.tolist()):
+            tr = self.traders[i]
+            v, k = tr.venue, tr.k
+            lots = v.position(tr.account, k)
+            if lots != 0:
+                if not tr.uses_stops:
+                    model.arm_exit(i)       # its horizon has come: close (re-tried every minute until closed)
+                continue
+            cell = (int(self.venue[i]), k)
+            if cell not in signal:
+                signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
+            side = signal[cell] if tr.momentum else -signal[cell]
+            if side == 0:
+                side = BUY if coins[j] < 0.5 else SELL
+            price = v.mark_price(k)
+            n = order_lots(min(tr.capital, v.withdrawable(tr.account)) * 0.9, tr.leverage, price, v.lot_size(k))
+            if n <= 0:
+                continue
+            band = p.entry_band_pct
+            if band is None:
+                r = v.submit_order(tr.account, k, side, n)
+            else:
+                limit = price * (1.0 + band / 100.0) if side == BUY else price * (1.0 - band / 100.0)
+                r = v.submit_order(tr.account, k, side, n, limit, kind="ioc")
+            if r.filled_lots and tr.uses_stops:
+                sl, tp = exit_prices(r.avg_price, side, p)
+                model.set_stops(i, side, sl, tp)

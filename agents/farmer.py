@@ -63,6 +63,10 @@ def transfer_needed(equity: float, maintenance: float, alert_ratio: float) -> fl
     return 2.0 * alert_ratio * maintenance - equity
 
 
+_STATE_CODE = {"idle": 0, "hedged": 1, "broken": 2, "closed": 3}
+_HEDGED, _BROKEN = _STATE_CODE["hedged"], _STATE_CODE["broken"]
+
+
 class Farmer(mesa.Agent):
     """A delta-neutral farmer with an account on each of two venues."""
 
@@ -76,7 +80,9 @@ class Farmer(mesa.Agent):
         self.long_venue: str | None = None
         self.short_venue: str | None = None
         self.market = "BTC"
-        self.state = "idle"                   # idle, hedged, broken, closed
+        # its state's code is kept in the model's FarmWatch array too (read there once a minute for all)
+        self._codes = getattr(getattr(model, "farm_watch", None), "codes", None)
+        self.state = "idle"
         self.broken_at: int | None = None
         self.check_now = False
 
@@ -85,6 +91,17 @@ class Farmer(mesa.Agent):
         """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
         that is, and a population of 100,000 is built without making 100,000 of them up front."""
         return stream(self.model.cfg.seed, "agent", "farmer", self.index)
+
+    @property
+    def state(self) -> str:
+        """idle, hedged, broken or closed."""
+        return self._state
+
+    @state.setter
+    def state(self, s: str) -> None:
+        self._state = s
+        if self._codes is not None:
+            self._codes[self.index] = _STATE_CODE[s]
 
     # ------------------------------------------------------------------ entry
     def consider_entry(self) -> None:
@@ -198,10 +215,6 @@ class Farmer(mesa.Agent):
         return total
 
 
-_STATE_CODE = {"idle": 0, "hedged": 1, "broken": 2, "closed": 3}
-_HEDGED, _BROKEN = _STATE_CODE["hedged"], _STATE_CODE["broken"]
-
-
 class FarmWatch:
     """The model's watch over the farmers holding (or left with half of) a pair: broken hedges and margin alerts,
     checked once a minute in one vectorized pass over their legs (CascadeModel.step, after the waterfall)."""
@@ -210,14 +223,16 @@ class FarmWatch:
         self.model = model
         self.hedged: list[Farmer] = []   # the farmers watched, in the order they entered
         self._cache = None               # arrays over their legs, rebuilt when the list changes
+        self.codes = np.zeros(model.cfg.n_farmers, dtype=np.int8)   # every farmer's state code, by index
 
     def add(self, f: Farmer) -> None:
         self.hedged.append(f)
         self._cache = None
 
     def _rows(self) -> tuple:
-        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg, and per
-        venue, for each leg side, (the farmers' positions in the list, their accounts, their markets) there."""
+        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg and the
+        farmers' indices; and per venue, for each leg side, (the farmers' positions in the list, their accounts,
+        their markets) there."""
         m = self.model
         if self._cache is None:
             vidx = {n: i for i, n in enumerate(m.venue_names)}
@@ -227,7 +242,7 @@ class FarmWatch:
                     f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
                               vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
             arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
-            cols = tuple(arr[:, j] for j in range(6))
+            cols = tuple(arr[:, j] for j in range(6)) + (np.array([f.index for f in self.hedged], dtype=np.int64),)
             per_venue = []
             for vi in range(len(m.venue_names)):
                 sides = []
@@ -244,7 +259,7 @@ class FarmWatch:
         m = self.model
         if not self.hedged:
             return
-        _, per_venue = self._rows()
+        cols, per_venue = self._rows()
         vs = list(m.venues.values())
         n = len(self.hedged)
         lots = (np.zeros(n), np.zeros(n))     # long leg, short leg
@@ -256,8 +271,7 @@ class FarmWatch:
                     lots[b][j] = v.ch.lots[acct, mkt]
                     px[b][j] = usd_lot[mkt]
         l_lots, s_lots = lots
-        # each farmer's state as a code (a list of small ints is turned into an array 3x faster than of strings)
-        state = np.fromiter([_STATE_CODE[f.state] for f in self.hedged], np.int8, n)
+        state = self.codes[cols[6]]   # each watched farmer's state, as a code
         hedged = state == _HEDGED
         broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
         closed_now = hedged & (l_lots == 0) & (s_lots == 0)

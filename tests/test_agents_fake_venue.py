@@ -10,7 +10,7 @@ import mesa
 import numpy as np
 import pytest
 
-from agents.directional import DirectionalParams, DirectionalTrader
+from agents.directional import DirectionalParams, DirectionalPopulation, DirectionalTrader
 from agents.farmer import Farmer, FarmerParams, Incentives
 from venues.orderbook import BUY, SELL
 from venues.venue import OrderResult
@@ -126,10 +126,11 @@ def test_momentum_trader_buys_a_rising_market_with_its_stops():
     v = FakeVenue(mark=100.0, lot=1.0, cap=20.0)
     model = FakeModel({"v": v}, np.array([98.0, 99.0, 100.0, 101.0]))
     t = DirectionalTrader(model, 0, "v", "BTC", capital=1_000.0, leverage=5.0, momentum=True)
-    t.act()
+    pop = DirectionalPopulation(model, [t], first=[0.0])
+    pop.decide(np.array([0]))
     assert v.orders == [(0, BUY, 45, False)]          # 1,000 x 0.9 x 5 / 100 = 45 lots
     assert model.stops[0] == (BUY, pytest.approx(95.0), pytest.approx(110.0))
-    t.act()                                            # already in a position: no new order
+    pop.decide(np.array([0]))                          # already in a position: no new order
     assert len(v.orders) == 1
     t.exit()
     assert v.orders[-1] == (0, SELL, 45, True) and v.position(0, 0) == 0
@@ -140,8 +141,21 @@ def test_contrarian_sells_a_rising_market_and_leverage_is_capped():
     model = FakeModel({"v": v}, np.array([98.0, 99.0, 100.0, 101.0]))
     t = DirectionalTrader(model, 0, "v", "BTC", capital=1_000.0, leverage=50.0, momentum=False)
     assert t.leverage == 3.0
-    t.act()
+    DirectionalPopulation(model, [t], first=[0.0]).decide(np.array([0]))
     assert v.orders == [(0, SELL, 27, False)]
+
+
+def test_the_population_acts_on_those_due_in_the_order_they_fell_due_and_redraws_their_waits():
+    v = FakeVenue(mark=100.0, lot=1.0, cap=20.0)
+    model = FakeModel({"v": v}, np.array([98.0, 99.0, 100.0, 101.0]))
+    ts = [DirectionalTrader(model, k, "v", "BTC", capital=1_000.0 * (k + 1), leverage=5.0, momentum=True)
+          for k in range(4)]
+    v.positions.clear()
+    pop = DirectionalPopulation(model, ts, first=[0.9, 0.3, 5.0, 0.6])
+    model.time = 1.0
+    pop.act()
+    assert [o[2] for o in v.orders] == [90, 180, 45]   # traders 1, 3, 0 (by due time); 2 is not due yet
+    assert pop.next_at[2] == 5.0 and (pop.next_at[[0, 1, 3]] >= 1.5).all()
 
 
 def test_farmer_enters_the_paying_pair_and_moves_collateral_on_an_alert():

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow   # every test here shares two 1,800-agent, 420-mi
 
 @pytest.fixture(scope="module")
 def oct10():
-    m = CascadeModel(unit_world(seed=2, steps=STEPS, n_directional=1500, n_farmers=300))
+    # seed 1: every mechanic fires (seeds 0-5 all liquidate, back-stop and ADL; the fund pays in five of them:
+    # seed 2, this test's seed before the directional traders decided together, in none)
+    m = CascadeModel(unit_world(seed=1, steps=STEPS, n_directional=1500, n_farmers=300))
     m.run_for(STEPS)
     return m
 

@@ -299,6 +299,9 @@ class Clearinghouse:
 
     @staticmethod
     def _units(acc, eq, mm, iso_acc=None, iso_mkt=None, iso_eq=None, iso_mm=None) -> "Scan":
+        if not acc.size and (iso_acc is None or not iso_acc.size):   # nobody (most minutes): no sort
+            return Scan(np.empty(0, dtype=acc.dtype), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0),
+                        np.empty(0))
         mk = np.full(acc.size, -1, dtype=np.int64)
         if iso_acc is not None and iso_acc.size:
             acc = np.concatenate([acc, iso_acc])
