@@ -1,0 +1,202 @@
+"""The batched, compiled perp order path (venues/orders_nb.py submit_batch) against `Venue.submit_order` in turn:
+two venues built alike from one seed (every book an OrderBookNB), random batches of market / IOC orders (with
+some limit orders, which go to the Python path, and invalid ones mixed in) applied to one by submit_batch and to
+the other order by order; after each batch the clearinghouse arrays and ledgers (bytes), the books' buffers,
+the event columns and the per-order results must be identical."""
+
+from __future__ import annotations
+
+import math
+import random
+from unittest import mock
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import venues.venue  # noqa: E402
+from venues import events as ev  # noqa: E402
+from venues.orderbook import BUY, SELL  # noqa: E402
+from venues.orderbook_nb import OrderBookNB  # noqa: E402
+from venues.orders_nb import _py_sum, status_code, submit_batch  # noqa: E402
+from venues.presets import load_preset  # noqa: E402
+from venues.venue import Venue  # noqa: E402
+
+PRICES = {"BTC": 60_000.0, "ALT": 1.0, "SYNTH": 1.0}
+N_MAKERS, N_TAKERS = 6, 48
+
+
+def build(preset: str, seed: int, overrides=None) -> tuple[Venue, list[int], list[int]]:
+    rnd = random.Random(seed)
+    with mock.patch.object(venues.venue, "OrderBook", OrderBookNB):
+        v = Venue(preset, load_preset(preset, overrides), PRICES)
+    makers = [v.open_account() for _ in range(N_MAKERS)]
+    for a in makers:
+        v.deposit(a, 5e7)
+    takers = [v.open_account(isolated=(rnd.random() < 0.2)) for _ in range(N_TAKERS)]
+    for a in takers:
+        v.deposit(a, 10 ** rnd.uniform(2, 6))
+        if v.spot_books and rnd.random() < 0.3 and not v.ch.isolated[a]:
+            v.deposit(a, rnd.uniform(0.01, 2.0), "BTC")   # multi-asset collateral
+        for m in range(v.M):
+            v.set_leverage(a, m, rnd.choice([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 40.0, 50.0, 100.0, 125.0]))
+    ladders(v, makers, rnd)
+    # some positions to start from, and some resting orders of takers (self-trade cases), some spot locks
+    for a in takers:
+        m = rnd.randrange(v.M)
+        v.submit_order(a, m, rnd.choice((BUY, SELL)), rnd.randint(1, 300))
+        if rnd.random() < 0.4:
+            book = v.books[m]
+            mid = book.mid_ticks()
+            side = rnd.choice((BUY, SELL))
+            off = rnd.randint(1, 12) * (-1 if side == BUY else 1)
+            v.submit_order(a, m, side, rnd.randint(1, 50), (mid + off) * book.tick_size, kind="limit")
+        if v.spot_books and rnd.random() < 0.2:
+            v.submit_spot_order(a, "BTC", BUY, rnd.randint(1, 20), 50_000.0, kind="limit")
+    return v, makers, takers
+
+
+def ladders(v: Venue, makers: list[int], rnd: random.Random, markets=None) -> None:
+    for m in (range(v.M) if markets is None else markets):
+        book = v.books[m]
+        mid = int(round(v.ch.mark_list[m] / book.tick_size))
+        step = max(1, int(mid * 2e-4))
+        for a in makers:
+            v.cancel_all(a, m)
+            rungs = []
+            for r in range(1, 9):
+                n = rnd.randint(1, 400) if m == 0 else rnd.randint(100, 20_000)
+                rungs.append((BUY, (mid - r * step - rnd.randint(0, step)) * book.tick_size, n))
+                rungs.append((SELL, (mid + r * step + rnd.randint(0, step)) * book.tick_size, n))
+            v.post_ladder(a, m, rungs)
+
+
+def state(v: Venue) -> dict:
+    ch = v.ch
+    n = ch.n
+    out = {k: getattr(ch, k)[:n].tobytes() for k in ("bal", "lots", "qty", "entry", "iso_margin", "leverage",
+                                                        "open_buy", "open_sell")}
+    out.update(oi=(list(ch.oi_long_lots), list(ch.oi_short_lots)), fees=np.array(ch.fees_kept).tobytes(),
+               ledgers=repr((ch.deposits, ch.withdrawals, ch.insurance, ch.bad_debt)),
+               volume=v.volume_usd.tobytes(), spot_locked=v._spot_locked.tobytes())
+    for k, b in enumerate(v.books + v.spot_books):
+        out[f"book{k}"] = (b._M.tobytes(), dict(b._oslot), b.snapshot(10_000))
+    cols = v.events.columns()
+    out["events"] = {c: a.tobytes() for c, a in cols.items()}
+    return out
+
+
+def random_batch(v: Venue, makers, takers, rnd: random.Random):
+    m = rnd.randrange(v.M)
+    book = v.books[m]
+    k = rnd.choice((1, 2, 5, 16, 40, 64))
+    mid = book.mid_ticks() or v.ch.mark_list[m] / book.tick_size
+    accs, sides, lots, limits, kinds, ro = [], [], [], [], [], []
+    for _ in range(k):
+        accs.append(rnd.choice(takers) if rnd.random() < 0.9 else rnd.choice(makers))
+        sides.append(rnd.choice((BUY, SELL)) if rnd.random() < 0.98 else 0)
+        big = rnd.random() < 0.1
+        if m == 0:
+            n = rnd.randint(1, 40) if not big else rnd.randint(500, 5000)
+        else:
+            n = rnd.randint(10, 5000) if not big else rnd.randint(50_000, 300_000)
+        lots.append(n if rnd.random() < 0.98 else rnd.choice((0, -3)))
+        x = rnd.random()
+        kind = "market" if x < 0.5 else "ioc" if x < 0.93 else "limit"
+        kinds.append(kind)
+        if kind == "market":
+            limits.append(None)
+        elif rnd.random() < 0.03:
+            limits.append(None if kind == "ioc" else -1.0)   # invalid
+        else:
+            off = rnd.randint(-30, 30) * max(1, int(mid * 1e-4))
+            limits.append((mid + off) * book.tick_size + rnd.random() * book.tick_size)
+        ro.append(rnd.random() < 0.2)
+    return m, accs, sides, lots, limits, kinds, ro
+
+
+def sequential(v: Venue, m, accs, sides, lots, limits, kinds, ro):
+    out = []
+    for a, s, n, p, kd, r in zip(accs, sides, lots, limits, kinds, ro):
+        res = v.submit_order(a, m, s, n, p, kind=kd, reduce_only=r)
+        out.append((status_code(res), res.filled_lots, res.avg_price))
+    return out
+
+
+@pytest.mark.parametrize("preset,overrides,seed", [
+    ("binance_like", None, 1),
+    ("hyperliquid_like", None, 2),
+    ("binance_like", {"perps": {"BTC": {"oi_cap_usd": 3e6}, "ALT": {"oi_cap_usd": 2e5}}}, 3),
+])
+def test_submit_batch_equals_submit_order_in_turn(preset, overrides, seed):
+    a, makers, takers = build(preset, seed, overrides)
+    b, _, _ = build(preset, seed, overrides)
+    assert state(a) == state(b)
+    rnd = random.Random(seed * 1000 + 7)
+    n_orders = n_batches = 0
+    seen = {"fill": 0, "partial": 0, "cancelled": 0, "self_cancel": 0}
+    seen_rej = set()
+    release = b._release_self_trade_cancels
+
+    def counted(account, mk, fills, spot=-1):   # self-trade cancels on the sequential copy, counted
+        seen["self_cancel"] += len(fills.self_cancelled)
+        release(account, mk, fills, spot)
+
+    b._release_self_trade_cancels = counted
+    for t in range(300):
+        for v in (a, b):
+            v.set_step(t)
+        if t % 7 == 0:   # marks move, makers requote (the same calls on both)
+            marks = [mk * math.exp(rnd.gauss(0, 0.003)) for mk in a.ch.mark_list]
+            wipe = rnd.random() < 0.15
+            r_state = rnd.getstate()
+            for v in (a, b):
+                v.ch.mark = np.array(marks)
+                rnd.setstate(r_state)
+                ladders(v, makers, rnd)
+                if wipe:   # an empty side (or book) for a while
+                    m = rnd.randrange(v.M)
+                    for mk in makers:
+                        v.cancel_all(mk, m)
+        batch = random_batch(a, makers, takers, rnd)
+        m, accs, sides, lots, limits, kinds, ro = batch
+        got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds, ro)
+        want = sequential(b, *batch)
+        got = list(zip(got_s.tolist(), got_f.tolist(), got_avg.tolist()))
+        for g, w in zip(got, want):
+            assert g[:2] == w[:2] and np.float64(g[2]).tobytes() == np.float64(w[2]).tobytes(), (t, g, w)
+        assert state(a) == state(b), t
+        n_orders += len(accs)
+        n_batches += 1
+        for s, f, _ in got:
+            if s >= 10:
+                seen_rej.add(ev.REJECT_REASONS[s - 10])
+            elif s == 0:
+                seen["fill"] += 1
+            elif s == 1:
+                seen["partial"] += 1
+            elif s == 2:
+                seen["cancelled"] += 1
+    print(preset, n_orders, n_batches, seen, sorted(seen_rej))
+    assert n_orders > 3000 and n_batches == 300
+    assert seen["fill"] > 100 and seen["partial"] > 10 and seen["cancelled"] > 10 and seen["self_cancel"] > 5, seen
+    want_rej = {"initial_margin", "reduce_only", "invalid", "no_liquidity"}
+    assert want_rej <= seen_rej, seen_rej
+    if preset == "binance_like":
+        assert "tier_max_leverage" in seen_rej
+    if overrides:
+        assert "oi_cap" in seen_rej
+    ch = a.ch
+    assert (ch.open_buy[:ch.n] >= 0).all() and (ch.open_sell[:ch.n] >= 0).all()
+    a.check_invariants()
+
+
+def test_python_sum_of_floats_is_reproduced():
+    rnd = random.Random(5)
+    for _ in range(2000):
+        xs = [rnd.choice((1.0, -1.0)) * 10 ** rnd.uniform(-8, 16) * rnd.random() for _ in range(rnd.randint(0, 9))]
+        if rnd.random() < 0.2:
+            xs += [0.0, -0.0]
+        got = _py_sum(np.array(xs, dtype=np.float64)) if xs else 0.0
+        assert np.float64(got).tobytes() == np.float64(sum(xs)).tobytes(), xs
