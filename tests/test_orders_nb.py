@@ -161,7 +161,21 @@ def test_submit_batch_equals_submit_order_in_turn(preset, overrides, seed):
                         v.cancel_all(mk, m)
         batch = random_batch(a, makers, takers, rnd)
         m, accs, sides, lots, limits, kinds, ro = batch
-        got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds, ro)
+        form = t % 3
+        if form == 2:   # one kind and one reduce_only for the whole batch (scalars)
+            kinds = [kinds[0]] * len(kinds)
+            ro = [ro[0]] * len(ro)
+            batch = m, accs, sides, lots, limits, kinds, ro
+        if form == 0:   # as arrays: kind codes, nan for no limit, a bool array
+            codes = {"market": 0, "ioc": 1, "limit": 2}
+            got_f, got_avg, got_s = submit_batch(
+                a, np.array(accs, np.int64), m, np.array(sides, np.int64), np.array(lots, np.int64),
+                np.array([np.nan if x is None else x for x in limits]), np.array([codes[x] for x in kinds]),
+                np.array(ro, bool))
+        elif form == 1:
+            got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds, ro)
+        else:
+            got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds[0], ro[0])
         want = sequential(b, *batch)
         got = list(zip(got_s.tolist(), got_f.tolist(), got_avg.tolist()))
         for g, w in zip(got, want):

@@ -26,7 +26,8 @@ from numba import njit, types
 
 from . import events as ev
 from .orderbook import BUY, SELL
-from .orderbook_nb import H_FOFF, H_OCAP, OrderBookNB, _entry, _match, k_simulate_take
+from .orderbook_nb import H_FOFF, H_NLV0, H_NORD, H_OCAP, H_OOFF, LF, LHEAD, LL, LP, NEXT, OF, OWNER, LOTS, OrderBookNB, \
+    _entry, _lbase, _match
 
 __all__ = ["submit_batch", "STATUS", "status_code"]
 
@@ -145,6 +146,40 @@ def _apply_fill(i, m, dlots, price, L, qty, entry, bal, iso_margin, isolated, le
     iso_margin[i, m] = margin
 
 
+@njit(cache=True)
+def _simulate(M, side, lots, has_limit, limit, owner):
+    """k_simulate_take's (filled lots, cost in lots x ticks) with the owner's own orders always looked for (the
+    same result: the book kernel skips the look only when the owner has no resting order)."""
+    ooff = M[H_OOFF]
+    b = 1 if side == 1 else 0
+    base = _lbase(M, b)
+    left = lots
+    cost = 0
+    for li in range(M[H_NLV0 + b] - 1, -1, -1):
+        r = base + li * LF
+        p = M[r + LP]
+        if has_limit:
+            if side == 1:
+                if p > limit:
+                    break
+            elif p < limit:
+                break
+        avail = M[r + LL]
+        slot = M[r + LHEAD]
+        while slot != -1:
+            o = ooff + slot * OF
+            if M[o + OWNER] == owner:
+                avail -= M[o + LOTS]
+            slot = M[o + NEXT]
+        take = avail if avail < left else left
+        if take > 0:
+            cost += take * p
+            left -= take
+        if left == 0:
+            break
+    return lots - left, cost
+
+
 _A2I = types.Array(types.int64, 2, "F")
 _A2F = types.Array(types.float64, 2, "F")
 _A2FC = types.Array(types.float64, 2, "C")
@@ -152,8 +187,9 @@ _V = types.Array(types.int64, 1, "C")
 _VF = types.Array(types.float64, 1, "C")
 _VB = types.Array(types.boolean, 1, "C")
 _I = types.int64
-_SIG = types.UniTuple(_I, 2)(
-    _V, _V, _VF, _V, _VF, _I, _I,                         # M, ops, prices, res, avg, m, start
+_SIG = types.int64(
+    _V, _V, _V, _V, _V, _VB, _VF, _V, _V, _VF, _I, _I, _I,  # M, accounts, sides, lots, kinds, reduce_only, prices,
+                                                            # status, filled, avg, m, start, accounts opened
     _A2I, _A2F, _A2F, _A2F, _A2F, _VB, _A2F, _A2I, _A2I,  # lots, qty, entry, bal, iso_margin, isolated, leverage, ob, os
     _A2FC, types.boolean,                                 # spot_locked, has_spot
     _VF, _VF, _VF, _VF, _VF, _VF, _V, _VF,                # mark, lot, cw, P, upper, maxlev, oi, fst
@@ -163,16 +199,17 @@ _SIG = types.UniTuple(_I, 2)(
 
 
 @njit(_SIG, cache=True)
-def k_submit(M, ops, prices, res, avg, m, start,
+def k_submit(M, accs, sides, lotsv, kinds, ros, prices, status, filled, avg, m, start, n_acc,
              L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
              mark, lot, cw, P, upper, maxlev, oi, fst,
              c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
              c_aux, ev_n, step, venue_id):
-    """Orders start.. of `ops` (rows account, side, lots, kind, reduce_only, owner row in the book) in turn,
-    until the end or an order of kind PY; results to `res` (rows status, filled lots) and `avg`; event rows from
-    ev_n. P: tick, taker fee, maker fee, OI cap. fst: fees_kept[0], volume_usd[m]. oi: long, short lots of m.
-    Returns (the row it stopped at, the next event row)."""
-    k = ops.shape[0] // 6
+    """Orders start.. (accounts, sides, lots; kinds, reduce_only and prices of length 1 serve every order) in
+    turn, until the end or an order for the Python path (a kind other than market 0 / IOC 1, an account outside
+    [0, n_acc), an infinite IOC price); results to status, filled, avg; event rows from ev_n (their count
+    fst[2] on return). P: tick, taker fee, maker fee, OI cap. fst: fees_kept[0], volume_usd[m]. oi: long,
+    short lots of m. Returns the row it stopped at."""
+    k = accs.shape[0]
     MM = L.shape[1]
     A = bal.shape[1]
     tick = P[0]
@@ -182,24 +219,26 @@ def k_submit(M, ops, prices, res, avg, m, start,
     foff = M[H_FOFF]
     nup = upper.shape[0]
     r = ev_n
+    one_kind = kinds.shape[0] == 1
+    one_ro = ros.shape[0] == 1
+    one_price = prices.shape[0] == 1
     for j in range(start, k):
-        o = 6 * j
-        i = ops[o]
-        side = ops[o + 1]
-        lots = ops[o + 2]
-        kind = ops[o + 3]
-        ro = ops[o + 4]
-        oslot = ops[o + 5]
-        if kind == 2:
-            return j, r
-        price = prices[j]
+        i = accs[j]
+        side = sides[j]
+        lots = lotsv[j]
+        kind = kinds[0 if one_kind else j]
+        ro = ros[0 if one_ro else j]
+        price = prices[0 if one_price else j]
+        if (kind != 0 and kind != 1) or i < 0 or i >= n_acc or (kind == 1 and np.isinf(price)):
+            fst[2] = r
+            return j
         reason = -1
         rej_lots = lots
         rej_price = 0.0
         if lots <= 0 or (side != 1 and side != -1) or (kind == 1 and not (price > 0)):
             reason = 8   # invalid
             rej_lots = lots if lots > 0 else 0
-        if reason < 0 and ro != 0:
+        if reason < 0 and ro:
             pos = L[i, m]
             if side == 1:
                 room = -pos if pos < 0 else 0
@@ -220,15 +259,15 @@ def k_submit(M, ops, prices, res, avg, m, start,
                 else:
                     nn = int(x)
                     limit = nn + 1 if x - nn > 1e-9 else nn
-            filled, cost = k_simulate_take(M, side, lots, kind == 1, limit, i, oslot)
-            if filled == 0:
+            got, cost = _simulate(M, side, lots, kind == 1, limit, i)
+            if got == 0:
                 if kind == 0:
                     reason = 9
                 else:
                     est = mark[m]
             else:
-                est = (cost / filled) * tick
-        if reason < 0 and ro == 0:
+                est = (cost / got) * tick
+        if reason < 0 and not ro:
             # _check_perp_order
             pos = L[i, m]
             worst_after = _worst(L, ob, osl, lot, mark, i, m, side, lots)
@@ -305,8 +344,8 @@ def k_submit(M, ops, prices, res, avg, m, start,
             c_info[r] = reason
             c_aux[r] = 0.0
             r += 1
-            res[2 * j] = 10 + reason
-            res[2 * j + 1] = 0
+            status[j] = 10 + reason
+            filled[j] = 0
             avg[j] = np.nan
             continue
         # the walk
@@ -361,109 +400,130 @@ def k_submit(M, ops, prices, res, avg, m, start,
                 r += 1
             fst[1] += notional
         if got == lots:
-            res[2 * j] = 0
+            status[j] = 0
         elif got > 0:
-            res[2 * j] = 1
+            status[j] = 1
         else:
-            res[2 * j] = 2
-        res[2 * j + 1] = got
+            status[j] = 2
+        filled[j] = got
         avg[j] = (cost / got) * tick if got > 0 else np.nan
-    return k, r
+    fst[2] = r
+    return k
 
 
 _submit = _entry(k_submit)
 
 
-def _py_status(venue, account, m, side, lots, price, kind, ro):
-    r = venue.submit_order(account, m, side, lots, price, kind=kind, reduce_only=ro)
-    return status_code(r), r.filled_lots, r.avg_price
+_ONE_KIND = {0: np.zeros(1, np.int64), 1: np.ones(1, np.int64)}
+_NAN1 = np.full(1, np.nan)
+_BOOL1 = {False: np.zeros(1, bool), True: np.ones(1, bool)}
+KIND_NAMES = ("market", "ioc", "limit")
+
+
+def _consts(venue, m, ch):
+    """Per venue and market: P (tick, fees, OI cap) and the tier bounds and max leverages, cached; the state
+    arrays handed to the kernel (oi, fst) reused."""
+    cache = venue.__dict__.get("_nb_orders")
+    if cache is None:
+        cache = venue._nb_orders = {}
+    c = cache.get(m)
+    if c is None:
+        tiers = ch.tiers[m]
+        P = np.array([venue.books[m].tick_size, venue.fee_taker, venue.fee_maker,
+                      venue.params.perps[venue.perp_names[m]].oi_cap_usd])
+        c = cache[m] = (P, np.asarray(tiers._upper, dtype=np.float64).copy(),
+                        np.asarray(tiers.max_leverage, dtype=np.float64).copy(), np.zeros(2, np.int64), np.zeros(3))
+    cw = cache.get("cw")
+    if cw is None or cw[0] is not ch.collateral_weight:
+        cw = cache["cw"] = (ch.collateral_weight, np.array(ch.collateral_weight, dtype=np.float64))
+    return c, cw[1]
 
 
 def submit_batch(venue, accounts, market, sides, lots, limits=None, kinds="market", reduce_only=False):
     """Perp orders of one market, in turn, with the effect of `venue.submit_order(accounts[j], market, sides[j],
-    lots[j], limits[j], kind=kinds[j], reduce_only=reduce_only[j])` for each j. `limits`: None or a sequence
-    (None / nan where there is none); `kinds` and `reduce_only`: one value for all or a sequence. Returns
-    (filled lots int64, average fill price float64 (nan without fills), status int64: STATUS codes, or
-    REJECTED + the rejection's reason code)."""
+    lots[j], limits[j], kind=kinds[j], reduce_only=reduce_only[j])` for each j. accounts, sides, lots: int
+    sequences (int64 arrays cost least); limits: None, or floats with nan (or None) where there is none;
+    kinds: one name for all, names, or codes (0 market, 1 ioc, 2 limit); reduce_only: one bool or a sequence.
+    Returns (filled lots int64, average fill price float64 (nan without fills), status int64: STATUS codes,
+    or REJECTED + the rejection's reason code)."""
     m = venue.market_index(market)
     book = venue.books[m]
     ch = venue.ch
-    k = len(accounts)
-    acc = np.asarray(accounts, dtype=np.int64).reshape(-1)
-    sd = np.asarray(sides, dtype=np.int64).reshape(-1)
-    lt = np.asarray(lots, dtype=np.int64).reshape(-1)
+    acc = np.asarray(accounts, dtype=np.int64)
+    k = acc.shape[0]
+    sd = np.asarray(sides, dtype=np.int64)
+    lt = np.asarray(lots, dtype=np.int64)
     if limits is None:
-        px = np.full(k, np.nan)
+        px = _NAN1
+    elif isinstance(limits, np.ndarray):
+        px = np.ascontiguousarray(limits, dtype=np.float64)
     else:
         px = np.array([np.nan if x is None else x for x in limits], dtype=np.float64)
+    kind_names = None
     if isinstance(kinds, str):
-        kd = np.full(k, KIND_CODE.get(kinds, PY), np.int64)
-        kind_names = None
+        kd = _ONE_KIND.get(KIND_CODE.get(kinds))
+        if kd is None:
+            kd = np.full(1, PY, np.int64)
+            kind_names = [kinds]
+    elif isinstance(kinds, np.ndarray):
+        kd = np.ascontiguousarray(kinds, dtype=np.int64)
     else:
         kind_names = list(kinds)
         kd = np.array([KIND_CODE.get(x, PY) for x in kind_names], np.int64)
-    ro = np.broadcast_to(np.asarray(reduce_only, dtype=bool), (k,))
+    if isinstance(reduce_only, (bool, np.bool_)):
+        ro = _BOOL1[bool(reduce_only)]
+    else:
+        ro = np.ascontiguousarray(reduce_only, dtype=bool)
     filled = np.zeros(k, np.int64)
-    avg = np.full(k, np.nan)
-    status = np.zeros(k, np.int64)
+    avg = np.empty(k)
+    status = np.empty(k, np.int64)
     if k == 0:
         return filled, avg, status
-    py = (kd == PY) | (acc < 0) | (acc >= ch.n) | ((kd == 1) & np.isinf(px))
-    everything_py = venue.halted or ch.touched is not None or not isinstance(book, OrderBookNB)
 
     def run_py(j):
-        kname = kind_names[j] if kind_names is not None else kinds
-        p = None if math.isnan(px[j]) else float(px[j])
-        status[j], filled[j], avg[j] = _py_status(venue, int(acc[j]), m, int(sd[j]), int(lt[j]), p, kname,
-                                                  bool(ro[j]))
+        jk = 0 if kd.shape[0] == 1 else j
+        if kind_names is not None:
+            kname = kind_names[jk]
+        else:
+            code = int(kd[jk])
+            kname = KIND_NAMES[code] if 0 <= code < 3 else str(code)
+        p = float(px[0 if px.shape[0] == 1 else j])
+        r = venue.submit_order(int(acc[j]), m, int(sd[j]), int(lt[j]), None if math.isnan(p) else p, kind=kname,
+                               reduce_only=bool(ro[0 if ro.shape[0] == 1 else j]))
+        status[j], filled[j], avg[j] = status_code(r), r.filled_lots, r.avg_price
 
-    if everything_py:
+    if venue.halted or ch.touched is not None or not isinstance(book, OrderBookNB):
         for j in range(k):
             run_py(j)
         return filled, avg, status
-    ops = np.empty((k, 6), np.int64)
-    ops[:, 0] = acc
-    ops[:, 1] = sd
-    ops[:, 2] = lt
-    ops[:, 3] = np.where(py, PY, kd)
-    ops[:, 4] = ro
-    flat = ops.reshape(-1)
-    res = np.zeros(2 * k, np.int64)
-    P = np.array([book.tick_size, venue.fee_taker, venue.fee_maker,
-                  venue.params.perps[venue.perp_names[m]].oi_cap_usd])
-    tiers = ch.tiers[m]
-    upper = np.asarray(tiers._upper, dtype=np.float64)
-    maxlev = np.asarray(tiers.max_leverage, dtype=np.float64)
+    (P, upper, maxlev, oi, fst), cw = _consts(venue, m, ch)
     log = venue.events
-    oget = book._oslot.get
     start = 0
     while start < k:
-        if py[start]:
-            run_py(start)
-            start += 1
-            continue
-        ops[start:, 5] = [oget(a, -1) for a in acc[start:].tolist()]
         log._flush()
-        need = 2 * book.n_orders() + 3 * (k - start)
+        need = 2 * book._M.item(H_NORD) + 3 * (k - start)
         while log.n + need > log._cap:
             log._grow()
         c = log._cols
-        oi = np.array([ch.oi_long_lots[m], ch.oi_short_lots[m]], np.int64)
-        fst = np.array([ch.fees_kept[0], venue.volume_usd[m]])
-        stop, r = _submit(book._M, flat, px, res, avg, m, start,
-                          ch.lots, ch.qty, ch.entry, ch.bal, ch.iso_margin, ch.isolated, ch.leverage,
-                          ch.open_buy, ch.open_sell, venue._spot_locked, bool(venue.spot_books),
-                          ch._mark, ch.lot_size, np.asarray(ch.collateral_weight, dtype=np.float64), P, upper,
-                          maxlev, oi, fst,
-                          c["step"], c["venue"], c["market"], c["account"], c["kind"], c["side"], c["lots"],
-                          c["price"], c["notional"], c["fee"], c["info"], c["aux"], log.n, log.step, log.venue_id)
-        ch.oi_long_lots[m], ch.oi_short_lots[m] = oi.tolist()
+        oi[0] = ch.oi_long_lots[m]
+        oi[1] = ch.oi_short_lots[m]
+        fst[0] = ch.fees_kept[0]
+        fst[1] = venue.volume_usd[m]
+        stop = _submit(book._M, acc, sd, lt, kd, ro, px, status, filled, avg, m, start, ch.n,
+                       ch.lots, ch.qty, ch.entry, ch.bal, ch.iso_margin, ch.isolated, ch.leverage,
+                       ch.open_buy, ch.open_sell, venue._spot_locked, bool(venue.spot_books),
+                       ch._mark, ch.lot_size, cw, P, upper, maxlev, oi, fst,
+                       c["step"], c["venue"], c["market"], c["account"], c["kind"], c["side"], c["lots"],
+                       c["price"], c["notional"], c["fee"], c["info"], c["aux"], log.n, log.step, log.venue_id)
+        ch.oi_long_lots[m] = oi.item(0)
+        ch.oi_short_lots[m] = oi.item(1)
         ch.fees_kept[0] = fst.item(0)
         venue.volume_usd[m] = fst[1]
-        log.n = r
+        log.n = int(fst[2])
         if log.sink is not None and log.n >= log.spill_rows:
             log._spill()
-        status[start:stop] = res[2 * start:2 * stop:2]
-        filled[start:stop] = res[2 * start + 1:2 * stop:2]
+        if stop < k:
+            run_py(stop)
+            stop += 1
         start = stop
     return filled, avg, status
