@@ -9,6 +9,12 @@ Also: the first compile of the kernels (an empty NUMBA_CACHE_DIR) and loading th
 fresh interpreter.
 
 Run: nice -n 19 .venv/bin/python bench/orders_nb_bench.py
+
+One run (2-core machine shared with another benchmark, nice 19), medians of 7 rounds, us per order:
+python/OrderBook 52.9, python/OrderBookNB 49.2, batch 1 21.4 (x2.5), batch 16 3.0 (x17.7, 311 calls: 13 orders
+a call on average), batch 64 1.84 (x28.8, 128 calls: 32 a call, the chunks being split by market); of the
+last, ~1.4 us is inside the kernel call (~5.5 us a call is the unboxing of its 41 arguments). First compile:
+orderbook_nb 14.4 s + orders_nb 6.1 s; cache load 1.1 s (numba's import included) + 0.02 s.
 """
 
 from __future__ import annotations
