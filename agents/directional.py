@@ -148,8 +148,6 @@ class DirectionalPopulation:
     def __init__(self, model, traders: list[DirectionalTrader], first: np.ndarray):
         self.model = model
         self.traders = traders
-        names = {n: u for u, n in enumerate(model.venue_names)}
-        self.venue = np.array([names[tr.venue_name] for tr in traders], dtype=np.int64)
         self.next_at = np.asarray(first, dtype=float).copy()
 
     def act(self) -> None:
@@ -168,7 +166,7 @@ class DirectionalPopulation:
     def decide(self, due: np.ndarray) -> None:
         """Traders `due` (indices, in the order they act) decide and send their orders."""
         model, p = self.model, self.model.cfg.directional
-        signal: dict[tuple[int, int], int] = {}   # (venue, market) -> the momentum side of its window
+        signal: dict[tuple[str, int], int] = {}   # (venue, market) -> the momentum side of its window
         for i in due.tolist():
             tr = self.traders[i]
             v, k = tr.venue, tr.k
@@ -177,7 +175,7 @@ class DirectionalPopulation:
                 if not tr.uses_stops:
                     model.arm_exit(i)       # its horizon has come: close (re-tried every minute until closed)
                 continue
-            cell = (int(self.venue[i]), k)
+            cell = (tr.venue_name, k)
             if cell not in signal:
                 signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
             side = signal[cell] if tr.momentum else -signal[cell]
