@@ -218,9 +218,6 @@ class CascadeModel(AgendaModel, mesa.Model):
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         synth = rng.random(n) < cfg.synth_holder_share
         stops = rng.random(n) < p.stop_share
-        self.stop_side = np.zeros(n, dtype=np.int8)
-        self.stop_sl = np.zeros(n)
-        self.stop_tp = np.zeros(n)
         self.stop_venue = venue_idx.astype(np.int16)
         self.stop_market = np.where(market == "BTC", 0, 1).astype(np.int16)
         self.exit_armed = np.zeros(n, dtype=bool)   # settled rule 13c: an exit stays armed until closed
@@ -352,11 +349,9 @@ class CascadeModel(AgendaModel, mesa.Model):
                 if v.waterfall.counterfactuals is not None}
 
     def set_stops(self, k: int, side: int, sl: float, tp: float) -> None:
-        self.stop_side[k], self.stop_sl[k], self.stop_tp[k] = side, sl, tp
         self.stop_lo[k], self.stop_hi[k] = (sl, tp) if side == BUY else (tp, sl) if side == SELL else (-np.inf, np.inf)
 
     def _clear_stops(self, k: int) -> None:
-        self.stop_side[k] = 0
         self.stop_lo[k], self.stop_hi[k] = -np.inf, np.inf
 
     def mid_history(self, venue_name: str, k: int, n: int) -> np.ndarray:

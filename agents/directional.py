@@ -137,24 +137,18 @@ class DirectionalPopulation:
     minute (at its half) those due decide in one pass, in the order they fell due, and send their orders in
     that order. A flat trader enters on its signal (a coin where there is none); a trader holding a position
     without stops closes it (its horizon has come: the exit is armed, rule 13c); one with stops waits for
-    them. The next decision falls half a minute plus an exponential wait (mean_wait_minutes) later.
+    them. Its next decision falls half a minute plus an exponential wait (mean_wait_minutes) later, and is taken
+    at the first minute's half after that (so decisions are at least a minute apart; the mean gap is about
+    mean_wait_minutes + 1).
 
     What a trader sees is the same for all traders of its venue and market as of the previous minute (the
-    mids' window, the mark), so the signals are computed once per (venue, market). The coins and the waits
-    come from the population's own streams (settled rule 10: spawned from the master seed by fixed keys)."""
+    mids' window, the mark), so the signals are computed once per (venue, market). Each trader's coin and wait
+    come from its own stream, in the order its old per-trader event drew them (settled rule 10)."""
 
     def __init__(self, model, traders: list[DirectionalTrader], first: np.ndarray):
         self.model = model
         self.traders = traders
-        names = {n: u for u, n in enumerate(model.venue_names)}
-        self.venue = np.array([names[tr.venue_name] for tr in traders], dtype=np.int64)
-        self.market = np.array([tr.k for tr in traders], dtype=np.int64)
-        self.momentum = np.array([tr.momentum for tr in traders], dtype=bool)
-        self.uses_stops = np.array([tr.uses_stops for tr in traders], dtype=bool)
         self.next_at = np.asarray(first, dtype=float).copy()
-        seed = model.cfg.seed
-        self._coins = stream(seed, "population", "directional", "coin")
-        self._waits = stream(seed, "population", "directional", "wait")
 
     def act(self) -> None:
         """The population's event, once a minute: the traders due by now decide and send their orders."""
@@ -164,15 +158,16 @@ class DirectionalPopulation:
         if due.size:
             due = due[np.argsort(self.next_at[due], kind="stable")]
             self.decide(due)
-            self.next_at[due] = now + 0.5 + self._waits.exponential(model.cfg.directional.mean_wait_minutes, due.size)
+            mean = model.cfg.directional.mean_wait_minutes
+            traders = self.traders
+            self.next_at[due] = [now + 0.5 + traders[i].own_rng.exponential(mean) for i in due.tolist()]
         model.schedule_event(self.act, after=1.0)
 
     def decide(self, due: np.ndarray) -> None:
         """Traders `due` (indices, in the order they act) decide and send their orders."""
         model, p = self.model, self.model.cfg.directional
-        coins = self._coins.random(due.size)
-        signal: dict[tuple[int, int], int] = {}   # (venue, market) -> the momentum side of its window
-        for j, i in enumerate(due.tolist()):
+        signal: dict[tuple[str, int], int] = {}   # (venue, market) -> the momentum side of its window
+        for i in due.tolist():
             tr = self.traders[i]
             v, k = tr.venue, tr.k
             lots = v.position(tr.account, k)
@@ -180,12 +175,12 @@ class DirectionalPopulation:
                 if not tr.uses_stops:
                     model.arm_exit(i)       # its horizon has come: close (re-tried every minute until closed)
                 continue
-            cell = (int(self.venue[i]), k)
+            cell = (tr.venue_name, k)
             if cell not in signal:
                 signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
             side = signal[cell] if tr.momentum else -signal[cell]
             if side == 0:
-                side = BUY if coins[j] < 0.5 else SELL
+                side = BUY if tr.own_rng.random() < 0.5 else SELL
             price = v.mark_price(k)
             n = order_lots(min(tr.capital, v.withdrawable(tr.account)) * 0.9, tr.leverage, price, v.lot_size(k))
             if n <= 0:

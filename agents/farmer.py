@@ -280,18 +280,14 @@ class FarmWatch:
         if still_hedged.any():
             ratio = m.cfg.farmers.alert_margin_ratio
             for v, sides in zip(vs, per_venue):
-                legs = sum(j.size for j, _, _ in sides)
-                if not legs:
+                if not any(j.size for j, _, _ in sides):
                     continue
-                # equity and maintenance of the legs' accounts: a pass over all the venue's accounts and a gather,
-                # unless the legs are few (a gather of rows from the column-major state costs ~8x a row)
-                whole = legs * 8 > v.ch.n
-                if whole:
-                    eq_all, mm_all = v.ch.account_margins()
+                # one pass over the venue's accounts and a gather (gathering rows of the column-major state first
+                # was no faster)
+                eq, mm = v.ch.account_margins()
                 for j, acct, _ in sides:
                     if j.size:
-                        eq, mm = (eq_all[acct], mm_all[acct]) if whole else v.ch.account_margins(acct)
-                        alert[j] |= (mm > 0) & (eq < ratio * mm)
+                        alert[j] |= (mm[acct] > 0) & (eq[acct] < ratio * mm[acct])
             alert &= still_hedged
         for j in np.flatnonzero(broken_now).tolist():
             f = self.hedged[j]

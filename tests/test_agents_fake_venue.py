@@ -99,6 +99,7 @@ class FakeModel(mesa.Model):
         self.venue_names = list(venues)
         self.mids = mids
         self.stops = {}
+        self.armed = []
         self.reference = {"BTC": 100.0}
         self.transfers = []
 
@@ -107,6 +108,9 @@ class FakeModel(mesa.Model):
 
     def set_stops(self, k, side, sl, tp):
         self.stops[k] = (side, sl, tp)
+
+    def arm_exit(self, k):
+        self.armed.append(k)
 
     def pair_yields(self, market, hold_days):
         return np.array([[0.0, 0.01], [-0.01, 0.0]])   # long on a, short on b pays
@@ -156,6 +160,24 @@ def test_the_population_acts_on_those_due_in_the_order_they_fell_due_and_redraws
     pop.act()
     assert [o[2] for o in v.orders] == [90, 180, 45]   # traders 1, 3, 0 (by due time); 2 is not due yet
     assert pop.next_at[2] == 5.0 and (pop.next_at[[0, 1, 3]] >= 1.5).all()
+
+
+def test_a_flat_signal_takes_the_traders_own_coin_and_a_holder_without_stops_arms_its_exit():
+    from agents.base import stream
+    v = FakeVenue(mark=100.0, lot=1.0, cap=20.0)
+    model = FakeModel({"v": v}, np.array([100.0, 100.0, 100.0, 100.0]))   # no move: no signal
+    ts = [DirectionalTrader(model, k, "v", "BTC", capital=1_000.0, leverage=5.0, momentum=bool(k % 2),
+                            uses_stops=False) for k in range(6)]
+    v.positions.clear()
+    pop = DirectionalPopulation(model, ts, first=[0.0] * 6)
+    pop.decide(np.arange(6))
+    # each side is its own stream's first draw (settled rule 10), whatever the others drew
+    want = [BUY if stream(0, "agent", "directional", k).random() < 0.5 else SELL for k in range(6)]
+    assert [side for _, side, _, _ in v.orders] == want and model.stops == {}   # no stops: none set
+    v.positions[ts[2].account] = 45                    # trader 2 holds a position, without stops
+    n = len(v.orders)
+    pop.decide(np.array([2]))
+    assert model.armed == [2] and len(v.orders) == n   # its horizon has come: the exit is armed, no new entry
 
 
 def test_farmer_enters_the_paying_pair_and_moves_collateral_on_an_alert():

@@ -313,18 +313,11 @@ class Clearinghouse:
         order = np.lexsort((mk, acc, ratio))  # ascending margin ratio, ties by account, then market
         return Scan(acc[order], mk[order], eq[order], mm[order], ratio[order])
 
-    def _margin_pass(self, tag: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Maintenance margin and unrealised PnL of every position (or of the accounts `rows`, in that order) as
-        (markets x accounts) arrays, in scratch buffers of their own per `tag` (valid until the next pass with
-        that tag). A subset gets the same float operations per position as the whole."""
-        if rows is None:
-            n = self.n
-            q_t = self.qty[:n].T                      # (markets x accounts) views of the F-order state
-            e_t = self.entry[:n].T
-        else:
-            n = rows.size
-            q_t = self.qty[rows].T
-            e_t = self.entry[rows].T
+    def _margin_pass(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """Maintenance margin and unrealised PnL of every position as (markets x accounts) arrays, in scratch
+        buffers of their own per `tag` (valid until the next pass with that tag)."""
+        n = self.n
+        q_t = self.qty[:n].T                          # (markets x accounts) views of the F-order state
         mark_c = self.mark[:, None]
         not_t = self._scratch(tag + ":notional", n)
         np.abs(q_t, out=not_t)
@@ -332,19 +325,18 @@ class Clearinghouse:
         mm_t = self._scratch(tag + ":mm", n)
         self._maintenance_t(not_t, mm_t)
         up_t = self._scratch(tag + ":upnl", n)
-        np.subtract(mark_c, e_t, out=up_t)
+        np.subtract(mark_c, self.entry[:n].T, out=up_t)
         up_t *= q_t
         return mm_t, up_t
 
-    def account_margins(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(equity, maintenance margin) of every account, or of the accounts `rows` (an int array, in its order;
-        the same floats as the whole pass gives them): cross accounts; an isolated account's equity counts its
-        positions' margins. One vectorized pass like the scan's."""
-        sub = slice(None) if rows is None else rows
-        mm_t, up_t = self._margin_pass("margins" if rows is None else "margins:rows", rows)
-        eq = up_t.sum(axis=0) + self.collateral_value(sub)
-        if self.isolated[: self.n].any():
-            eq += self.iso_margin[: self.n][sub].sum(axis=1)
+    def account_margins(self) -> tuple[np.ndarray, np.ndarray]:
+        """(equity, maintenance margin) of every account (cross accounts; an isolated account's equity counts
+        its positions' margins), one vectorized pass like the scan's."""
+        n = self.n
+        mm_t, up_t = self._margin_pass("margins")
+        eq = up_t.sum(axis=0) + self.collateral_value()
+        if self.isolated[:n].any():
+            eq += self.iso_margin[:n].sum(axis=1)
         return eq, mm_t.sum(axis=0)
 
     def bankruptcy_prices(self, fee_rate: float = 0.0, rows=slice(None)) -> np.ndarray:
