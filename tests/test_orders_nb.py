@@ -2,7 +2,8 @@
 two venues built alike from one seed (every book an OrderBookNB), random batches of market / IOC orders (with
 some limit orders, which go to the Python path, and invalid ones mixed in) applied to one by submit_batch and to
 the other order by order; after each batch the clearinghouse arrays and ledgers (bytes), the books' buffers,
-the event columns and the per-order results must be identical."""
+the event columns and the per-order results must be identical. The same for submit_venue_batch (a venue's
+markets interleaved in one batch, exits sent only into a non-empty side) against submit_order in turn."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import venues.venue  # noqa: E402
 from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
-from venues.orders_nb import _py_sum, status_code, submit_batch  # noqa: E402
+from venues.orders_nb import NOT_SENT, _py_sum, status_code, submit_batch, submit_venue_batch  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
 from venues.venue import Venue  # noqa: E402
 
@@ -214,3 +215,107 @@ def test_python_sum_of_floats_is_reproduced():
             xs += [0.0, -0.0]
         got = _py_sum(np.array(xs, dtype=np.float64)) if xs else 0.0
         assert np.float64(got).tobytes() == np.float64(sum(xs)).tobytes(), xs
+
+
+def sequential_need(v: Venue, accs, ms, sides, lots, limits, kinds, ro, need):
+    """What submit_venue_batch must equal: each order sent in turn, those with need not sent into an empty side."""
+    out = []
+    for a, m, s, n, p, kd, r, nd in zip(accs, ms, sides, lots, limits, kinds, ro, need):
+        book = v.books[m]
+        if nd and (book.best_ask() if s == BUY else book.best_bid()) is None:
+            out.append((NOT_SENT, 0, math.nan, int(v.ch.lots[a, m])))
+            continue
+        res = v.submit_order(a, m, s, n, None if math.isnan(p) else p, kind=("market", "ioc")[kd], reduce_only=r)
+        out.append((status_code(res), res.filled_lots, res.avg_price, int(v.ch.lots[a, m])))
+    return out
+
+
+@pytest.mark.parametrize("preset,overrides,seed", [
+    ("binance_like", None, 11),
+    ("hyperliquid_like", None, 12),
+    ("binance_like", {"perps": {"BTC": {"oi_cap_usd": 3e6}, "ALT": {"oi_cap_usd": 2e5}}}, 13),
+])
+def test_submit_venue_batch_equals_submit_order_in_turn(preset, overrides, seed):
+    """Batches over the venue's markets interleaved (market and IOC orders, reduce-only exits sent only into a
+    non-empty side, invalid ones) against submit_order in turn: results, positions after each order, books,
+    clearinghouse and events bit for bit."""
+    a, makers, takers = build(preset, seed, overrides)
+    b, _, _ = build(preset, seed, overrides)
+    rnd = random.Random(seed * 1000 + 9)
+    seen = {"not_sent": 0, "fill": 0, "partial": 0, "cancelled": 0}
+    seen_rej = set()
+    n_orders = 0
+    for t in range(200):
+        for v in (a, b):
+            v.set_step(t)
+        if t % 7 == 0:
+            marks = [mk * math.exp(rnd.gauss(0, 0.003)) for mk in a.ch.mark_list]
+            wipe = [m for m in range(a.M) if rnd.random() < 0.2]
+            r_state = rnd.getstate()
+            for v in (a, b):
+                v.ch.mark = np.array(marks)
+                rnd.setstate(r_state)
+                ladders(v, makers, rnd)
+                for m in wipe:   # an empty book for a while: exits into it are not sent
+                    for mk in makers:
+                        v.cancel_all(mk, m)
+        k = rnd.choice((1, 3, 8, 20, 50))
+        accs, ms, sides, lots, limits, kinds, ro, need = [], [], [], [], [], [], [], []
+        for _ in range(k):
+            m = rnd.randrange(a.M)
+            book = a.books[m]
+            acc = rnd.choice(takers) if rnd.random() < 0.9 else rnd.choice(makers)
+            pos = int(a.ch.lots[acc, m])
+            is_exit = pos != 0 and rnd.random() < 0.4
+            if is_exit:   # a directional exit: reduce-only, the whole position, only into a non-empty side
+                side = SELL if pos > 0 else BUY
+                n = abs(pos) if rnd.random() < 0.8 else rnd.randint(1, 2 * abs(pos))
+            else:
+                side = rnd.choice((BUY, SELL)) if rnd.random() < 0.98 else 0
+                n = (rnd.randint(1, 40) if m == 0 else rnd.randint(10, 5000)) if rnd.random() < 0.9 else \
+                    (rnd.randint(500, 5000) if m == 0 else rnd.randint(50_000, 300_000))
+                if rnd.random() < 0.02:
+                    n = rnd.choice((0, -3))
+            kd = rnd.randrange(2)
+            mark = a.ch.mark_list[m]
+            p = math.nan if kd == 0 else mark * (1 + side * rnd.uniform(-0.002, 0.01)) if side else mark
+            if kd == 1 and rnd.random() < 0.02:
+                p = -1.0
+            accs.append(acc), ms.append(m), sides.append(side), lots.append(n), limits.append(p), kinds.append(kd)
+            ro.append(is_exit or rnd.random() < 0.1), need.append(is_exit or rnd.random() < 0.05)
+        got_f, got_avg, got_s, got_pos = submit_venue_batch(
+            a, np.array(accs, np.int64), np.array(ms, np.int64), np.array(sides, np.int64), np.array(lots, np.int64),
+            np.array(limits, np.float64), np.array(kinds, np.int64), np.array(ro, bool), np.array(need, bool))
+        want = sequential_need(b, accs, ms, sides, lots, limits, kinds, ro, need)
+        got = list(zip(got_s.tolist(), got_f.tolist(), got_avg.tolist(), got_pos.tolist()))
+        for g, w in zip(got, want):
+            assert (g[0], g[1], g[3]) == (w[0], w[1], w[3]) and \
+                np.float64(g[2]).tobytes() == np.float64(w[2]).tobytes(), (t, g, w)
+        assert state(a) == state(b), t
+        n_orders += k
+        for s, *_ in got:
+            if s >= 10:
+                seen_rej.add(ev.REJECT_REASONS[s - 10])
+            else:
+                seen[{0: "fill", 1: "partial", 2: "cancelled", NOT_SENT: "not_sent"}[s]] += 1
+    print(preset, n_orders, seen, sorted(seen_rej))
+    assert n_orders > 2000 and all(x > 10 for x in seen.values()), seen
+    assert {"initial_margin", "reduce_only", "invalid", "no_liquidity"} <= seen_rej, seen_rej
+    if overrides:
+        assert "oi_cap" in seen_rej
+    a.check_invariants()
+
+
+def test_submit_venue_batch_on_a_halted_venue_goes_order_by_order():
+    a, makers, takers = build("binance_like", 21)
+    b, _, _ = build("binance_like", 21)
+    for v in (a, b):
+        v.halted = True
+    accs, ms, sides, lots = takers[:6], [0, 1, 0, 1, 1, 0], [BUY, SELL] * 3, [1, 20, 2, 30, 40, 3]
+    limits, kinds, ro, need = [math.nan] * 6, [0] * 6, [False] * 6, [False] * 6
+    got = submit_venue_batch(a, np.array(accs, np.int64), np.array(ms, np.int64), np.array(sides, np.int64),
+                             np.array(lots, np.int64), np.array(limits), np.array(kinds, np.int64), np.array(ro),
+                             np.array(need))
+    want = sequential_need(b, accs, ms, sides, lots, limits, kinds, ro, need)
+    assert got[2].tolist() == [w[0] for w in want] == [10 + ev.REASON_CODE["halted"]] * 6
+    assert state(a) == state(b)

@@ -198,6 +198,198 @@ _SIG = types.int64(
     _I, _I, _I)                                           # ev_n, step, venue_id
 
 
+@njit(cache=True)
+def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, cap, upper, maxlev,
+         L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
+         mark, lot, cw, oi, fees, vol, vm,
+         c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info, c_aux,
+         r, step, venue_id, status, filled, avg):
+    """Order j (account i, market m; a market order, kind 0, or an IOC, kind 1) with the Python path's
+    operations: its results to status[j], filled[j], avg[j], its event rows from row r; returns the next free
+    row. M: m's book; upper, maxlev: m's tier bounds and max leverages; oi: m's long and short lots; fees[0]:
+    fees_kept[0]; vol[vm]: m's traded notional."""
+    MM = L.shape[1]
+    A = bal.shape[1]
+    foff = M[H_FOFF]
+    nup = upper.shape[0]
+    reason = -1
+    rej_lots = lots
+    rej_price = 0.0
+    if lots <= 0 or (side != 1 and side != -1) or (kind == 1 and not (price > 0)):
+        reason = 8   # invalid
+        rej_lots = lots if lots > 0 else 0
+    if reason < 0 and ro:
+        pos = L[i, m]
+        if side == 1:
+            room = -pos if pos < 0 else 0
+        else:
+            room = pos if pos > 0 else 0
+        if room == 0:
+            reason = 3
+        elif room < lots:
+            lots = room
+            rej_lots = lots
+    est = 0.0
+    limit = 0
+    if reason < 0:
+        if kind == 1:
+            x = price / tick
+            if side == 1:
+                limit = int(x + 1e-9) if x >= 0 else -int(-x)
+            else:
+                nn = int(x)
+                limit = nn + 1 if x - nn > 1e-9 else nn
+        got, cost = _simulate(M, side, lots, kind == 1, limit, i)
+        if got == 0:
+            if kind == 0:
+                reason = 9
+            else:
+                est = mark[m]
+        else:
+            est = (cost / got) * tick
+    if reason < 0 and not ro:
+        # _check_perp_order
+        pos = L[i, m]
+        worst_after = _worst(L, ob, osl, lot, mark, i, m, side, lots)
+        if worst_after <= _worst(L, ob, osl, lot, mark, i, m, 0, 0) + 1e-9:
+            pass
+        else:
+            lev = leverage[i, m]
+            kb = 0
+            while kb < nup and upper[kb] < worst_after:
+                kb += 1
+            if lev > maxlev[kb] * (1 + 1e-12):
+                reason = 1
+            else:
+                new_pos = pos + (lots if side == 1 else -lots)
+                d = abs(new_pos) - abs(pos)
+                increase = (d if d > 0 else 0) * lot[m] * mark[m]
+                oi_usd = oi[0] * lot[m] * mark[m]
+                if increase > 0 and oi_usd + increase > cap:
+                    reason = 2
+                else:
+                    q = lots * lot[m]
+                    fee = q * est * fee_taker
+                    adv = (est - mark[m]) * q if side == 1 else (mark[m] - est) * q
+                    adverse = adv if adv > 0.0 else 0.0
+                    if isolated[i]:
+                        need = increase / lev + fee + adverse
+                        free = bal[i, 0] - (spot_locked[i, 0] if has_spot else 0.0)
+                        if need > free + 1e-9:
+                            reason = 0
+                    else:
+                        s = 0.0
+                        c = 0.0
+                        for kk in range(MM):
+                            if kk == m:
+                                w = _worst(L, ob, osl, lot, mark, i, kk, side, lots)
+                            else:
+                                w = _worst(L, ob, osl, lot, mark, i, kk, 0, 0)
+                            s, c = _nadd(s, c, w / leverage[i, kk])
+                        im = _nend(s, c)
+                        coll = bal[i, 0]
+                        for a in range(1, A):
+                            b = bal[i, a]
+                            if b != 0.0:
+                                coll += b * cw[a]
+                        s = 0.0
+                        c = 0.0
+                        for kk in range(MM):
+                            qq = qty[i, kk]
+                            s, c = _nadd(s, c, qq * (mark[kk] - entry[i, kk]) if qq != 0.0 else 0.0)
+                        eq = coll + _nend(s, c)
+                        if has_spot:
+                            s = 0.0
+                            c = 0.0
+                            for a in range(A):
+                                lk = spot_locked[i, a]
+                                if lk != 0.0:
+                                    s, c = _nadd(s, c, lk * cw[a])
+                            eq = eq - _nend(s, c)
+                        if eq - fee - adverse < im - 1e-9:
+                            reason = 0
+            if reason >= 0:
+                rej_price = est
+    if reason >= 0:
+        c_step[r] = step
+        c_venue[r] = venue_id
+        c_market[r] = m
+        c_account[r] = i
+        c_kind[r] = 4   # REJECT
+        c_side[r] = side
+        c_lots[r] = rej_lots
+        c_price[r] = rej_price
+        c_notional[r] = 0.0
+        c_fee[r] = 0.0
+        c_info[r] = reason
+        c_aux[r] = 0.0
+        r += 1
+        status[j] = 10 + reason
+        filled[j] = 0
+        avg[j] = np.nan
+        return r
+    # the walk
+    nf, ns, got = _match(M, side, lots, kind == 1, limit, i, 0, M[H_OCAP] - 1)
+    s0 = M[H_OCAP] - 1
+    for t in range(ns):   # self-trade cancels: their open lots released
+        qrow = foff + (s0 - t) * 4
+        if M[qrow + 1] == 1:
+            ob[i, m] -= M[qrow + 3]
+        else:
+            osl[i, m] -= M[qrow + 3]
+    cost = 0
+    for t in range(nf):
+        qrow = foff + t * 4
+        maker = M[qrow + 1]
+        pt = M[qrow + 2]
+        n = M[qrow + 3]
+        cost += pt * n
+        px = pt * tick
+        notional = n * lot[m] * px
+        fee_t = notional * fee_taker
+        fee_m = notional * fee_maker
+        _apply_fill(i, m, side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
+        _apply_fill(maker, m, -side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
+        bal[maker, 0] -= fee_m
+        if side == 1:
+            osl[maker, m] -= n
+        else:
+            ob[maker, m] -= n
+        bal[i, 0] -= fee_t
+        fees[0] += fee_t + fee_m
+        for h in range(2):
+            c_step[r] = step
+            c_venue[r] = venue_id
+            c_market[r] = m
+            c_kind[r] = 0
+            c_lots[r] = n
+            c_price[r] = px
+            c_notional[r] = notional
+            if h == 0:
+                c_account[r] = i
+                c_side[r] = side
+                c_fee[r] = fee_t
+                c_info[r] = 1.0
+                c_aux[r] = maker
+            else:
+                c_account[r] = maker
+                c_side[r] = -side
+                c_fee[r] = fee_m
+                c_info[r] = 0.0
+                c_aux[r] = i
+            r += 1
+        vol[vm] += notional
+    if got == lots:
+        status[j] = 0
+    elif got > 0:
+        status[j] = 1
+    else:
+        status[j] = 2
+    filled[j] = got
+    avg[j] = (cost / got) * tick if got > 0 else np.nan
+    return r
+
+
 @njit(_SIG, cache=True)
 def k_submit(M, accs, sides, lotsv, kinds, ros, prices, status, filled, avg, m, start, n_acc,
              L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
@@ -210,14 +402,10 @@ def k_submit(M, accs, sides, lotsv, kinds, ros, prices, status, filled, avg, m, 
     fst[2] on return). P: tick, taker fee, maker fee, OI cap. fst: fees_kept[0], volume_usd[m]. oi: long,
     short lots of m. Returns the row it stopped at."""
     k = accs.shape[0]
-    MM = L.shape[1]
-    A = bal.shape[1]
     tick = P[0]
     fee_taker = P[1]
     fee_maker = P[2]
     cap = P[3]
-    foff = M[H_FOFF]
-    nup = upper.shape[0]
     r = ev_n
     one_kind = kinds.shape[0] == 1
     one_ro = ros.shape[0] == 1
@@ -232,181 +420,11 @@ def k_submit(M, accs, sides, lotsv, kinds, ros, prices, status, filled, avg, m, 
         if (kind != 0 and kind != 1) or i < 0 or i >= n_acc or (kind == 1 and np.isinf(price)):
             fst[2] = r
             return j
-        reason = -1
-        rej_lots = lots
-        rej_price = 0.0
-        if lots <= 0 or (side != 1 and side != -1) or (kind == 1 and not (price > 0)):
-            reason = 8   # invalid
-            rej_lots = lots if lots > 0 else 0
-        if reason < 0 and ro:
-            pos = L[i, m]
-            if side == 1:
-                room = -pos if pos < 0 else 0
-            else:
-                room = pos if pos > 0 else 0
-            if room == 0:
-                reason = 3
-            elif room < lots:
-                lots = room
-                rej_lots = lots
-        est = 0.0
-        limit = 0
-        if reason < 0:
-            if kind == 1:
-                x = price / tick
-                if side == 1:
-                    limit = int(x + 1e-9) if x >= 0 else -int(-x)
-                else:
-                    nn = int(x)
-                    limit = nn + 1 if x - nn > 1e-9 else nn
-            got, cost = _simulate(M, side, lots, kind == 1, limit, i)
-            if got == 0:
-                if kind == 0:
-                    reason = 9
-                else:
-                    est = mark[m]
-            else:
-                est = (cost / got) * tick
-        if reason < 0 and not ro:
-            # _check_perp_order
-            pos = L[i, m]
-            worst_after = _worst(L, ob, osl, lot, mark, i, m, side, lots)
-            if worst_after <= _worst(L, ob, osl, lot, mark, i, m, 0, 0) + 1e-9:
-                pass
-            else:
-                lev = leverage[i, m]
-                kb = 0
-                while kb < nup and upper[kb] < worst_after:
-                    kb += 1
-                if lev > maxlev[kb] * (1 + 1e-12):
-                    reason = 1
-                else:
-                    new_pos = pos + (lots if side == 1 else -lots)
-                    d = abs(new_pos) - abs(pos)
-                    increase = (d if d > 0 else 0) * lot[m] * mark[m]
-                    oi_usd = oi[0] * lot[m] * mark[m]
-                    if increase > 0 and oi_usd + increase > cap:
-                        reason = 2
-                    else:
-                        q = lots * lot[m]
-                        fee = q * est * fee_taker
-                        adv = (est - mark[m]) * q if side == 1 else (mark[m] - est) * q
-                        adverse = adv if adv > 0.0 else 0.0
-                        if isolated[i]:
-                            need = increase / lev + fee + adverse
-                            free = bal[i, 0] - (spot_locked[i, 0] if has_spot else 0.0)
-                            if need > free + 1e-9:
-                                reason = 0
-                        else:
-                            s = 0.0
-                            c = 0.0
-                            for kk in range(MM):
-                                if kk == m:
-                                    w = _worst(L, ob, osl, lot, mark, i, kk, side, lots)
-                                else:
-                                    w = _worst(L, ob, osl, lot, mark, i, kk, 0, 0)
-                                s, c = _nadd(s, c, w / leverage[i, kk])
-                            im = _nend(s, c)
-                            coll = bal[i, 0]
-                            for a in range(1, A):
-                                b = bal[i, a]
-                                if b != 0.0:
-                                    coll += b * cw[a]
-                            s = 0.0
-                            c = 0.0
-                            for kk in range(MM):
-                                qq = qty[i, kk]
-                                s, c = _nadd(s, c, qq * (mark[kk] - entry[i, kk]) if qq != 0.0 else 0.0)
-                            eq = coll + _nend(s, c)
-                            if has_spot:
-                                s = 0.0
-                                c = 0.0
-                                for a in range(A):
-                                    lk = spot_locked[i, a]
-                                    if lk != 0.0:
-                                        s, c = _nadd(s, c, lk * cw[a])
-                                eq = eq - _nend(s, c)
-                            if eq - fee - adverse < im - 1e-9:
-                                reason = 0
-                if reason >= 0:
-                    rej_price = est
-        if reason >= 0:
-            c_step[r] = step
-            c_venue[r] = venue_id
-            c_market[r] = m
-            c_account[r] = i
-            c_kind[r] = 4   # REJECT
-            c_side[r] = side
-            c_lots[r] = rej_lots
-            c_price[r] = rej_price
-            c_notional[r] = 0.0
-            c_fee[r] = 0.0
-            c_info[r] = reason
-            c_aux[r] = 0.0
-            r += 1
-            status[j] = 10 + reason
-            filled[j] = 0
-            avg[j] = np.nan
-            continue
-        # the walk
-        nf, ns, got = _match(M, side, lots, kind == 1, limit, i, 0, M[H_OCAP] - 1)
-        s0 = M[H_OCAP] - 1
-        for t in range(ns):   # self-trade cancels: their open lots released
-            qrow = foff + (s0 - t) * 4
-            if M[qrow + 1] == 1:
-                ob[i, m] -= M[qrow + 3]
-            else:
-                osl[i, m] -= M[qrow + 3]
-        cost = 0
-        for t in range(nf):
-            qrow = foff + t * 4
-            maker = M[qrow + 1]
-            pt = M[qrow + 2]
-            n = M[qrow + 3]
-            cost += pt * n
-            px = pt * tick
-            notional = n * lot[m] * px
-            fee_t = notional * fee_taker
-            fee_m = notional * fee_maker
-            _apply_fill(i, m, side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
-            _apply_fill(maker, m, -side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
-            bal[maker, 0] -= fee_m
-            if side == 1:
-                osl[maker, m] -= n
-            else:
-                ob[maker, m] -= n
-            bal[i, 0] -= fee_t
-            fst[0] += fee_t + fee_m
-            for h in range(2):
-                c_step[r] = step
-                c_venue[r] = venue_id
-                c_market[r] = m
-                c_kind[r] = 0
-                c_lots[r] = n
-                c_price[r] = px
-                c_notional[r] = notional
-                if h == 0:
-                    c_account[r] = i
-                    c_side[r] = side
-                    c_fee[r] = fee_t
-                    c_info[r] = 1.0
-                    c_aux[r] = maker
-                else:
-                    c_account[r] = maker
-                    c_side[r] = -side
-                    c_fee[r] = fee_m
-                    c_info[r] = 0.0
-                    c_aux[r] = i
-                r += 1
-            fst[1] += notional
-        if got == lots:
-            status[j] = 0
-        elif got > 0:
-            status[j] = 1
-        else:
-            status[j] = 2
-        filled[j] = got
-        avg[j] = (cost / got) * tick if got > 0 else np.nan
+        r = _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, cap, upper, maxlev,
+                 L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
+                 mark, lot, cw, oi, fst, fst, 1,
+                 c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
+                 c_aux, r, step, venue_id, status, filled, avg)
     fst[2] = r
     return k
 
@@ -527,3 +545,152 @@ def submit_batch(venue, accounts, market, sides, lots, limits=None, kinds="marke
             stop += 1
         start = stop
     return filled, avg, status
+
+
+# ---------------------------------------------------------------------------------- a venue's several markets
+NOT_SENT = 4   # submit_venue_batch's status of an order sent only into a non-empty side, whose side was empty
+
+
+@njit(cache=True)
+def k_submit_venue(books, ms, accs, sides, lotsv, kinds, ros, prices, need, status, filled, avg, pos, start, n_acc,
+                   L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
+                   mark, lot, cw, P, upper, nup, maxlev, oi, fst, vol,
+                   c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
+                   c_aux, ev_n, step, venue_id):
+    """k_submit over the markets of one venue: order j in market ms[j], on book books[ms[j]], every argument
+    per order. An order with need[j] whose book has no level on the side it would take from is not sent
+    (status NOT_SENT, no event). pos[j]: the account's position in the market just after order j. P (per
+    market): tick, taker fee, maker fee, OI cap; upper, maxlev (per market, padded): tier bounds (nup[m] of them)
+    and max leverages; oi (per market): long, short lots; fst: fees_kept[0], then the event count on return;
+    vol: volume_usd. Returns the row it stopped at (an order for the Python path, as k_submit's)."""
+    k = accs.shape[0]
+    MM = L.shape[1]
+    r = ev_n
+    for j in range(start, k):
+        i = accs[j]
+        m = ms[j]
+        side = sides[j]
+        kind = kinds[j]
+        price = prices[j]
+        if (kind != 0 and kind != 1) or i < 0 or i >= n_acc or m < 0 or m >= MM or (kind == 1 and np.isinf(price)):
+            fst[1] = r
+            return j
+        M = books[m]
+        if need[j] and M[H_NLV0 + (1 if side == 1 else 0)] == 0:
+            status[j] = NOT_SENT
+            filled[j] = 0
+            avg[j] = np.nan
+            pos[j] = L[i, m]
+            continue
+        n = nup[m]
+        r = _one(M, j, i, side, lotsv[j], kind, ros[j], price, m, P[m, 0], P[m, 1], P[m, 2], P[m, 3], upper[m, :n],
+                 maxlev[m], L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
+                 mark, lot, cw, oi[m], fst, vol, m,
+                 c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
+                 c_aux, r, step, venue_id, status, filled, avg)
+        pos[j] = L[i, m]
+    fst[1] = r
+    return k
+
+
+def _venue_consts(venue, ch):
+    """Per venue: P, the padded tier tables, the oi and fst arrays handed to k_submit_venue (cached), and the
+    collateral weights as an array."""
+    cache = venue.__dict__.get("_nb_orders")
+    if cache is None:
+        cache = venue._nb_orders = {}
+    c = cache.get("venue")
+    if c is None:
+        MM = venue.M
+        P = np.array([[venue.books[m].tick_size, venue.fee_taker, venue.fee_maker,
+                       venue.params.perps[venue.perp_names[m]].oi_cap_usd] for m in range(MM)], dtype=np.float64)
+        ups = [np.asarray(ch.tiers[m]._upper, dtype=np.float64) for m in range(MM)]
+        mls = [np.asarray(ch.tiers[m].max_leverage, dtype=np.float64) for m in range(MM)]
+        T = max(1, max(len(x) for x in mls))
+        upper = np.full((MM, T), np.inf)
+        maxlev = np.full((MM, T), np.nan)
+        for m in range(MM):
+            upper[m, :len(ups[m])] = ups[m]
+            maxlev[m, :len(mls[m])] = mls[m]
+        nup = np.array([len(x) for x in ups], dtype=np.int64)
+        c = cache["venue"] = (P, upper, nup, maxlev, np.zeros((MM, 2), np.int64), np.zeros(2))
+    cw = cache.get("cw")
+    if cw is None or cw[0] is not ch.collateral_weight:
+        cw = cache["cw"] = (ch.collateral_weight, np.array(ch.collateral_weight, dtype=np.float64))
+    return c, cw[1]
+
+
+def venue_batchable(venue) -> bool:
+    """Whether submit_venue_batch runs this venue's orders in the kernel now (else order by order in Python)."""
+    books = getattr(venue, "books", None)
+    return (bool(books) and all(isinstance(b, OrderBookNB) for b in books) and not venue.halted
+            and venue.ch.touched is None)
+
+
+def submit_venue_batch(venue, accounts, markets, sides, lots, limits, kinds, reduce_only, need_side):
+    """Perp market and IOC orders of one venue's markets, in turn, with the effect of, for each j:
+    `venue.submit_order(accounts[j], markets[j], sides[j], lots[j], limits[j] (nan: None), kind=("market",
+    "ioc")[kinds[j]], reduce_only=reduce_only[j])`, except that an order with need_side[j] whose book has no
+    level on the side it would take from (best ask for a buy, best bid for a sell) is not sent. Every argument
+    an array of the batch's length (int64; limits float64; reduce_only, need_side bool). Returns (filled lots,
+    average price (nan without fills), status (STATUS codes, REJECTED + reason, or NOT_SENT), the account's
+    position in the market just after its order)."""
+    ch = venue.ch
+    k = accounts.shape[0]
+    filled = np.zeros(k, np.int64)
+    avg = np.full(k, np.nan)
+    status = np.empty(k, np.int64)
+    pos = np.zeros(k, np.int64)
+
+    def run_py(j):
+        i, m, side = int(accounts[j]), int(markets[j]), int(sides[j])
+        if need_side[j]:
+            book = venue.books[m]
+            if (book.best_ask() if side == BUY else book.best_bid()) is None:
+                status[j] = NOT_SENT
+                pos[j] = ch.lots[i, m]
+                return
+        p = float(limits[j])
+        code = int(kinds[j])
+        r = venue.submit_order(i, m, side, int(lots[j]), None if math.isnan(p) else p,
+                               kind=KIND_NAMES[code] if 0 <= code < 3 else str(code), reduce_only=bool(reduce_only[j]))
+        status[j], filled[j], avg[j] = status_code(r), r.filled_lots, r.avg_price
+        pos[j] = ch.lots[i, m]
+
+    if k == 0:
+        return filled, avg, status, pos
+    if not venue_batchable(venue):
+        for j in range(k):
+            run_py(j)
+        return filled, avg, status, pos
+    (P, upper, nup, maxlev, oi, fst), cw = _venue_consts(venue, ch)
+    log = venue.events
+    start = 0
+    while start < k:
+        books = tuple(b._M for b in venue.books)
+        log._flush()
+        need = 2 * sum(Mb.item(H_NORD) for Mb in books) + 3 * (k - start)
+        while log.n + need > log._cap:
+            log._grow()
+        c = log._cols
+        oi[:, 0] = ch.oi_long_lots
+        oi[:, 1] = ch.oi_short_lots
+        fst[0] = ch.fees_kept[0]
+        stop = k_submit_venue(books, markets, accounts, sides, lots, kinds, reduce_only, limits, need_side, status,
+                              filled, avg, pos, start, ch.n, ch.lots, ch.qty, ch.entry, ch.bal, ch.iso_margin,
+                              ch.isolated, ch.leverage, ch.open_buy, ch.open_sell, venue._spot_locked,
+                              bool(venue.spot_books), ch._mark, ch.lot_size, cw, P, upper, nup, maxlev, oi, fst,
+                              venue.volume_usd, c["step"], c["venue"], c["market"], c["account"], c["kind"],
+                              c["side"], c["lots"], c["price"], c["notional"], c["fee"], c["info"], c["aux"], log.n,
+                              log.step, log.venue_id)
+        ch.oi_long_lots[:] = oi[:, 0].tolist()
+        ch.oi_short_lots[:] = oi[:, 1].tolist()
+        ch.fees_kept[0] = fst.item(0)
+        log.n = int(fst[1])
+        if log.sink is not None and log.n >= log.spill_rows:
+            log._spill()
+        if stop < k:
+            run_py(stop)
+            stop += 1
+        start = stop
+    return filled, avg, status, pos
