@@ -512,6 +512,9 @@ class CascadeModel(AgendaModel, mesa.Model):
         px = trig.ravel().take(cell[1])
         hit = (px <= self.stop_lo) | (px >= self.stop_hi)
         todo = np.flatnonzero(hit | self.exit_armed).tolist()
-        for k in todo:
-            self._clear_stops(k)
-            self.exit_armed[k] = not self.traders[k].exit()
+        if not todo:
+            return
+        self.stop_lo[todo] = -np.inf
+        self.stop_hi[todo] = np.inf
+        # their exits in this order (venue by venue: in a compiled batch on numba books; agents/directional.py)
+        self.exit_armed[todo] = np.logical_not(self.directional.exits(todo))

@@ -8,6 +8,7 @@ leverage, 80% at or below 54x). The rules are pure functions; the agent below us
 from __future__ import annotations
 
 import math
+import sys
 from functools import cached_property
 
 import mesa
@@ -163,34 +164,200 @@ class DirectionalPopulation:
             self.next_at[due] = [now + 0.5 + traders[i].own_rng.exponential(mean) for i in due.tolist()]
         model.schedule_event(self.act, after=1.0)
 
+    batched = True   # send the orders of venues whose books are all OrderBookNB through compiled batches
+
     def decide(self, due: np.ndarray) -> None:
-        """Traders `due` (indices, in the order they act) decide and send their orders."""
-        model, p = self.model, self.model.cfg.directional
+        """Traders `due` (indices, in the order they act) decide and send their orders.
+
+        Venue by venue (traders of different venues touch disjoint state), in due order within each venue: where
+        the venue's books are all numba books (venues/orderbook_nb.py) and it is not halted, its traders' orders
+        go to the venue in one compiled batch (venues/orders_nb.py: submit_venue_batch, with the effect of the
+        per-trader calls in turn), otherwise one `submit_order` per trader. A trader's decision reads only its
+        own account (which no other trader's order touches: directional accounts never rest orders), the mark
+        and the previous minute's mids, so the decisions are taken first and the orders sent after."""
+        api = _batch_api() if self.batched else None
         signal: dict[tuple[str, int], int] = {}   # (venue, market) -> the momentum side of its window
-        for i in due.tolist():
-            tr = self.traders[i]
-            v, k = tr.venue, tr.k
-            lots = v.position(tr.account, k)
-            if lots != 0:
-                if not tr.uses_stops:
-                    model.arm_exit(i)       # its horizon has come: close (re-tried every minute until closed)
-                continue
-            cell = (tr.venue_name, k)
-            if cell not in signal:
-                signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
-            side = signal[cell] if tr.momentum else -signal[cell]
-            if side == 0:
-                side = BUY if tr.own_rng.random() < 0.5 else SELL
-            price = v.mark_price(k)
-            n = order_lots(min(tr.capital, v.withdrawable(tr.account)) * 0.9, tr.leverage, price, v.lot_size(k))
-            if n <= 0:
-                continue
-            band = p.entry_band_pct
-            if band is None:
-                r = v.submit_order(tr.account, k, side, n)
+        if api is None:
+            for i in due.tolist():
+                self._decide_one(i, signal)
+            return
+        for name, idx in self._by_venue(due.tolist()).items():
+            v = self.model.venues[name]
+            if api.venue_batchable(v):
+                self._decide_batch(v, idx, signal, api)
             else:
-                limit = price * (1.0 + band / 100.0) if side == BUY else price * (1.0 - band / 100.0)
-                r = v.submit_order(tr.account, k, side, n, limit, kind="ioc")
-            if r.filled_lots and tr.uses_stops:
-                sl, tp = exit_prices(r.avg_price, side, p)
+                for i in idx:
+                    self._decide_one(i, signal)
+
+    def _by_venue(self, ks: list[int]) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        traders = self.traders
+        for i in ks:
+            name = traders[i].venue_name
+            g = groups.get(name)
+            if g is None:
+                groups[name] = [i]
+            else:
+                g.append(i)
+        return groups
+
+    def _entry(self, tr: DirectionalTrader, signal: dict) -> tuple[int, int, float | None] | None:
+        """A flat trader's entry: (side, lots, IOC limit or None for a market order), or None (too small)."""
+        model, p = self.model, self.model.cfg.directional
+        v, k = tr.venue, tr.k
+        cell = (tr.venue_name, k)
+        if cell not in signal:
+            signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
+        side = signal[cell] if tr.momentum else -signal[cell]
+        if side == 0:
+            side = BUY if tr.own_rng.random() < 0.5 else SELL
+        price = v.mark_price(k)
+        n = order_lots(min(tr.capital, v.withdrawable(tr.account)) * 0.9, tr.leverage, price, v.lot_size(k))
+        if n <= 0:
+            return None
+        band = p.entry_band_pct
+        if band is None:
+            return side, n, None
+        return side, n, price * (1.0 + band / 100.0) if side == BUY else price * (1.0 - band / 100.0)
+
+    def _decide_one(self, i: int, signal: dict) -> None:
+        """Trader i decides and sends its order (the per-trader path)."""
+        model = self.model
+        tr = self.traders[i]
+        v, k = tr.venue, tr.k
+        if v.position(tr.account, k) != 0:
+            if not tr.uses_stops:
+                model.arm_exit(i)       # its horizon has come: close (re-tried every minute until closed)
+            return
+        order = self._entry(tr, signal)
+        if order is None:
+            return
+        side, n, limit = order
+        if limit is None:
+            r = v.submit_order(tr.account, k, side, n)
+        else:
+            r = v.submit_order(tr.account, k, side, n, limit, kind="ioc")
+        if r.filled_lots and tr.uses_stops:
+            sl, tp = exit_prices(r.avg_price, side, model.cfg.directional)
+            model.set_stops(i, side, sl, tp)
+
+    def _decide_batch(self, v, idx: list[int], signal: dict, api) -> None:
+        """Traders idx of venue v (not halted, numba books) decide; their orders go in one batch, in that order."""
+        model = self.model
+        traders = self.traders
+        L = v.ch.lots
+        orders = _Orders()
+        for i in idx:
+            tr = traders[i]
+            k = tr.k
+            lots = int(L[tr.account, k])
+            if lots != 0:
+                if not tr.uses_stops:       # its horizon has come: arm_exit, its order in this batch
+                    model._clear_stops(i)
+                    spec = self._exit_spec(tr, lots)
+                    if spec is None:
+                        model.exit_armed[i] = True
+                    else:
+                        orders.add(tr.account, k, spec[0], spec[1], spec[2], True, i)
+                continue
+            order = self._entry(tr, signal)
+            if order is not None:
+                orders.add(tr.account, k, order[0], order[1], order[2], False, i)
+        if not orders.tag:
+            return
+        filled, avg, status, pos = orders.send(v, api)
+        p = model.cfg.directional
+        for (i, side, is_exit), f, a, s, q in zip(orders.tag, filled.tolist(), avg.tolist(), status.tolist(),
+                                                 pos.tolist()):
+            if is_exit:
+                if s == api.NOT_SENT or q != 0:
+                    model.exit_armed[i] = True
+            elif f and traders[i].uses_stops:
+                sl, tp = exit_prices(a, side, p)
                 model.set_stops(i, side, sl, tp)
+
+    def _exit_spec(self, tr: DirectionalTrader, lots: int) -> tuple[int, int, float | None] | None:
+        """The exit order of a holder of `lots` (not 0) on a venue not halted: (side, lots, IOC limit or None for
+        a market order), or None when it is not sent (a limit at or below 0). Its book's side being empty is
+        the batch's check (DirectionalTrader.exit's rule)."""
+        side = SELL if lots > 0 else BUY
+        band = self.model.cfg.directional.exit_band_pct
+        if band is None:
+            return side, abs(lots), None
+        mark = tr.venue.mark_price(tr.k)
+        limit = mark * (1.0 - band / 100.0) if side == SELL else mark * (1.0 + band / 100.0)
+        if limit <= 0:
+            return None
+        return side, abs(lots), limit
+
+    def exits(self, ks: list[int]) -> list[bool]:
+        """Traders ks (in this order) try to close their positions, as `DirectionalTrader.exit` each in turn;
+        whether each is closed. Venue by venue, in a compiled batch where the venue allows (see decide)."""
+        api = _batch_api() if self.batched else None
+        traders = self.traders
+        if api is None:
+            return [traders[i].exit() for i in ks]
+        closed = dict.fromkeys(ks, False)
+        for name, idx in self._by_venue(ks).items():
+            v = self.model.venues[name]
+            if not api.venue_batchable(v):
+                for i in idx:
+                    closed[i] = traders[i].exit()
+                continue
+            L = v.ch.lots
+            orders = _Orders()
+            for i in idx:
+                tr = traders[i]
+                lots = int(L[tr.account, tr.k])
+                if lots == 0:
+                    closed[i] = True
+                    continue
+                spec = self._exit_spec(tr, lots)
+                if spec is not None:
+                    orders.add(tr.account, tr.k, spec[0], spec[1], spec[2], True, i)
+            if orders.tag:
+                _, _, status, pos = orders.send(v, api)
+                for (i, _, _), s, q in zip(orders.tag, status.tolist(), pos.tolist()):
+                    closed[i] = s != api.NOT_SENT and q == 0
+        return [closed[i] for i in ks]
+
+
+class _Orders:
+    """A venue's batch of directional orders being gathered: market orders, or IOCs with a limit; exits are
+    reduce-only and sent only into a non-empty side."""
+
+    def __init__(self):
+        self.acc: list[int] = []
+        self.mk: list[int] = []
+        self.side: list[int] = []
+        self.lots: list[int] = []
+        self.limit: list[float] = []
+        self.kind: list[int] = []
+        self.is_exit: list[bool] = []
+        self.tag: list[tuple[int, int, bool]] = []
+
+    def add(self, account: int, market: int, side: int, lots: int, limit: float | None, is_exit: bool,
+            i: int) -> None:
+        self.acc.append(account)
+        self.mk.append(market)
+        self.side.append(side)
+        self.lots.append(lots)
+        self.limit.append(math.nan if limit is None else limit)
+        self.kind.append(0 if limit is None else 1)
+        self.is_exit.append(is_exit)
+        self.tag.append((i, side, is_exit))
+
+    def send(self, v, api):
+        ex = np.array(self.is_exit, dtype=bool)
+        return api.submit_venue_batch(v, np.array(self.acc, np.int64), np.array(self.mk, np.int64),
+                                      np.array(self.side, np.int64), np.array(self.lots, np.int64),
+                                      np.array(self.limit, np.float64), np.array(self.kind, np.int64), ex, ex)
+
+
+def _batch_api():
+    """venues.orders_nb when numba books are in use (venues.orderbook_nb imported), else None: a run on Python
+    books neither needs numba nor pays for compiling its kernels."""
+    if "venues.orderbook_nb" not in sys.modules:
+        return None
+    from venues import orders_nb
+    return orders_nb

@@ -261,13 +261,18 @@ def test_take_many_across_out_area_refills():
 
 
 @pytest.mark.slow
-def test_golden_run_with_numba_books_is_bit_identical(monkeypatch):
-    """Every venue book an OrderBookNB: the recorded fixed-seed run (tests/golden) comes out bit for bit."""
+@pytest.mark.parametrize("batched", [False, True])
+def test_golden_run_with_numba_books_is_bit_identical(monkeypatch, batched):
+    """Every venue book an OrderBookNB: the recorded fixed-seed run (tests/golden) comes out bit for bit, with the
+    directional traders' orders one `submit_order` each and (batched) in compiled batches per venue
+    (agents/directional.py, venues/orders_nb.py: submit_venue_batch)."""
     import json
     import sys
     from pathlib import Path
 
     import venues.venue
+    from agents.directional import DirectionalPopulation
+    from venues import orders_nb
 
     sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
     from fingerprint import FILE, fingerprint
@@ -279,10 +284,25 @@ def test_golden_run_with_numba_books_is_bit_identical(monkeypatch):
             super().__init__(*a, **kw)
             made.append(self)
 
+    sent = {"calls": 0, "orders": 0, "exits": 0}
+    real = orders_nb.submit_venue_batch
+
+    def counted(v, accs, *rest):
+        sent["calls"] += 1
+        sent["orders"] += len(accs)
+        sent["exits"] += int(rest[-1].sum())
+        return real(v, accs, *rest)
+
     monkeypatch.setattr(venues.venue, "OrderBook", Counted)
+    monkeypatch.setattr(orders_nb, "submit_venue_batch", counted)
+    monkeypatch.setattr(DirectionalPopulation, "batched", batched)
     want = json.loads(FILE.read_text())
     got = fingerprint()
     assert made and sum(b.traded_lots for b in made) > 0   # the run's books were these, and they traded
+    if batched:   # the directional orders went through the batches, entries and exits
+        assert sent["calls"] > 100 and sent["orders"] > 300 and sent["exits"] > 10, sent
+    else:
+        assert sent["calls"] == 0
     assert got["metrics"] == want["metrics"]
     assert got["series"] == want["series"]
     assert got["events"] == want["events"]
