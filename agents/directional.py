@@ -171,7 +171,7 @@ class DirectionalPopulation:
 
         Venue by venue (traders of different venues touch disjoint state), in due order within each venue: where
         the venue's books are all numba books (venues/orderbook_nb.py) and it is not halted, its traders' orders
-        go to the venue in one compiled batch (venues/orders_nb.py: submit_venue_batch, with the effect of the
+        go to the venue in one compiled batch (venues/batch_nb.py: submit_venue_batch, with the effect of the
         per-trader calls in turn), otherwise one `submit_order` per trader. A trader's decision reads only its
         own account (which no other trader's order touches: directional accounts never rest orders), the mark
         and the previous minute's mids, so the decisions are taken first and the orders sent after."""
@@ -355,9 +355,9 @@ class _Orders:
 
 
 def _batch_api():
-    """venues.orders_nb when numba books are in use (venues.orderbook_nb imported), else None: a run on Python
+    """venues.batch_nb when numba books are in use (venues.orderbook_nb imported), else None: a run on Python
     books neither needs numba nor pays for compiling its kernels."""
     if "venues.orderbook_nb" not in sys.modules:
         return None
-    from venues import orders_nb
-    return orders_nb
+    from venues import batch_nb
+    return batch_nb

@@ -1,5 +1,5 @@
 """The directional traders' orders through compiled batches (agents/directional.py: DirectionalPopulation.decide
-and .exits, venues/orders_nb.py: submit_venue_batch) against the per-trader path (one `submit_order` per trader,
+and .exits, venues/batch_nb.py: submit_venue_batch) against the per-trader path (one `submit_order` per trader,
 DirectionalTrader.exit): two models built alike with every venue book an OrderBookNB, one with the population's
 `batched` off, run minute by minute through an oct10 shock; after every minute each venue's clearinghouse arrays
 and ledgers, books' buffers, event columns, and the population's stops, armed exits and next decisions are
@@ -19,7 +19,7 @@ import venues.venue  # noqa: E402
 from agents.directional import DirectionalPopulation  # noqa: E402
 from run import build_model  # noqa: E402
 from venues import events as ev  # noqa: E402
-from venues import orders_nb  # noqa: E402
+from venues import batch_nb  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
 
 BASE = ["population=small", "steps=170", "warmup_minutes=30", "dashboard=false", "progress=false",
@@ -63,17 +63,17 @@ def state(m) -> dict:
 def test_batched_directional_orders_equal_the_per_trader_path(world, monkeypatch):
     monkeypatch.setattr(venues.venue, "OrderBook", OrderBookNB)
     sent = {"calls": 0, "orders": 0, "not_sent": 0, "exits": 0}
-    real = orders_nb.submit_venue_batch
+    real = batch_nb.submit_venue_batch
 
     def counted(v, accs, ms, sides, lots, limits, kinds, ro, need):
         out = real(v, accs, ms, sides, lots, limits, kinds, ro, need)
         sent["calls"] += 1
         sent["orders"] += len(accs)
         sent["exits"] += int(need.sum())
-        sent["not_sent"] += int((out[2] == orders_nb.NOT_SENT).sum())
+        sent["not_sent"] += int((out[2] == batch_nb.NOT_SENT).sum())
         return out
 
-    monkeypatch.setattr(orders_nb, "submit_venue_batch", counted)
+    monkeypatch.setattr(batch_nb, "submit_venue_batch", counted)
     a = build_model(WORLDS[world])
     b = build_model(WORLDS[world])
     b.directional.batched = False

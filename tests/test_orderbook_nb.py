@@ -265,14 +265,14 @@ def test_take_many_across_out_area_refills():
 def test_golden_run_with_numba_books_is_bit_identical(monkeypatch, batched):
     """Every venue book an OrderBookNB: the recorded fixed-seed run (tests/golden) comes out bit for bit, with the
     directional traders' orders one `submit_order` each and (batched) in compiled batches per venue
-    (agents/directional.py, venues/orders_nb.py: submit_venue_batch)."""
+    (agents/directional.py, venues/batch_nb.py: submit_venue_batch)."""
     import json
     import sys
     from pathlib import Path
 
     import venues.venue
     from agents.directional import DirectionalPopulation
-    from venues import orders_nb
+    from venues import batch_nb
 
     sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
     from fingerprint import FILE, fingerprint
@@ -285,7 +285,7 @@ def test_golden_run_with_numba_books_is_bit_identical(monkeypatch, batched):
             made.append(self)
 
     sent = {"calls": 0, "orders": 0, "exits": 0}
-    real = orders_nb.submit_venue_batch
+    real = batch_nb.submit_venue_batch
 
     def counted(v, accs, *rest):
         sent["calls"] += 1
@@ -294,7 +294,7 @@ def test_golden_run_with_numba_books_is_bit_identical(monkeypatch, batched):
         return real(v, accs, *rest)
 
     monkeypatch.setattr(venues.venue, "OrderBook", Counted)
-    monkeypatch.setattr(orders_nb, "submit_venue_batch", counted)
+    monkeypatch.setattr(batch_nb, "submit_venue_batch", counted)
     monkeypatch.setattr(DirectionalPopulation, "batched", batched)
     want = json.loads(FILE.read_text())
     got = fingerprint()

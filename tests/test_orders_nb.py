@@ -20,7 +20,8 @@ import venues.venue  # noqa: E402
 from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
-from venues.orders_nb import NOT_SENT, _py_sum, status_code, submit_batch, submit_venue_batch  # noqa: E402
+from venues.batch_nb import NOT_SENT, submit_venue_batch  # noqa: E402
+from venues.orders_nb import _py_sum, status_code, submit_batch  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
 from venues.venue import Venue  # noqa: E402
 
