@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass
 
 from . import events as ev
-from .orderbook import BUY, SELL, Fills
+from .orderbook import BUY, SELL, Fills, OrderBook
+
+_replace_nb = None   # venues.ladder_nb.replace_ladder, imported on first use (it needs numba)
 
 
 @dataclass(slots=True)
@@ -143,9 +145,7 @@ class Orders:
         valid = all(side in (BUY, SELL) and price is not None and price > 0 for side, price, _ in orders)
         ticked = [(side, book.to_ticks(price, side), lots) for side, price, lots in orders] if valid else None
         if self.halted or not valid or not self._ladder_fits(account, m, ticked):
-            return sum(self.submit_order(account, m, side, lots, price, kind="limit",
-                                         post_only=post_only).order_id is not None
-                       for side, price, lots in orders)
+            return self._post_each(account, m, orders, post_only)
         ch = self.ch
         if post_only:   # nothing can trade: the book takes the ladder in one call, no fills to settle
             ids = book.post_passive(account, ticked)
@@ -175,6 +175,26 @@ class Orders:
                 else:
                     ch.open_sell[account, m] += rest
         return resting
+
+    def _post_each(self, account: int, m: int, orders: list[tuple[int, float, int]], post_only: bool) -> int:
+        """post_ladder's fallback: each order of the ladder through submit_order; the orders resting."""
+        return sum(self.submit_order(account, m, side, lots, price, kind="limit",
+                                     post_only=post_only).order_id is not None
+                   for side, price, lots in orders)
+
+    def replace_ladder(self, account: int, market: int | str, orders: list[tuple[int, float, int]],
+                       post_only: bool = True) -> int:
+        """A maker's requote of one market: `cancel_all(account, market)` then `post_ladder(account, market,
+        orders, post_only)`, with their state, events and result (the orders resting). On an OrderBookNB a
+        post-only ladder takes one kernel call (venues/ladder_nb.py); on the Python book, the two calls."""
+        m = self.market_index(market)
+        if post_only and not isinstance(self.books[m], OrderBook):
+            global _replace_nb
+            if _replace_nb is None:
+                from .ladder_nb import replace_ladder as _replace_nb
+            return _replace_nb(self, account, m, orders)
+        self.cancel_all(account, m)
+        return self.post_ladder(account, m, orders, post_only)
 
     def _ladder_fits(self, i: int, m: int, orders: list[tuple[int, int, int]]) -> bool:
         """Whether the whole ladder [(side, price_ticks, lots), ...] passes the pre-trade checks at once (see
