@@ -186,3 +186,85 @@ def test_python_book_uses_the_two_calls():
     sa, sb = a.snapshot(), b.snapshot()
     assert sa == sb
     assert [x.snapshot(10_000) for x in a.books] == [x.snapshot(10_000) for x in b.books]
+
+
+def py_cancel_all_spot(v: Venue, account: int, s: int) -> int:
+    """Orders.cancel_all_spot's Python loop for one book (the form the kernel replaces)."""
+    total = 0
+    for side, price_ticks, lots in v.spot_books[s].cancel_all_of(account):
+        v._unlock_spot(account, s, side, price_ticks, lots)
+        total += lots
+    return total
+
+
+def random_spot_ladder(v: Venue, s: int, rnd: random.Random, most: int):
+    book = v.spot_books[s]
+    mid = book.mid_ticks() or (1.0 if s else 60_000.0) / book.tick_size
+    step = max(1, int(mid * 3e-4))
+    usd = 10 ** rnd.uniform(2, 5.5)   # per rung: some ladders are beyond the free USD or asset
+    out = []
+    for r in range(rnd.choice((1, 3, 10, most))):
+        for side in (BUY, SELL):
+            off = (r + 1) * step + rnd.randint(0, step)
+            if rnd.random() < 0.05:
+                off = -rnd.randint(0, 3 * step)   # crosses: trades, and the rest goes order by order
+            px = (mid - off if side == BUY else mid + off) * book.tick_size + rnd.random() * book.tick_size
+            n = int(usd / (px * book.lot_size)) if px > 0 else 1
+            out.append((side, float(px), n if rnd.random() > 0.04 else rnd.choice((0, -2))))
+    x = rnd.random()
+    if x < 0.03:
+        out.append((2, out[0][1], 3))
+    elif x < 0.05:
+        out.append((SELL, rnd.choice((0.0, math.nan)), 3))
+    elif x < 0.07:
+        out.append((BUY, out[0][1], 3.0))
+    elif x < 0.09:
+        out = []
+    return out
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_spot_ladder_kernel_equals_python(seed):
+    """cancel_all_spot(account, s) and post_spot_ladder on OrderBookNB books (the kernels) against their Python
+    forms: spot ladders with crossing rungs (fills, then the Python loop), ladders beyond the free balance,
+    invalid rungs, fills and halts between, books that grow mid-ladder."""
+    a, makers, takers = build("binance_like", seed)
+    b, _, _ = build("binance_like", seed)
+    for v in (a, b):
+        for acc in makers:
+            v.deposit(acc, 3.0, "BTC")
+            v.deposit(acc, 2e5, "ALT")
+            v.deposit(acc, 1e5, "SYNTH")
+        for t in takers:
+            v.deposit(t, 1e7, "ALT")
+            v.deposit(t, 1e7, "SYNTH")
+    codes = Counter()
+    real = ladder_nb._spot
+
+    def counted(M, owner, oslot, flat, tk, res, start, *rest):
+        r = real(M, owner, oslot, flat, tk, res, start, *rest)
+        n = flat.shape[0] // 3
+        codes["old" if r == ladder_nb.OLD_PATH else "done" if r == n else "cross" if res[1] == 1 else "grow"] += 1
+        return r
+
+    rnd = random.Random(seed)
+    with mock.patch.object(ladder_nb, "_spot", counted):
+        for it in range(600):
+            x = rnd.random()
+            s = rnd.randrange(len(a.spot_books))
+            if x < 0.75:
+                acc = rnd.choice(makers)
+                assert py_cancel_all_spot(a, acc, s) == b.cancel_all_spot(acc, s)
+                assert state(a) == state(b), it
+                ladder = random_spot_ladder(a, s, rnd, 10 + it // 5)
+                assert a._post_spot_ladder_py(acc, s, ladder) == b.post_spot_ladder(acc, s, list(ladder))
+            elif x < 0.93:
+                t = rnd.choice(takers)
+                side = rnd.choice((BUY, SELL))
+                n = rnd.randint(1, 500) if s == 0 else rnd.randint(100, 100_000)
+                for v in (a, b):
+                    v.submit_spot_order(t, s, side, n)
+            elif x < 0.96 or a.halted:
+                a.halted = b.halted = not a.halted
+            assert state(a) == state(b), it
+    assert codes["done"] > 100 and codes["cross"] > 0 and codes["grow"] > 0 and codes["old"] > 0, dict(codes)

@@ -227,11 +227,13 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
     if slot is None or venue.halted or ch.isolated[account] or type(orders) is not list:
         venue.cancel_all(account, m)
         return venue.post_ladder(account, m, orders)
-    for o in orders:
-        if type(o) is not tuple or len(o) != 3 or type(o[0]) is not int or type(o[1]) is not float \
-                or type(o[2]) is not int:
-            venue.cancel_all(account, m)
-            return venue.post_ladder(account, m, orders)
+    try:   # (int side, float price, int lots) triples, else the Python path
+        for side, price, lots in orders:
+            if type(side) is not int or type(price) is not float or type(lots) is not int:
+                raise TypeError
+    except (TypeError, ValueError):
+        venue.cancel_all(account, m)
+        return venue.post_ladder(account, m, orders)
     n = len(orders)
     try:
         flat = np.fromiter(chain.from_iterable(orders), np.float64, 3 * n)
@@ -253,7 +255,7 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
         venue.cancel_all(account, m)
         return venue.post_ladder(account, m, orders)
     if r == EACH:
-        return venue._post_each(account, m, [o for o in orders if o[2] > 0], True)
+        return venue._post_each(account, m, [(sd, px, n) for sd, px, n in orders if n > 0], True)
     cnt = res.item(0)
     while r < cnt:
         book._grow()
@@ -264,3 +266,160 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
             if oid == 0:
                 reject(account, m, side, lots, "post_only_would_cross")
     return res.item(1)
+
+
+# ---------------------------------------------------------------------------------------------- spot ladders
+_A2FC = types.Array(types.float64, 2, "C")
+
+
+@njit(_I(_V, _I, _I, _VF, _V, _V, _I, _I, _I, _A2FC, _VF), cache=True)
+def k_spot_ladder(M, owner, oslot, orders, tk, res, start, i, base, sl, P):
+    """`post_spot_ladder` of account i (= owner, book owner row oslot) on one spot book whose base asset is
+    column `base` of the spot reservations `sl`: orders (side, price, lots float rows, all lots > 0). P: tick,
+    lot, 1 + max(taker fee, maker fee, 0), 1 + maker fee, free USD, free base (the ladder's balance check).
+    start < 0: a fresh call (validity, ticks, the check, then the posts); else the posts resume at row `start`.
+    Returns OLD_PATH (nothing done: invalid, too large, or the ladder fails the check), or the row it stopped at:
+    all rows when done, earlier at an order that would trade (res[1] = 1: the Python loop takes over there) or
+    when the book needs room (res[1] = 2). res[0]: the orders it left resting."""
+    tick = P[0]
+    lot = P[1]
+    n = orders.shape[0] // 3
+    if start < 0:
+        usd_need = 0.0
+        base_need = 0.0
+        for r in range(n):
+            side = orders[3 * r]
+            price = orders[3 * r + 1]
+            q = orders[3 * r + 2]
+            if not ((side == 1.0 or side == -1.0) and price > 0) or q >= _BIG:
+                return OLD_PATH
+            x = price / tick
+            if not x < _TICKS_MAX:
+                return OLD_PATH
+            if side == 1.0:
+                t = int(x + 1e-9) if x >= 0 else -int(-x)
+            else:
+                nn = int(x)
+                t = nn + 1 if x - nn > 1e-9 else nn
+            lots = int(q)
+            tk[3 * r] = int(side)
+            tk[3 * r + 1] = t
+            tk[3 * r + 2] = lots
+            qq = lots * lot
+            if side == 1.0:
+                usd_need += qq * (t * tick) * P[2]
+            else:
+                base_need += qq
+        if not (usd_need <= P[4] + 1e-9 and base_need <= P[5] + 1e-12):
+            return OLD_PATH
+        start = 0
+        res[0] = 0
+    for j in range(start, n):
+        side = tk[3 * j]
+        price = tk[3 * j + 1]
+        lots = tk[3 * j + 2]
+        if _crosses(M, side, price):
+            res[1] = 1
+            return j
+        b = 0 if side == BUY else 1
+        if not _room(M, b):
+            res[1] = 2
+            return j
+        _rest(M, b, side, price, lots, owner, oslot)
+        res[0] += 1
+        if side == BUY:
+            sl[i, 0] += 1.0 * lots * lot * price * tick * P[3]
+        else:
+            sl[i, base] += 1.0 * lots * lot
+    res[1] = 0
+    return n
+
+
+@njit(_I(_V, _I, _I, _I, _A2FC, _VF), cache=True)
+def k_cancel_all_spot(M, oslot, i, base, sl, P):
+    """`cancel_all_spot(account, s)`: the owner's orders cancelled (k_cancel_all_of, out rows included) and their
+    reservations released in ascending id (`_unlock_spot`); the lots removed. P as k_spot_ladder's."""
+    k = k_cancel_all_of(M, oslot)
+    foff = M[H_FOFF]
+    lot = P[1]
+    tick = P[0]
+    total = 0
+    for t in range(k):
+        q = foff + 3 * t
+        lots = M[q + 2]
+        if M[q] == BUY:
+            sl[i, 0] += -1.0 * lots * lot * M[q + 1] * tick * P[3]
+        else:
+            sl[i, base] += -1.0 * lots * lot
+        total += lots
+    return total
+
+
+_spot = _entry(k_spot_ladder)
+_cancel_spot = _entry(k_cancel_all_spot)
+_spot_scratch = {"tk": np.zeros(3 * 64, np.int64), "res": np.zeros(2, np.int64)}
+
+
+def _spot_consts(venue, s):
+    cache = venue.__dict__.get("_nb_spot")
+    if cache is None:
+        cache = venue._nb_spot = {}
+    P = cache.get(s)
+    if P is None:
+        book = venue.spot_books[s]
+        P = cache[s] = np.array([book.tick_size, book.lot_size, 1.0 + max(venue.fee_taker, venue.fee_maker, 0.0),
+                                 1 + venue.fee_maker, 0.0, 0.0])
+    return P
+
+
+def post_spot_ladder(venue, account: int, s: int, orders) -> int:
+    """`venue.post_spot_ladder(account, s, orders)` (spot book index s): the same state, events and result, the
+    posts in one kernel call up to the first order that would trade (from there on the Python loop), when the
+    book is an OrderBookNB; else, or when the kernel cannot reproduce it (halted, invalid or odd input, a ladder
+    that fails the balance check: order by order), the Python form."""
+    book = venue.spot_books[s]
+    slot = book._oslot.get(account) if isinstance(book, OrderBookNB) else None
+    if slot is None or venue.halted or type(orders) is not list:
+        return venue._post_spot_ladder_py(account, s, orders)
+    try:
+        for side, price, lots in orders:
+            if type(side) is not int or type(price) is not float or type(lots) is not int:
+                raise TypeError
+    except (TypeError, ValueError):
+        return venue._post_spot_ladder_py(account, s, orders)
+    kept = [(sd, px, n) for sd, px, n in orders if n > 0]
+    if not kept:
+        return 0
+    n = len(kept)
+    try:
+        flat = np.fromiter(chain.from_iterable(kept), np.float64, 3 * n)
+    except OverflowError:
+        return venue._post_spot_ladder_py(account, s, orders)
+    sc = _spot_scratch
+    if sc["tk"].shape[0] < 3 * n:
+        sc["tk"] = np.zeros(3 * n, np.int64)
+    tk, res = sc["tk"], sc["res"]
+    ch = venue.ch
+    a = venue.spot_base[s]
+    sl = venue._spot_locked
+    P = _spot_consts(venue, s)
+    P[4] = min(venue.withdrawable(account), ch.bal[account, 0] - sl[account, 0])
+    P[5] = ch.bal[account, a] - sl[account, a]
+    r = _spot(book._M, account, slot, flat, tk, res, -1, account, a, sl, P)
+    if r == OLD_PATH:
+        return venue._post_spot_ladder_py(account, s, orders)
+    while r < n and res.item(1) == 2:
+        book._grow()
+        r = _spot(book._M, account, slot, flat, tk, res, r, account, a, sl, P)
+    if r < n:   # an order that would trade: post_spot_ladder's own loop from there (the ladder fitted)
+        return res.item(0) + venue._spot_ladder_from(account, s, kept[r:], True)
+    return res.item(0)
+
+
+def cancel_all_spot(venue, account: int, s: int) -> int:
+    """`venue.cancel_all_spot(account, s)` on an OrderBookNB spot book, in one kernel call."""
+    book = venue.spot_books[s]
+    slot = book._oslot.get(account)
+    if slot is None:
+        return 0
+    return _cancel_spot(book._M, slot, account, venue.spot_base[s], venue._spot_locked, _spot_consts(venue, s))
