@@ -244,11 +244,10 @@ class MarketMaker(mesa.Agent):
             lot = v.books[k].lot_size
             inventory = v.position(self.account, k) * lot * fair
             bids, bsz, asks, asz = ladder(fair, float(inventory), stresses[k] * p.calm_vol_bps, p)
-            v.cancel_all(self.account, k)
             tick = v.books[k].tick_size   # a price below one tick cannot be quoted
             ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
             ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz) if px >= tick]
-            v.post_ladder(self.account, k, ladder_orders)
+            v.replace_ladder(self.account, k, ladder_orders)   # cancel_all then post_ladder
 
     def _quote_away_from_move(self, fairs: list[float], stresses: list[float]) -> None:
         """While withdrawn (withdraw_sides = against_move): per perp market, only the side the move does not run
@@ -260,8 +259,8 @@ class MarketMaker(mesa.Agent):
         for k, a in enumerate(v.perp_names):
             p = self.params[a]
             hist = self.fair_hist[k]
-            v.cancel_all(self.account, k)
             if p.depth_usd <= 0 or not math.isfinite(fairs[k]) or len(hist) < 2 or hist[-1] == hist[0]:
+                v.cancel_all(self.account, k)
                 continue
             keep = SELL if hist[-1] < hist[0] else BUY
             stress = min(stresses[k], self.threshold)
@@ -273,8 +272,8 @@ class MarketMaker(mesa.Agent):
                                           dataclasses.replace(p, withdraw_threshold=math.inf))
             px, usd = (asks, asz) if keep == SELL else (bids, bsz)
             tick = v.books[k].tick_size
-            v.post_ladder(self.account, k, [(keep, float(x), int(u * stress / (x * lot)))
-                                             for x, u in zip(px, usd) if x >= tick])
+            v.replace_ladder(self.account, k, [(keep, float(x), int(u * stress / (x * lot)))
+                                                for x, u in zip(px, usd) if x >= tick])   # cancel_all, post_ladder
 
     def requote_spot(self, t: int) -> None:
         """Spot ladders around the venue's index as of the previous minute (the synthetic dollar: its

@@ -12,7 +12,11 @@ import math
 from dataclasses import dataclass
 
 from . import events as ev
-from .orderbook import BUY, SELL, Fills
+from .orderbook import BUY, SELL, Fills, OrderBook
+
+_replace_nb = None   # venues.ladder_nb.replace_ladder, imported on first use (it needs numba)
+_spot_nb = None      # venues.ladder_nb.post_spot_ladder, likewise
+_cancel_spot_nb = None   # venues.ladder_nb.cancel_all_spot, likewise
 
 
 @dataclass(slots=True)
@@ -143,9 +147,7 @@ class Orders:
         valid = all(side in (BUY, SELL) and price is not None and price > 0 for side, price, _ in orders)
         ticked = [(side, book.to_ticks(price, side), lots) for side, price, lots in orders] if valid else None
         if self.halted or not valid or not self._ladder_fits(account, m, ticked):
-            return sum(self.submit_order(account, m, side, lots, price, kind="limit",
-                                         post_only=post_only).order_id is not None
-                       for side, price, lots in orders)
+            return self._post_each(account, m, orders, post_only)
         ch = self.ch
         if post_only:   # nothing can trade: the book takes the ladder in one call, no fills to settle
             ids = book.post_passive(account, ticked)
@@ -175,6 +177,26 @@ class Orders:
                 else:
                     ch.open_sell[account, m] += rest
         return resting
+
+    def _post_each(self, account: int, m: int, orders: list[tuple[int, float, int]], post_only: bool) -> int:
+        """post_ladder's fallback: each order of the ladder through submit_order; the orders resting."""
+        return sum(self.submit_order(account, m, side, lots, price, kind="limit",
+                                     post_only=post_only).order_id is not None
+                   for side, price, lots in orders)
+
+    def replace_ladder(self, account: int, market: int | str, orders: list[tuple[int, float, int]],
+                       post_only: bool = True) -> int:
+        """A maker's requote of one market: `cancel_all(account, market)` then `post_ladder(account, market,
+        orders, post_only)`, with their state, events and result (the orders resting). On an OrderBookNB a
+        post-only ladder takes one kernel call (venues/ladder_nb.py); on the Python book, the two calls."""
+        m = self.market_index(market)
+        if post_only and not isinstance(self.books[m], OrderBook):
+            global _replace_nb
+            if _replace_nb is None:
+                from .ladder_nb import replace_ladder as _replace_nb
+            return _replace_nb(self, account, m, orders)
+        self.cancel_all(account, m)
+        return self.post_ladder(account, m, orders, post_only)
 
     def _ladder_fits(self, i: int, m: int, orders: list[tuple[int, int, int]]) -> bool:
         """Whether the whole ladder [(side, price_ticks, lots), ...] passes the pre-trade checks at once (see
@@ -334,7 +356,18 @@ class Orders:
         `submit_spot_order(kind="limit")` sent in turn, but one balance check for the ladder while it holds:
         the buys' costs (and the USD they lock) together within the free USD and what may be withdrawn, the
         sells within the free asset. After any fill, or if the ladder does not fit, each remaining order is
-        checked on its own. Returns the orders resting."""
+        checked on its own. Returns the orders resting. On an OrderBookNB the ladder takes one kernel call up to
+        the first order that would trade (venues/ladder_nb.py), with the same results."""
+        s = self.spot_index(market)
+        if not isinstance(self.spot_books[s], OrderBook):
+            global _spot_nb
+            if _spot_nb is None:
+                from .ladder_nb import post_spot_ladder as _spot_nb
+            return _spot_nb(self, account, s, orders)
+        return self._post_spot_ladder_py(account, s, orders)
+
+    def _post_spot_ladder_py(self, account: int, market: int | str, orders: list[tuple[int, float, int]]) -> int:
+        """post_spot_ladder in Python (any book)."""
         s = self.spot_index(market)
         book = self.spot_books[s]
         a = self.spot_base[s]
@@ -357,6 +390,12 @@ class Orders:
             free_usd = min(self.withdrawable(account), ch.bal[account, 0] - self._spot_locked[account, 0])
             free_base = ch.bal[account, a] - self._spot_locked[account, a]
             fits = usd_need <= free_usd + 1e-9 and base_need <= free_base + 1e-12
+        return self._spot_ladder_from(account, s, orders, fits)
+
+    def _spot_ladder_from(self, account: int, s: int, orders: list[tuple[int, float, int]], fits: bool) -> int:
+        """post_spot_ladder's posts, from the first of `orders` (those with lots > 0), the ladder's balance check
+        passed (fits) or not; the orders resting."""
+        book = self.spot_books[s]
         resting = 0
         for side, price, lots in orders:
             if not fits:
@@ -414,7 +453,14 @@ class Orders:
 
     def cancel_all_spot(self, account: int, market: int | str | None = None) -> int:
         """Cancel every resting spot order of `account` (one book or all, book by book), in ascending order id;
-        returns the lots removed."""
+        returns the lots removed. One book on an OrderBookNB: one kernel call (venues/ladder_nb.py)."""
+        if market is not None:
+            s = self.spot_index(market)
+            if not isinstance(self.spot_books[s], OrderBook):
+                global _cancel_spot_nb
+                if _cancel_spot_nb is None:
+                    from .ladder_nb import cancel_all_spot as _cancel_spot_nb
+                return _cancel_spot_nb(self, account, s)
         total = 0
         for s in (range(len(self.spot_books)) if market is None else [self.spot_index(market)]):
             for side, price_ticks, lots in self.spot_books[s].cancel_all_of(account):
