@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from metrics import ACF_LAGS, _acf  # noqa: E402
@@ -41,6 +42,13 @@ def main(sweep: Path) -> None:
         each = np.mean([np.mean(r > 0) for r in rows])
         print(f"{a}: {len(rows)} jobs; seed-mean positive at {np.mean(mean > 0):.0%} of lags 1-30 "
               f"(mean {mean.mean():.4f}; at or below zero: {nonpos or 'none'}); each job's share, mean {each:.0%}")
+        # the lags whose Student-t 95% interval over seeds lies above zero, and the days that reach 80% alone
+        x = np.asarray(rows)
+        half = stats.t.ppf(0.975, len(rows) - 1) * x.std(axis=0, ddof=1) / np.sqrt(len(rows))
+        above = [lag for lag, lo in zip(ACF_LAGS, mean - half) if lo > 0]
+        days = int(sum(np.mean(r > 0) >= 0.8 for r in rows))
+        print(f"{a}: interval above zero at {len(above)} of {len(ACF_LAGS)} lags {above}; "
+              f"{days} of {len(rows)} days positive at >= 80% of lags on their own")
 
 
 if __name__ == "__main__":
