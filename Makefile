@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (set PYTHON=/path/to/python3.12)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev,viz]'
+	$(PY) -m venues.warm
 	touch $@
 
 venv: $(VENV)/.installed

@@ -306,3 +306,32 @@ def test_golden_run_with_numba_books_is_bit_identical(monkeypatch, batched):
     assert got["metrics"] == want["metrics"]
     assert got["series"] == want["series"]
     assert got["events"] == want["events"]
+
+
+@pytest.mark.slow
+def test_golden_run_with_python_books_is_bit_identical(monkeypatch):
+    """Every venue book the Python `OrderBook` (the numba book's reference; venues build OrderBookNB): the recorded
+    fixed-seed run comes out bit for bit, the makers' and directional traders' Python paths included."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import venues.venue
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
+    from fingerprint import FILE, fingerprint
+
+    made = []
+
+    class Counted(OrderBook):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(venues.venue, "OrderBook", Counted)
+    want = json.loads(FILE.read_text())
+    got = fingerprint()
+    assert made and sum(b.traded_lots for b in made) > 0
+    assert got["metrics"] == want["metrics"]
+    assert got["series"] == want["series"]
+    assert got["events"] == want["events"]

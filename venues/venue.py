@@ -20,7 +20,13 @@ import numpy as np
 from . import events as ev
 from .accounts import Accounts
 from .clearinghouse import Clearinghouse, Scan, TierTable
-from .orderbook import BUY, SELL, OrderBook
+from .orderbook import BUY, SELL
+from .orderbook_nb import OrderBookNB
+
+OrderBook = OrderBookNB
+"""The class a venue builds its books with: the numba book (venues/orderbook_nb.py, the same API and results as
+the Python `venues.orderbook.OrderBook`, its readable reference; tests/test_orderbook_nb.py checks the two against
+each other and tests swap the Python one in by patching this name)."""
 from .orders import OrderResult, Orders
 from .params import SYNTH, USD, VenueParams
 from .pricing import STEP_MINUTES, Pricing

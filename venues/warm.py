@@ -1,0 +1,27 @@
+"""Compile the numba kernels once and write them to numba's cache (`python -m venues.warm`; `make venv` runs it).
+
+A fresh clone has no cache: the first process that uses the compiled order book would compile every kernel (about a
+minute of CPU), and the first test processes would all do it at once. This runs a small world for a few minutes, so
+every kernel a run calls is compiled and cached; later processes load them (about a second).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    import venues.batch_nb  # noqa: F401
+    import venues.ladder_nb  # noqa: F401
+    import venues.orders_nb  # noqa: F401
+    from run import build_model
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    m = build_model(["population=small", "steps=20", "check_invariants=false"])
+    m.run_for(20)
+    print(f"numba kernels compiled and cached in {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
