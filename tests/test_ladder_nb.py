@@ -223,6 +223,7 @@ def random_spot_ladder(v: Venue, s: int, rnd: random.Random, most: int):
     return out
 
 
+@pytest.mark.slow   # 2.8 s; the quick tier keeps the perp requote's differential test
 @pytest.mark.parametrize("seed", [11, 12])
 def test_spot_ladder_kernel_equals_python(seed):
     """cancel_all_spot(account, s) and post_spot_ladder on OrderBookNB books (the kernels) against their Python

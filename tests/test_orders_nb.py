@@ -126,6 +126,7 @@ def sequential(v: Venue, m, accs, sides, lots, limits, kinds, ro):
     return out
 
 
+@pytest.mark.slow   # 3.8 s; the quick tier keeps the venue batch's differential test (the path the model uses)
 @pytest.mark.parametrize("preset,overrides,seed", [
     ("binance_like", None, 1),
     ("hyperliquid_like", None, 2),
