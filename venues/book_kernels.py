@@ -445,14 +445,13 @@ def k_cancel_all_of(M, oslot):
     return k
 
 
-@njit(types.UniTuple(_I, 2)(_M, _I, _I, types.boolean, _I, _I, _I), **_jit)
-def k_simulate_take(M, side, lots, has_limit, limit, owner, oslot):
-    """(filled lots, cost in lots x ticks) of a taking order, the book unchanged; the owner's own resting
-    orders do not count (self-trade prevention would cancel them)."""
+@njit(cache=True)
+def _simulate(M, side, lots, has_limit, limit, owner, own):
+    """(filled lots, cost in lots x ticks) of a taking order, the book unchanged; with `own`, the owner's resting
+    orders do not count (self-trade prevention would cancel them). Shared by k_simulate_take and orders_nb."""
     ooff = M[H_OOFF]
     b = 1 if side == BUY else 0
     base = _lbase(M, b)
-    own = oslot >= 0 and M[M[H_WOFF] + oslot * WF + WCNT] > 0
     left = lots
     cost = 0
     for li in range(M[H_NLV0 + b] - 1, -1, -1):
@@ -479,6 +478,14 @@ def k_simulate_take(M, side, lots, has_limit, limit, owner, oslot):
         if left == 0:
             break
     return lots - left, cost
+
+
+@njit(types.UniTuple(_I, 2)(_M, _I, _I, types.boolean, _I, _I, _I), **_jit)
+def k_simulate_take(M, side, lots, has_limit, limit, owner, oslot):
+    """(filled lots, cost in lots x ticks) of a taking order, the book unchanged; the owner's own resting
+    orders do not count (self-trade prevention would cancel them)."""
+    own = oslot >= 0 and M[M[H_WOFF] + oslot * WF + WCNT] > 0
+    return _simulate(M, side, lots, has_limit, limit, owner, own)
 
 
 @njit(types.UniTuple(_I, 5)(_M, _I), **_jit)

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit, types
 
 from .orderbook import BUY
+from .orders_nb import _nadd
 from .orderbook_nb import H_FOFF, OrderBookNB, _crosses, _entry, _rest, _room, k_cancel_all_of
 
 __all__ = ["replace_ladder", "k_replace_ladder"]
@@ -41,17 +42,6 @@ OLD_PATH = -2    # nothing done: the caller runs cancel_all + post_ladder
 EACH = -1        # cancelled; the ladder goes to submit_order order by order
 _BIG = 2.0 ** 53
 _TICKS_MAX = 2.0 ** 62
-
-
-@njit(cache=True, inline="always")
-def _nadd(s, c, x):
-    """One step of CPython 3.12's float sum (Neumaier): (sum, compensation) (as venues/orders_nb.py)."""
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
 
 
 @njit(_I(_V, _I, _I, _VF, _V, _V, _V, _I, _I, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, _VF, _VF, _VF, _I),

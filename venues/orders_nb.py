@@ -26,8 +26,8 @@ from numba import njit, types
 
 from . import events as ev
 from .orderbook import BUY, SELL
-from .orderbook_nb import H_FOFF, H_NLV0, H_NORD, H_OCAP, H_OOFF, LF, LHEAD, LL, LP, NEXT, OF, OWNER, LOTS, OrderBookNB, \
-    _entry, _lbase, _match
+from .book_kernels import _simulate
+from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
 __all__ = ["submit_batch", "STATUS", "status_code"]
 
@@ -146,40 +146,6 @@ def _apply_fill(i, m, dlots, price, L, qty, entry, bal, iso_margin, isolated, le
     iso_margin[i, m] = margin
 
 
-@njit(cache=True)
-def _simulate(M, side, lots, has_limit, limit, owner):
-    """k_simulate_take's (filled lots, cost in lots x ticks) with the owner's own orders always looked for (the
-    same result: the book kernel skips the look only when the owner has no resting order)."""
-    ooff = M[H_OOFF]
-    b = 1 if side == 1 else 0
-    base = _lbase(M, b)
-    left = lots
-    cost = 0
-    for li in range(M[H_NLV0 + b] - 1, -1, -1):
-        r = base + li * LF
-        p = M[r + LP]
-        if has_limit:
-            if side == 1:
-                if p > limit:
-                    break
-            elif p < limit:
-                break
-        avail = M[r + LL]
-        slot = M[r + LHEAD]
-        while slot != -1:
-            o = ooff + slot * OF
-            if M[o + OWNER] == owner:
-                avail -= M[o + LOTS]
-            slot = M[o + NEXT]
-        take = avail if avail < left else left
-        if take > 0:
-            cost += take * p
-            left -= take
-        if left == 0:
-            break
-    return lots - left, cost
-
-
 _A2I = types.Array(types.int64, 2, "F")
 _A2F = types.Array(types.float64, 2, "F")
 _A2FC = types.Array(types.float64, 2, "C")
@@ -239,7 +205,7 @@ def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, ca
             else:
                 nn = int(x)
                 limit = nn + 1 if x - nn > 1e-9 else nn
-        got, cost = _simulate(M, side, lots, kind == 1, limit, i)
+        got, cost = _simulate(M, side, lots, kind == 1, limit, i, True)   # own orders always looked for: the same result
         if got == 0:
             if kind == 0:
                 reason = 9
