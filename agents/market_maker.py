@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 
 import mesa
@@ -20,6 +21,20 @@ from venues.params import ASSETS
 
 from .base import stream
 from .params import MakerParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
+
+_NB = []
+
+
+def _maker_nb():
+    """agents.maker_nb when numba books are in use (venues.orderbook_nb imported), else None: a run on Python books
+    neither needs numba nor pays for compiling its kernel."""
+    if _NB:
+        return _NB[0]
+    if "venues.orderbook_nb" not in sys.modules:
+        return None
+    from . import maker_nb
+    _NB.append(maker_nb)
+    return maker_nb
 
 
 @dataclass
@@ -67,6 +82,17 @@ def ladder(fair: float, inventory_usd: float, vol_bps: float, p: QuoteParams) ->
     bid_size = [per_level * (1.0 - max(0.0, u))] * p.levels
     ask_size = [per_level * (1.0 - max(0.0, -u))] * p.levels
     return bids, bid_size, asks, ask_size
+
+
+def ladder_orders(fair: float, inventory_usd: float, vol_bps: float, p: QuoteParams, size: float, lot: float,
+                  tick: float) -> list[tuple[int, float, int]]:
+    """The perp orders (side, price, lots) a maker posts from `ladder(...)` at `size` (its ramp after a return):
+    bids then asks, best first, each rung's notional in lots (rounded down); a price below one tick is not quoted.
+    (agents/maker_nb.py computes the same in its kernel.)"""
+    bids, bsz, asks, asz = ladder(fair, inventory_usd, vol_bps, p)
+    out = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
+    out += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz) if px >= tick]
+    return out
 
 
 def realised_vol_bps(prices: np.ndarray) -> float:
@@ -236,6 +262,7 @@ class MarketMaker(mesa.Agent):
             self.withdrawal_stress.append(worst)
             self._quote_away_from_move(fairs, stresses)
             return
+        nb = _maker_nb()
         for k, a in enumerate(v.perp_names):
             p = self.params[a]
             if p.depth_usd <= 0 or not math.isfinite(fairs[k]):
@@ -243,11 +270,11 @@ class MarketMaker(mesa.Agent):
             fair = fairs[k]
             lot = v.books[k].lot_size
             inventory = v.position(self.account, k) * lot * fair
-            bids, bsz, asks, asz = ladder(fair, float(inventory), stresses[k] * p.calm_vol_bps, p)
-            tick = v.books[k].tick_size   # a price below one tick cannot be quoted
-            ladder_orders = [(BUY, float(px), int(size * usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
-            ladder_orders += [(SELL, float(px), int(size * usd / (px * lot))) for px, usd in zip(asks, asz) if px >= tick]
-            v.replace_ladder(self.account, k, ladder_orders)   # cancel_all then post_ladder
+            if nb is not None and nb.requote(v, self.account, k, fair, float(inventory),
+                                                           stresses[k] * p.calm_vol_bps, p, size) is not None:
+                continue   # on a numba book: the same ladder and replacement in one kernel call (agents/maker_nb.py)
+            v.replace_ladder(self.account, k, ladder_orders(fair, float(inventory), stresses[k] * p.calm_vol_bps, p,
+                                                            size, lot, v.books[k].tick_size))   # cancel_all, post
 
     def _quote_away_from_move(self, fairs: list[float], stresses: list[float]) -> None:
         """While withdrawn (withdraw_sides = against_move): per perp market, only the side the move does not run

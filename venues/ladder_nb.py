@@ -189,7 +189,7 @@ def k_replace_ladder(M, owner, oslot, orders, tk, out, res, start, i, m, L, ob, 
 
 
 _replace = _entry(k_replace_ladder)
-_scratch = {"tk": np.zeros(3 * 64, np.int64), "out": np.zeros(64, np.int64), "res": np.zeros(3, np.int64)}
+_scratch = {"tk": np.zeros(3 * 64, np.int64), "out": np.zeros(64, np.int64), "res": np.zeros(4, np.int64)}
 
 
 def _consts(venue, m):
@@ -212,24 +212,41 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
     """`venue.cancel_all(account, m)` then `venue.post_ladder(account, m, orders)` (post-only): the same state,
     events and return value (the orders resting), in one kernel call when the book is an OrderBookNB."""
     book = venue.books[m]
-    ch = venue.ch
     slot = book._oslot.get(account) if isinstance(book, OrderBookNB) else None
-    if slot is None or venue.halted or ch.isolated[account] or type(orders) is not list:
-        venue.cancel_all(account, m)
-        return venue.post_ladder(account, m, orders)
+    if slot is None or venue.halted or venue.ch.isolated[account] or type(orders) is not list:
+        return _python_path(venue, account, m, orders)
     try:   # (int side, float price, int lots) triples, else the Python path
         for side, price, lots in orders:
             if type(side) is not int or type(price) is not float or type(lots) is not int:
                 raise TypeError
     except (TypeError, ValueError):
-        venue.cancel_all(account, m)
-        return venue.post_ladder(account, m, orders)
+        return _python_path(venue, account, m, orders)
     n = len(orders)
     try:
         flat = np.fromiter(chain.from_iterable(orders), np.float64, 3 * n)
     except OverflowError:   # an int beyond float range
-        venue.cancel_all(account, m)
-        return venue.post_ladder(account, m, orders)
+        return _python_path(venue, account, m, orders)
+    return run_kernel(venue, account, m, book, slot, _replace, (flat,), n, orders)
+
+
+def _python_path(venue, account: int, m: int, orders) -> int:
+    venue.cancel_all(account, m)
+    return venue.post_ladder(account, m, orders)
+
+
+def orders_of(flat: np.ndarray) -> list[tuple[int, float, int]]:
+    """The (side, price, lots) triples of a ladder's float rows (lots below 2**53: exact)."""
+    x = flat.tolist()
+    return [(int(x[j]), x[j + 1], int(x[j + 2])) for j in range(0, len(x), 3)]
+
+
+def run_kernel(venue, account: int, m: int, book, slot: int, kernel, head: tuple, n: int, orders=None) -> int:
+    """A ladder kernel's call on account `account` (book owner row `slot`) of market m and what follows it in
+    Python: the Python paths it leaves to, the book's growth and the REJECT rows. `kernel(M, owner, oslot, *head,
+    tk, out, res, -1, *tail)` is k_replace_ladder (head: the ladder's float rows) or one that writes the ladder's
+    rows itself (agents/maker_nb.py: head ends with the array it writes them to, their count in res[3]); n: at
+    most that many rows; orders: the ladder as triples, if the caller has them (else read back from its rows)."""
+    ch = venue.ch
     sc = _scratch
     if sc["out"].shape[0] < n:
         sc["tk"] = np.zeros(3 * n, np.int64)
@@ -237,20 +254,21 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
     tk, out, res = sc["tk"], sc["out"], sc["res"]
     P, upper, maxlev = _consts(venue, m)
     P[3] = ch.unit_equity(account, -1) - venue._locked_value(account)
-    args = (tk, out, res)
     tail = (account, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, P, upper, maxlev,
             ch.oi_long_lots[m])
-    r = _replace(book._M, account, slot, flat, *args, -1, *tail)
+    r = kernel(book._M, account, slot, *head, tk, out, res, -1, *tail)
+    flat = head[0] if kernel is _replace else head[-1][:3 * res.item(3)]
     if r == OLD_PATH:
-        venue.cancel_all(account, m)
-        return venue.post_ladder(account, m, orders)
+        return _python_path(venue, account, m, orders if orders is not None else orders_of(flat))
     if r == EACH:
+        orders = orders if orders is not None else orders_of(flat)
         return venue._post_each(account, m, [(sd, px, n) for sd, px, n in orders if n > 0], True)
     cnt = res.item(0)
     while r < cnt:
         book._grow()
-        r = _replace(book._M, account, slot, flat, *args, r, *tail)
+        r = _replace(book._M, account, slot, flat, tk, out, res, r, *tail)
     if res.item(2):
+        orders = orders if orders is not None else orders_of(flat)
         reject = venue._reject
         for (side, _price, lots), oid in zip([o for o in orders if o[2] > 0], out[:cnt].tolist()):
             if oid == 0:

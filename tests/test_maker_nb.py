@@ -1,0 +1,99 @@
+"""A maker's perp requote in one kernel call (agents/maker_nb.py: the quoting rule computed in the kernel, then the
+ladder's replacement) against the Python form it stands for (`market_maker.ladder_orders` then
+`Venue.replace_ladder`): two venues built alike (tests/test_ladder_nb.py's small, growing numba books), random
+quoting inputs (fair values near and far from the book, NaN and non-positive ones, inventories past either
+limit, stress past the withdrawal threshold, ramp sizes, ladders too large for the margin check, crossing rungs),
+fills, mark moves and halts in between; after each step the clearinghouse arrays, books, events and results must be
+identical, bit for bit."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import pytest
+
+pytest.importorskip("numba")
+
+from agents import maker_nb  # noqa: E402
+from agents.market_maker import QuoteParams, ladder_orders  # noqa: E402
+from tests.test_ladder_nb import build, state  # noqa: E402
+from venues.orderbook import BUY, SELL  # noqa: E402
+
+
+def random_inputs(v, m: int, rnd: random.Random):
+    book = v.books[m]
+    mid = (book.mid_ticks() or v.ch.mark_list[m] / book.tick_size) * book.tick_size
+    x = rnd.random()
+    fair = mid * math.exp(rnd.gauss(0.0, 0.002 if x < 0.8 else 0.05))   # now and then far off: rungs cross
+    if x > 0.97:
+        fair = rnd.choice((math.nan, 0.0, -mid, math.inf))
+    calm = rnd.uniform(1.0, 20.0)
+    p = QuoteParams(depth_usd=10 ** rnd.uniform(3, 7.5) * (1 if rnd.random() > 0.03 else 0),
+                    levels=rnd.choice((2, 3, 5, 10, 16)), half_spread_bps=rnd.uniform(0.0, 10.0),
+                    level_step_bps=rnd.uniform(0.5, 50.0), calm_vol_bps=calm,
+                    inventory_limit_usd=10 ** rnd.uniform(4, 7), skew_bps=rnd.uniform(0.0, 60.0),
+                    withdraw_threshold=rnd.uniform(1.0, 8.0))
+    vol = calm * rnd.choice((0.5, 1.0, rnd.uniform(1.0, 10.0)))
+    inventory = rnd.gauss(0.0, 1.0) * p.inventory_limit_usd * rnd.choice((0.1, 1.0, 3.0))
+    size = rnd.choice((1.0, rnd.uniform(0.25, 1.0)))
+    return fair, inventory, vol, p, size
+
+
+@pytest.mark.parametrize("preset,overrides,seed", [
+    ("binance_like", None, 11),
+    ("hyperliquid_like", None, 12),
+    ("binance_like", {"perps": {"BTC": {"oi_cap_usd": 3e6}, "ALT": {"oi_cap_usd": 2e5}}}, 13),
+])
+def test_kernel_requote_equals_python_ladder_then_replace(preset, overrides, seed):
+    a, makers, takers = build(preset, seed, overrides)
+    b, _, _ = build(preset, seed, overrides)
+    assert state(a) == state(b)
+    ways = Counter()
+    rnd = random.Random(seed * 104_729)
+    for it in range(600):
+        x = rnd.random()
+        if x < 0.75:
+            m = rnd.randrange(a.M)
+            acc = rnd.choice(makers)
+            if rnd.random() < 0.02:   # an account the book has not seen: the Python path
+                acc = a.open_account()
+                assert b.open_account() == acc
+                a.deposit(acc, 1e6)
+                b.deposit(acc, 1e6)
+            fair, inv, vol, p, size = random_inputs(a, m, rnd)
+            book = a.books[m]
+            orders = ladder_orders(fair, inv, vol, p, size, book.lot_size, book.tick_size)
+            ra = a.replace_ladder(acc, m, orders)
+            n_events = b.events.n
+            rb = maker_nb.requote(b, acc, m, fair, inv, vol, p, size)
+            if rb is None:
+                ways["python"] += 1
+                assert b.events.n == n_events   # nothing done
+                rb = b.replace_ladder(acc, m, ladder_orders(fair, inv, vol, p, size, book.lot_size, book.tick_size))
+            else:
+                ways["kernel"] += 1
+                ways["empty" if not orders else "quoted"] += 1
+                ways["refused"] += sum(1 for sd, _, n in orders if n > 0) > ra and bool(orders)
+            assert ra == rb, it
+        elif x < 0.88:   # fills against the makers' ladders
+            m = rnd.randrange(a.M)
+            t = rnd.choice(takers)
+            side = rnd.choice((BUY, SELL))
+            n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
+            for v in (a, b):
+                v.submit_order(t, m, side, n)
+        elif x < 0.94:   # the mark moves
+            f = math.exp(rnd.gauss(0.0, 0.02))
+            for v in (a, b):
+                v.ch.mark = v.ch.mark * f
+        elif x < 0.97 or a.halted:   # a halt, a few operations long
+            a.halted = b.halted = not a.halted
+        else:
+            acc = rnd.choice(makers)
+            amount = 10 ** rnd.uniform(3, 6)
+            for v in (a, b):
+                v.deposit(acc, amount)
+        assert state(a) == state(b), it
+    assert ways["kernel"] > 200 and ways["python"] > 5 and ways["empty"] > 5 and ways["refused"] > 5, ways
