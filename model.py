@@ -15,6 +15,7 @@ import mesa
 import numpy as np
 
 from agenda import AgendaModel
+from agents.base import stream_words
 from agents.arbitrageur import Arbitrageur, ArbParams
 from agents.directional import DirectionalParams, DirectionalPopulation, DirectionalTrader, draw_leverage
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
@@ -225,6 +226,8 @@ class CascadeModel(AgendaModel, mesa.Model):
         # stop-loss is its low, a short's its high; none set: an infinite band)
         self.stop_lo = np.full(n, -np.inf)
         self.stop_hi = np.full(n, np.inf)
+        # each trader's own stream (settled rule 10), its seed words for all of them in one pass (agents/base.py)
+        self.directional_words = stream_words(cfg.seed, ("agent", "directional"), np.arange(n))
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),
