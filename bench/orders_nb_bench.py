@@ -1,5 +1,5 @@
-"""Per-order cost of the batched, compiled perp order path (venues/orders_nb.py submit_batch, batches of 1, 16 and
-64 orders) against `Venue.submit_order` in turn, on the same states: a binance_like venue built from one seed
+"""Per-order cost of the batched, compiled perp order path (venues/batch_nb.py submit_venue_batch, batches of 1, 16
+and 64 orders) against `Venue.submit_order` in turn, on the same states: a binance_like venue built from one seed
 (6 makers' ladders of 8 rungs a side on BTC and ALT, 200 takers with positions), a stream of 4,096 market / IOC
 orders (1-40 BTC lots or 10-5,000 ALT lots, 20% reduce-only), the makers requoting every 64 orders (not timed).
 Interleaved rounds, medians and ratios from one run. The Python path runs on main's OrderBook and on
@@ -10,11 +10,11 @@ fresh interpreter.
 
 Run: nice -n 19 .venv/bin/python bench/orders_nb_bench.py
 
-One run (2-core machine shared with another benchmark, nice 19), medians of 7 rounds, us per order:
-python/OrderBook 52.9, python/OrderBookNB 49.2, batch 1 21.4 (x2.5), batch 16 3.0 (x17.7, 311 calls: 13 orders
-a call on average), batch 64 1.84 (x28.8, 128 calls: 32 a call, the chunks being split by market); of the
-last, ~1.4 us is inside the kernel call (~5.5 us a call is the unboxing of its 41 arguments). First compile:
-orderbook_nb 14.4 s + orders_nb 6.1 s; cache load 1.1 s (numba's import included) + 0.02 s.
+One run (2-core machine with two other sessions' work running beside it, nice 19), medians of 7 rounds, us per
+order: python/OrderBook 68.3, python/OrderBookNB 51.9 (x1.32), submit_venue_batch in batches of 1: 36.1 (x1.89),
+of 16: 5.9 (x11.5), of 64: 4.05 (x16.9). First compile (importing venues.orderbook_nb compiles the book's, the
+ladders' and the batch's kernels): 44.5 s; loading them from the cache 1.9 s. (The single-market submit_batch
+this bench measured before is gone: the venue batch replaced it in the model.)
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import venues.venue  # noqa: E402
 from venues.orderbook import BUY, SELL, OrderBook  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
-from venues.orders_nb import submit_batch  # noqa: E402
+from venues.batch_nb import submit_venue_batch  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
 from venues.venue import Venue  # noqa: E402
 
@@ -114,29 +114,22 @@ def run_python(book_cls, orders):
 
 
 def run_batched(k, orders):
-    """submit_batch over runs of up to k orders of one market (a chunk of REQUOTE orders split by market, in
-    order: consecutive orders of one market go together)."""
+    """submit_venue_batch over runs of up to k orders (a chunk of REQUOTE orders cut in runs, in order)."""
     v, makers, _ = build(OrderBookNB)
     rnd = random.Random(3)
     dt = 0.0
     for c in range(0, len(orders), REQUOTE):
         chunk = orders[c:c + REQUOTE]
-        runs, cur = [], []
-        for o in chunk:
-            if cur and (o[1] != cur[0][1] or len(cur) == k):
-                runs.append(cur)
-                cur = []
-            cur.append(o)
-        runs.append(cur)
-        # the orders as the agents would hand them over: arrays (kind codes, nan for no limit)
-        args = [(np.array([o[0] for o in r], np.int64), r[0][1], np.array([o[2] for o in r], np.int64),
-                 np.array([o[3] for o in r], np.int64),
+        runs = [chunk[j:j + k] for j in range(0, len(chunk), k)]
+        # the orders as the agents hand them over: arrays (kind codes, nan for no limit)
+        args = [(np.array([o[0] for o in r], np.int64), np.array([o[1] for o in r], np.int64),
+                 np.array([o[2] for o in r], np.int64), np.array([o[3] for o in r], np.int64),
                  np.array([np.nan if o[4] is None else o[4] for o in r]),
                  np.array([0 if o[5] == "market" else 1 for o in r], np.int64),
-                 np.array([o[6] for o in r], bool)) for r in runs]
+                 np.array([o[6] for o in r], bool), np.zeros(len(r), bool)) for r in runs]
         t0 = time.perf_counter()
-        for a, m, s, n, p, kd, ro in args:
-            submit_batch(v, a, m, s, n, p, kd, ro)
+        for a, m, s, n, p, kd, ro, need in args:
+            submit_venue_batch(v, a, m, s, n, p, kd, ro, need)
         dt += time.perf_counter() - t0
         requote(v, makers, rnd)
     return dt, v
@@ -150,24 +143,9 @@ def fingerprint(v):
             v.volume_usd.tobytes(), {c: a.tobytes() for c, a in cols.items()})
 
 
-def one_market_runs(orders, k):
-    """How many submit_batch calls run_batched makes (orders are regrouped by market only within runs)."""
-    calls = 0
-    for c in range(0, len(orders), REQUOTE):
-        chunk = orders[c:c + REQUOTE]
-        prev, size = None, 0
-        for o in chunk:
-            if prev is None or o[1] != prev or size == k:
-                calls += 1
-                size = 0
-            prev = o[1]
-            size += 1
-    return calls
-
-
 def compile_times():
     code = ("import time; t=time.perf_counter(); import venues.orderbook_nb; t1=time.perf_counter(); "
-            "import venues.orders_nb; t2=time.perf_counter(); print(t1-t, t2-t1)")
+            "import venues.batch_nb; t2=time.perf_counter(); print(t1-t, t2-t1)")
     out = {}
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, NUMBA_CACHE_DIR=d)
@@ -181,9 +159,6 @@ def compile_times():
 def main():
     v0, _, takers = build(OrderBookNB)
     orders = stream(v0, takers)
-    # orders of one market in a row, so batches of 16 and 64 are possible: sort each requote chunk by market
-    # (stable), the same stream for every method
-    orders = [o for c in range(0, N_ORDERS, REQUOTE) for o in sorted(orders[c:c + REQUOTE], key=lambda o: o[1])]
     methods = {
         "python, OrderBook": lambda: run_python(OrderBook, orders),
         "python, OrderBookNB": lambda: run_python(OrderBookNB, orders),
@@ -209,12 +184,12 @@ def main():
     base = statistics.median(times["python, OrderBook"])
     for name, ts in times.items():
         med = statistics.median(ts)
-        calls = "" if not name.startswith("batch") else f"  ({one_market_runs(orders, int(name.split()[1]))} calls)"
+        calls = "" if not name.startswith("batch") else f"  ({-(-N_ORDERS // int(name.split()[1]))} calls)"
         print(f"{name:22s} {med / N_ORDERS * 1e6:8.2f} us/order   x{base / med:6.2f} vs python/OrderBook"
               f"   (min {min(ts) / N_ORDERS * 1e6:.2f}){calls}")
     ct = compile_times()
     for label, (a, b) in ct.items():
-        print(f"{label:14s}: orderbook_nb {a:.2f} s, orders_nb {b:.2f} s")
+        print(f"{label:14s}: orderbook_nb {a:.2f} s, orders_nb + batch_nb {b:.2f} s")
 
 
 if __name__ == "__main__":

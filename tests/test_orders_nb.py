@@ -1,9 +1,9 @@
-"""The batched, compiled perp order path (venues/orders_nb.py submit_batch) against `Venue.submit_order` in turn:
-two venues built alike from one seed (every book an OrderBookNB), random batches of market / IOC orders (with
-some limit orders, which go to the Python path, and invalid ones mixed in) applied to one by submit_batch and to
-the other order by order; after each batch the clearinghouse arrays and ledgers (bytes), the books' buffers,
-the event columns and the per-order results must be identical. The same for submit_venue_batch (a venue's
-markets interleaved in one batch, exits sent only into a non-empty side) against submit_order in turn."""
+"""The batched, compiled perp order path (venues/batch_nb.py submit_venue_batch, whose per-order work is
+venues/orders_nb.py's) against `Venue.submit_order` in turn: two venues built alike from one seed (every book an
+OrderBookNB), random batches over the venue's markets interleaved (market and IOC orders, some limit orders, which
+go to the Python path, invalid ones, reduce-only exits sent only into a non-empty side) applied to one in a batch
+and to the other order by order; after each batch the clearinghouse arrays and ledgers (bytes), the books'
+buffers, the event columns and the per-order results must be identical."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
 from venues.batch_nb import NOT_SENT, submit_venue_batch  # noqa: E402
-from venues.orders_nb import _py_sum, status_code, submit_batch  # noqa: E402
+from venues.orders_nb import _py_sum, status_code  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
 from venues.venue import Venue  # noqa: E402
 
@@ -118,97 +118,6 @@ def random_batch(v: Venue, makers, takers, rnd: random.Random):
     return m, accs, sides, lots, limits, kinds, ro
 
 
-def sequential(v: Venue, m, accs, sides, lots, limits, kinds, ro):
-    out = []
-    for a, s, n, p, kd, r in zip(accs, sides, lots, limits, kinds, ro):
-        res = v.submit_order(a, m, s, n, p, kind=kd, reduce_only=r)
-        out.append((status_code(res), res.filled_lots, res.avg_price))
-    return out
-
-
-@pytest.mark.slow   # 3.8 s; the quick tier keeps the venue batch's differential test (the path the model uses)
-@pytest.mark.parametrize("preset,overrides,seed", [
-    ("binance_like", None, 1),
-    ("hyperliquid_like", None, 2),
-    ("binance_like", {"perps": {"BTC": {"oi_cap_usd": 3e6}, "ALT": {"oi_cap_usd": 2e5}}}, 3),
-])
-def test_submit_batch_equals_submit_order_in_turn(preset, overrides, seed):
-    a, makers, takers = build(preset, seed, overrides)
-    b, _, _ = build(preset, seed, overrides)
-    assert state(a) == state(b)
-    rnd = random.Random(seed * 1000 + 7)
-    n_orders = n_batches = 0
-    seen = {"fill": 0, "partial": 0, "cancelled": 0, "self_cancel": 0}
-    seen_rej = set()
-    release = b._release_self_trade_cancels
-
-    def counted(account, mk, fills, spot=-1):   # self-trade cancels on the sequential copy, counted
-        seen["self_cancel"] += len(fills.self_cancelled)
-        release(account, mk, fills, spot)
-
-    b._release_self_trade_cancels = counted
-    for t in range(300):
-        for v in (a, b):
-            v.set_step(t)
-        if t % 7 == 0:   # marks move, makers requote (the same calls on both)
-            marks = [mk * math.exp(rnd.gauss(0, 0.003)) for mk in a.ch.mark_list]
-            wipe = rnd.random() < 0.15
-            r_state = rnd.getstate()
-            for v in (a, b):
-                v.ch.mark = np.array(marks)
-                rnd.setstate(r_state)
-                ladders(v, makers, rnd)
-                if wipe:   # an empty side (or book) for a while
-                    m = rnd.randrange(v.M)
-                    for mk in makers:
-                        v.cancel_all(mk, m)
-        batch = random_batch(a, makers, takers, rnd)
-        m, accs, sides, lots, limits, kinds, ro = batch
-        form = t % 3
-        if form == 2:   # one kind and one reduce_only for the whole batch (scalars)
-            kinds = [kinds[0]] * len(kinds)
-            ro = [ro[0]] * len(ro)
-            batch = m, accs, sides, lots, limits, kinds, ro
-        if form == 0:   # as arrays: kind codes, nan for no limit, a bool array
-            codes = {"market": 0, "ioc": 1, "limit": 2}
-            got_f, got_avg, got_s = submit_batch(
-                a, np.array(accs, np.int64), m, np.array(sides, np.int64), np.array(lots, np.int64),
-                np.array([np.nan if x is None else x for x in limits]), np.array([codes[x] for x in kinds]),
-                np.array(ro, bool))
-        elif form == 1:
-            got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds, ro)
-        else:
-            got_f, got_avg, got_s = submit_batch(a, accs, m, sides, lots, limits, kinds[0], ro[0])
-        want = sequential(b, *batch)
-        got = list(zip(got_s.tolist(), got_f.tolist(), got_avg.tolist()))
-        for g, w in zip(got, want):
-            assert g[:2] == w[:2] and np.float64(g[2]).tobytes() == np.float64(w[2]).tobytes(), (t, g, w)
-        assert state(a) == state(b), t
-        n_orders += len(accs)
-        n_batches += 1
-        for s, f, _ in got:
-            if s >= 10:
-                seen_rej.add(ev.REJECT_REASONS[s - 10])
-            elif s == 0:
-                seen["fill"] += 1
-            elif s == 1:
-                seen["partial"] += 1
-            elif s == 2:
-                seen["cancelled"] += 1
-    print(preset, n_orders, n_batches, seen, sorted(seen_rej))
-    assert n_orders > 3000 and n_batches == 300
-    assert seen["fill"] > 100 and seen["partial"] > 10 and seen["cancelled"] > 10 and seen["self_cancel"] > 5, seen
-    want_rej = {"initial_margin", "reduce_only", "invalid", "no_liquidity"}
-    assert want_rej <= seen_rej, seen_rej
-    if preset == "binance_like":
-        assert "tier_max_leverage" in seen_rej
-    if overrides:
-        assert "oi_cap" in seen_rej
-    ch = a.ch
-    assert (ch.open_buy[:ch.n] >= 0).all() and (ch.open_sell[:ch.n] >= 0).all()
-    a.check_invariants()
-
-
 def test_python_sum_of_floats_is_reproduced():
     rnd = random.Random(5)
     for _ in range(2000):
@@ -227,7 +136,8 @@ def sequential_need(v: Venue, accs, ms, sides, lots, limits, kinds, ro, need):
         if nd and (book.best_ask() if s == BUY else book.best_bid()) is None:
             out.append((NOT_SENT, 0, math.nan, int(v.ch.lots[a, m])))
             continue
-        res = v.submit_order(a, m, s, n, None if math.isnan(p) else p, kind=("market", "ioc")[kd], reduce_only=r)
+        res = v.submit_order(a, m, s, n, None if math.isnan(p) else p, kind=("market", "ioc", "limit")[kd],
+                             reduce_only=r)
         out.append((status_code(res), res.filled_lots, res.avg_price, int(v.ch.lots[a, m])))
     return out
 
@@ -244,9 +154,16 @@ def test_submit_venue_batch_equals_submit_order_in_turn(preset, overrides, seed)
     a, makers, takers = build(preset, seed, overrides)
     b, _, _ = build(preset, seed, overrides)
     rnd = random.Random(seed * 1000 + 9)
-    seen = {"not_sent": 0, "fill": 0, "partial": 0, "cancelled": 0}
+    seen = {"not_sent": 0, "fill": 0, "partial": 0, "cancelled": 0, "resting": 0, "self_cancel": 0}
     seen_rej = set()
     n_orders = 0
+    release = b._release_self_trade_cancels
+
+    def counted(account, mk, fills, spot=-1):   # self-trade cancels on the sequential copy, counted
+        seen["self_cancel"] += len(fills.self_cancelled)
+        release(account, mk, fills, spot)
+
+    b._release_self_trade_cancels = counted
     for t in range(200):
         for v in (a, b):
             v.set_step(t)
@@ -278,7 +195,7 @@ def test_submit_venue_batch_equals_submit_order_in_turn(preset, overrides, seed)
                     (rnd.randint(500, 5000) if m == 0 else rnd.randint(50_000, 300_000))
                 if rnd.random() < 0.02:
                     n = rnd.choice((0, -3))
-            kd = rnd.randrange(2)
+            kd = rnd.randrange(2) if rnd.random() < 0.95 else 2   # now and then a limit order: the Python path
             mark = a.ch.mark_list[m]
             p = math.nan if kd == 0 else mark * (1 + side * rnd.uniform(-0.002, 0.01)) if side else mark
             if kd == 1 and rnd.random() < 0.02:
@@ -299,10 +216,12 @@ def test_submit_venue_batch_equals_submit_order_in_turn(preset, overrides, seed)
             if s >= 10:
                 seen_rej.add(ev.REJECT_REASONS[s - 10])
             else:
-                seen[{0: "fill", 1: "partial", 2: "cancelled", NOT_SENT: "not_sent"}[s]] += 1
+                seen[{0: "fill", 1: "partial", 2: "cancelled", 3: "resting", NOT_SENT: "not_sent"}[s]] += 1
     print(preset, n_orders, seen, sorted(seen_rej))
-    assert n_orders > 2000 and all(x > 10 for x in seen.values()), seen
+    assert n_orders > 2000 and all(x > 5 for x in seen.values()), seen
     assert {"initial_margin", "reduce_only", "invalid", "no_liquidity"} <= seen_rej, seen_rej
+    if preset == "binance_like":
+        assert "tier_max_leverage" in seen_rej
     if overrides:
         assert "oi_cap" in seen_rej
     a.check_invariants()

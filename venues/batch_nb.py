@@ -1,8 +1,8 @@
 """A venue's perp market and IOC orders over its several markets in one numba kernel call: `submit_venue_batch`,
 with the effect of `Venue.submit_order` for each order in turn (venues/orders.py), the orders of the venue's
 markets interleaved as they come (fees, maker balances and the event log are the venue's, shared by its markets,
-so its stream is not cut by market). The per-order work is venues/orders_nb.py's (`_one`, as `submit_batch`'s); an
-order may be flagged to be sent only into a non-empty side (a directional trader's exit, agents/directional.py).
+so its stream is not cut by market). The per-order work is venues/orders_nb.py's (`_one`); an order may
+be flagged to be sent only into a non-empty side (a directional trader's exit, agents/directional.py).
 tests/test_orders_nb.py checks it against `submit_order` in turn, tests/test_directional_batch.py the directional
 population's batched path against its per-trader one.
 """

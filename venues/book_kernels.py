@@ -124,19 +124,32 @@ def _alloc(M):
 
 
 @njit(cache=True, inline="always")
-def _owner_unlink(M, o):
-    ooff = M[H_OOFF]
-    w = M[H_WOFF] + M[o + OSLOT] * WF
-    nx = M[o + ONEXT]
-    pv = M[o + OPREV]
+def _beyond(side, p, limit):
+    """Whether a level at p ticks is past a taker's limit (above it for a buy, below it for a sell)."""
+    return p > limit if side == BUY else p < limit
+
+
+@njit(cache=True, inline="always")
+def _unlink(M, ooff, o, head, tail, fnext, fprev):
+    """Take the order at address o out of a doubly linked list of orders chained through its fields fnext / fprev
+    (slots; -1 at the ends), whose first and last slots are kept at M[head] and M[tail]: a price level's queue
+    (NEXT, PREV) or an owner's orders (ONEXT, OPREV)."""
+    nx = M[o + fnext]
+    pv = M[o + fprev]
     if pv == -1:
-        M[w + WHEAD] = nx
+        M[head] = nx
     else:
-        M[ooff + pv * OF + ONEXT] = nx
+        M[ooff + pv * OF + fnext] = nx
     if nx == -1:
-        M[w + WTAIL] = pv
+        M[tail] = pv
     else:
-        M[ooff + nx * OF + OPREV] = pv
+        M[ooff + nx * OF + fprev] = pv
+
+
+@njit(cache=True, inline="always")
+def _owner_unlink(M, o):
+    w = M[H_WOFF] + M[o + OSLOT] * WF
+    _unlink(M, M[H_OOFF], o, w + WHEAD, w + WTAIL, ONEXT, OPREV)
     M[w + WCNT] -= 1
 
 
@@ -225,12 +238,8 @@ def _match(M, side, lots, has_limit, limit, owner, f0, s0):
     while left > 0 and n > 0:
         r = base + (n - 1) * LF
         p = M[r + LP]
-        if has_limit:
-            if side == BUY:
-                if p > limit:
-                    break
-            elif p < limit:
-                break
+        if has_limit and _beyond(side, p, limit):
+            break
         level_left = M[r + LL]
         slot = M[r + LHEAD]
         while left > 0 and slot != -1:
@@ -403,16 +412,7 @@ def k_cancel(M, oid):
     else:
         li = _lsearch(M, b, price)
     r = base + li * LF
-    nx = M[o + NEXT]
-    pv = M[o + PREV]
-    if pv == -1:
-        M[r + LHEAD] = nx
-    else:
-        M[ooff + pv * OF + NEXT] = nx
-    if nx == -1:
-        M[r + LTAIL] = pv
-    else:
-        M[ooff + nx * OF + PREV] = pv
+    _unlink(M, ooff, o, r + LHEAD, r + LTAIL, NEXT, PREV)
     left = M[r + LL] - lots
     if left > 0:
         M[r + LL] = left
@@ -457,12 +457,8 @@ def _simulate(M, side, lots, has_limit, limit, owner, own):
     for li in range(M[H_NLV0 + b] - 1, -1, -1):
         r = base + li * LF
         p = M[r + LP]
-        if has_limit:
-            if side == BUY:
-                if p > limit:
-                    break
-            elif p < limit:
-                break
+        if has_limit and _beyond(side, p, limit):
+            break
         avail = M[r + LL]
         if own:
             slot = M[r + LHEAD]

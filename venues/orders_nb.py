@@ -1,20 +1,17 @@
-"""A batch of perp taking orders ("market" and "ioc") of one market, executed by one numba kernel over the
-numba book's buffer (venues/orderbook_nb.py) and the clearinghouse's arrays, with the effect of calling
-`Venue.submit_order` for each order in turn (venues/orders.py): the same book, clearinghouse state bit for bit,
-events in the same order and the same rejections. A prototype (tests/test_orders_nb.py checks it against the
-Python path, bench/orders_nb_bench.py measures it).
+"""The per-order work of the compiled perp order path (venues/batch_nb.py: a venue's batch of "market" and "ioc"
+orders in one numba kernel call): `_one` is one order over the numba book's buffer (venues/orderbook_nb.py) and
+the clearinghouse's arrays, with the effect of `Venue.submit_order` (venues/orders.py): the same book,
+clearinghouse state bit for bit, events in the same order and the same rejections (tests/test_orders_nb.py checks
+the batch against the Python path, bench/orders_nb_bench.py measures it).
 
-What the kernel does, per order, in the Python code's float operations and order: the validity checks,
+What `_one` does, in the Python code's float operations and order: the validity checks,
 reduce_only's clip, the estimated price (`simulate_take`), `_check_perp_order` (settled rule 7's tier max
 leverage, the OI cap, initial margin for cross and isolated accounts, `unit_equity` and `_locked_value` with
 Python's `sum` of floats, which is Neumaier-compensated since Python 3.12), the book walk with self-trade
 prevention, the release of self-cancelled orders' open lots, `_settle_perp_fills` (`apply_fill` for the taker,
 `settle_maker` per maker, fees, `fees_kept`, `volume_usd`, two FILL rows per fill) and REJECT rows.
 
-What goes to `venue.submit_order` instead, order by order and in order: kind "limit" (or any other kind), an
-order whose account is outside [0, accounts opened), an IOC with an infinite price; the whole batch when the
-venue is halted, when the clearinghouse records touched accounts (a waterfall round) or when the market's book
-is not an OrderBookNB.
+What the batch leaves to `venue.submit_order` (batch_nb.py says which orders) is not here.
 """
 
 from __future__ import annotations
@@ -22,21 +19,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 
 from . import events as ev
 from .orderbook import BUY, SELL
 from .book_kernels import _simulate
-from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
+from .orderbook_nb import H_FOFF, H_OCAP, _match
 
-__all__ = ["submit_batch", "STATUS", "status_code"]
+__all__ = ["STATUS", "status_code", "KIND_NAMES"]
 
-# status codes of submit_batch: 0 filled, 1 partial, 2 cancelled (an IOC's rest), 3 resting (a Python-path
+# status codes of the batch: 0 filled, 1 partial, 2 cancelled (an IOC's rest), 3 resting (a Python-path
 # limit order), REJECTED + reason code (events.REJECT_REASONS) for a rejection
 STATUS = {"filled": 0, "partial": 1, "cancelled": 2, "resting": 3}
 REJECTED = 10
-KIND_CODE = {"market": 0, "ioc": 1}
-PY = 2   # kind code: this order goes to venue.submit_order
 _R_IM = ev.REASON_CODE["initial_margin"]
 _R_TIER = ev.REASON_CODE["tier_max_leverage"]
 _R_OI = ev.REASON_CODE["oi_cap"]
@@ -46,7 +41,7 @@ _R_NOLIQ = ev.REASON_CODE["no_liquidity"]
 
 
 def status_code(res) -> int:
-    """An OrderResult's status as submit_batch's code."""
+    """An OrderResult's status as the batch's code."""
     if res.status == "rejected":
         return REJECTED + ev.REASON_CODE[res.reason]
     return STATUS[res.status]
@@ -144,24 +139,6 @@ def _apply_fill(i, m, dlots, price, L, qty, entry, bal, iso_margin, isolated, le
         margin += add
         bal[i, 0] -= add
     iso_margin[i, m] = margin
-
-
-_A2I = types.Array(types.int64, 2, "F")
-_A2F = types.Array(types.float64, 2, "F")
-_A2FC = types.Array(types.float64, 2, "C")
-_V = types.Array(types.int64, 1, "C")
-_VF = types.Array(types.float64, 1, "C")
-_VB = types.Array(types.boolean, 1, "C")
-_I = types.int64
-_SIG = types.int64(
-    _V, _V, _V, _V, _V, _VB, _VF, _V, _V, _VF, _I, _I, _I,  # M, accounts, sides, lots, kinds, reduce_only, prices,
-                                                            # status, filled, avg, m, start, accounts opened
-    _A2I, _A2F, _A2F, _A2F, _A2F, _VB, _A2F, _A2I, _A2I,  # lots, qty, entry, bal, iso_margin, isolated, leverage, ob, os
-    _A2FC, types.boolean,                                 # spot_locked, has_spot
-    _VF, _VF, _VF, _VF, _VF, _VF, _V, _VF,                # mark, lot, cw, P, upper, maxlev, oi, fst
-    types.Array(types.int32, 1, "C"), types.Array(types.int16, 1, "C"), types.Array(types.int16, 1, "C"),
-    _V, types.Array(types.int8, 1, "C"), types.Array(types.int8, 1, "C"), _V, _VF, _VF, _VF, _VF, _VF,
-    _I, _I, _I)                                           # ev_n, step, venue_id
 
 
 @njit(cache=True)
@@ -356,159 +333,4 @@ def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, ca
     return r
 
 
-@njit(_SIG, cache=True)
-def k_submit(M, accs, sides, lotsv, kinds, ros, prices, status, filled, avg, m, start, n_acc,
-             L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
-             mark, lot, cw, P, upper, maxlev, oi, fst,
-             c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
-             c_aux, ev_n, step, venue_id):
-    """Orders start.. (accounts, sides, lots; kinds, reduce_only and prices of length 1 serve every order) in
-    turn, until the end or an order for the Python path (a kind other than market 0 / IOC 1, an account outside
-    [0, n_acc), an infinite IOC price); results to status, filled, avg; event rows from ev_n (their count
-    fst[2] on return). P: tick, taker fee, maker fee, OI cap. fst: fees_kept[0], volume_usd[m]. oi: long,
-    short lots of m. Returns the row it stopped at."""
-    k = accs.shape[0]
-    tick = P[0]
-    fee_taker = P[1]
-    fee_maker = P[2]
-    cap = P[3]
-    r = ev_n
-    one_kind = kinds.shape[0] == 1
-    one_ro = ros.shape[0] == 1
-    one_price = prices.shape[0] == 1
-    for j in range(start, k):
-        i = accs[j]
-        side = sides[j]
-        lots = lotsv[j]
-        kind = kinds[0 if one_kind else j]
-        ro = ros[0 if one_ro else j]
-        price = prices[0 if one_price else j]
-        if (kind != 0 and kind != 1) or i < 0 or i >= n_acc or (kind == 1 and np.isinf(price)):
-            fst[2] = r
-            return j
-        r = _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, cap, upper, maxlev,
-                 L, qty, entry, bal, iso_margin, isolated, leverage, ob, osl, spot_locked, has_spot,
-                 mark, lot, cw, oi, fst, fst, 1,
-                 c_step, c_venue, c_market, c_account, c_kind, c_side, c_lots, c_price, c_notional, c_fee, c_info,
-                 c_aux, r, step, venue_id, status, filled, avg)
-    fst[2] = r
-    return k
-
-
-_submit = _entry(k_submit)
-
-
-_ONE_KIND = {0: np.zeros(1, np.int64), 1: np.ones(1, np.int64)}
-_NAN1 = np.full(1, np.nan)
-_BOOL1 = {False: np.zeros(1, bool), True: np.ones(1, bool)}
 KIND_NAMES = ("market", "ioc", "limit")
-
-
-def _consts(venue, m, ch):
-    """Per venue and market: P (tick, fees, OI cap) and the tier bounds and max leverages, cached; the state
-    arrays handed to the kernel (oi, fst) reused."""
-    cache = venue.__dict__.get("_nb_orders")
-    if cache is None:
-        cache = venue._nb_orders = {}
-    c = cache.get(m)
-    if c is None:
-        tiers = ch.tiers[m]
-        P = np.array([venue.books[m].tick_size, venue.fee_taker, venue.fee_maker,
-                      venue.params.perps[venue.perp_names[m]].oi_cap_usd])
-        c = cache[m] = (P, np.asarray(tiers._upper, dtype=np.float64).copy(),
-                        np.asarray(tiers.max_leverage, dtype=np.float64).copy(), np.zeros(2, np.int64), np.zeros(3))
-    cw = cache.get("cw")
-    if cw is None or cw[0] is not ch.collateral_weight:
-        cw = cache["cw"] = (ch.collateral_weight, np.array(ch.collateral_weight, dtype=np.float64))
-    return c, cw[1]
-
-
-def submit_batch(venue, accounts, market, sides, lots, limits=None, kinds="market", reduce_only=False):
-    """Perp orders of one market, in turn, with the effect of `venue.submit_order(accounts[j], market, sides[j],
-    lots[j], limits[j], kind=kinds[j], reduce_only=reduce_only[j])` for each j. accounts, sides, lots: int
-    sequences (int64 arrays cost least); limits: None, or floats with nan (or None) where there is none;
-    kinds: one name for all, names, or codes (0 market, 1 ioc, 2 limit); reduce_only: one bool or a sequence.
-    Returns (filled lots int64, average fill price float64 (nan without fills), status int64: STATUS codes,
-    or REJECTED + the rejection's reason code)."""
-    m = venue.market_index(market)
-    book = venue.books[m]
-    ch = venue.ch
-    acc = np.asarray(accounts, dtype=np.int64)
-    k = acc.shape[0]
-    sd = np.asarray(sides, dtype=np.int64)
-    lt = np.asarray(lots, dtype=np.int64)
-    if limits is None:
-        px = _NAN1
-    elif isinstance(limits, np.ndarray):
-        px = np.ascontiguousarray(limits, dtype=np.float64)
-    else:
-        px = np.array([np.nan if x is None else x for x in limits], dtype=np.float64)
-    kind_names = None
-    if isinstance(kinds, str):
-        kd = _ONE_KIND.get(KIND_CODE.get(kinds))
-        if kd is None:
-            kd = np.full(1, PY, np.int64)
-            kind_names = [kinds]
-    elif isinstance(kinds, np.ndarray):
-        kd = np.ascontiguousarray(kinds, dtype=np.int64)
-    else:
-        kind_names = list(kinds)
-        kd = np.array([KIND_CODE.get(x, PY) for x in kind_names], np.int64)
-    if isinstance(reduce_only, (bool, np.bool_)):
-        ro = _BOOL1[bool(reduce_only)]
-    else:
-        ro = np.ascontiguousarray(reduce_only, dtype=bool)
-    filled = np.zeros(k, np.int64)
-    avg = np.empty(k)
-    status = np.empty(k, np.int64)
-    if k == 0:
-        return filled, avg, status
-
-    def run_py(j):
-        jk = 0 if kd.shape[0] == 1 else j
-        if kind_names is not None:
-            kname = kind_names[jk]
-        else:
-            code = int(kd[jk])
-            kname = KIND_NAMES[code] if 0 <= code < 3 else str(code)
-        p = float(px[0 if px.shape[0] == 1 else j])
-        r = venue.submit_order(int(acc[j]), m, int(sd[j]), int(lt[j]), None if math.isnan(p) else p, kind=kname,
-                               reduce_only=bool(ro[0 if ro.shape[0] == 1 else j]))
-        status[j], filled[j], avg[j] = status_code(r), r.filled_lots, r.avg_price
-
-    if venue.halted or ch.touched is not None or not isinstance(book, OrderBookNB):
-        for j in range(k):
-            run_py(j)
-        return filled, avg, status
-    (P, upper, maxlev, oi, fst), cw = _consts(venue, m, ch)
-    log = venue.events
-    start = 0
-    while start < k:
-        log._flush()
-        need = 2 * book._M.item(H_NORD) + 3 * (k - start)
-        while log.n + need > log._cap:
-            log._grow()
-        c = log._cols
-        oi[0] = ch.oi_long_lots[m]
-        oi[1] = ch.oi_short_lots[m]
-        fst[0] = ch.fees_kept[0]
-        fst[1] = venue.volume_usd[m]
-        stop = _submit(book._M, acc, sd, lt, kd, ro, px, status, filled, avg, m, start, ch.n,
-                       ch.lots, ch.qty, ch.entry, ch.bal, ch.iso_margin, ch.isolated, ch.leverage,
-                       ch.open_buy, ch.open_sell, venue._spot_locked, bool(venue.spot_books),
-                       ch._mark, ch.lot_size, cw, P, upper, maxlev, oi, fst,
-                       c["step"], c["venue"], c["market"], c["account"], c["kind"], c["side"], c["lots"],
-                       c["price"], c["notional"], c["fee"], c["info"], c["aux"], log.n, log.step, log.venue_id)
-        ch.oi_long_lots[m] = oi.item(0)
-        ch.oi_short_lots[m] = oi.item(1)
-        ch.fees_kept[0] = fst.item(0)
-        venue.volume_usd[m] = fst[1]
-        log.n = int(fst[2])
-        if log.sink is not None and log.n >= log.spill_rows:
-            log._spill()
-        if stop < k:
-            run_py(stop)
-            stop += 1
-        start = stop
-    return filled, avg, status
-
