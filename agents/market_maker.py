@@ -95,6 +95,26 @@ def ladder_orders(fair: float, inventory_usd: float, vol_bps: float, p: QuotePar
     return out
 
 
+def spot_orders(fair: float, inventory_usd: float, vol_bps: float, p: QuoteParams, held: float, lot: float,
+                tick: float) -> list[tuple[int, float, int]] | None:
+    """A maker's spot orders from `ladder(...)`: its bids, then asks limited to the `held` base units (a rung takes
+    what is left); a price below one tick is not quoted; None when the ladder is empty (withdrawn). (agents/
+    maker_nb.py computes the same in its kernel.)"""
+    bids, bsz, asks, asz = ladder(fair, inventory_usd, vol_bps, p)
+    if not bids:
+        return None
+    orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= tick]
+    left = held
+    for px, usd in zip(asks, asz):
+        if px < tick:
+            continue
+        n = int(min(usd / px, left) / lot)
+        if n > 0:
+            orders.append((SELL, float(px), n))
+            left -= n * lot
+    return orders
+
+
 def realised_vol_bps(prices: np.ndarray) -> float:
     """Standard deviation of one-step log returns over the window, bps (0 with fewer than 3 prices)."""
     x = np.asarray(prices, dtype=float)
@@ -307,6 +327,7 @@ class MarketMaker(mesa.Agent):
         redemption value, 1.00); asks limited to the inventory held; a book whose volatility passes the
         threshold is left empty this minute."""
         v, model = self.venue, self.model
+        nb = _maker_nb() if self.spot_params else None
         for s, name in enumerate(v.spot_names):
             if name not in self.spot_params or self.spot_params[name].depth_usd <= 0:
                 continue   # a book it does not quote
@@ -325,19 +346,15 @@ class MarketMaker(mesa.Agent):
                 # after the redemption delay), which frees its bid again
                 if model.redeem(self, self.venue_name, self.account, held - target):
                     held = target
-            bids, bsz, asks, asz = ladder(fair, (held - target) * fair, realised_vol_bps(np.array(hist)),
-                                          self.spot_params[name])
-            if not bids:
+            inventory, vol = (held - target) * fair, realised_vol_bps(np.array(hist))
+            r = None if nb is None else nb.requote_spot(v, self.account, s, fair, inventory, vol,
+                                                        self.spot_params[name], held)   # agents/maker_nb.py
+            if r is not None:
+                if r < 0:
+                    self.spot_withdrawals.append((t, name))
+                continue
+            orders = spot_orders(fair, inventory, vol, self.spot_params[name], held, book.lot_size, book.tick_size)
+            if orders is None:
                 self.spot_withdrawals.append((t, name))
                 continue
-            lot = book.lot_size
-            orders = [(BUY, float(px), int(usd / (px * lot))) for px, usd in zip(bids, bsz) if px >= book.tick_size]
-            left = held
-            for px, usd in zip(asks, asz):
-                if px < book.tick_size:
-                    continue
-                n = int(min(usd / px, left) / lot)
-                if n > 0:
-                    orders.append((SELL, float(px), n))
-                    left -= n * lot
             v.post_spot_ladder(self.account, s, orders)

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("numba")
 
 from agents import maker_nb  # noqa: E402
-from agents.market_maker import QuoteParams, ladder_orders  # noqa: E402
+from agents.market_maker import QuoteParams, ladder_orders, spot_orders  # noqa: E402
 from tests.test_ladder_nb import build, state  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 
@@ -97,3 +97,50 @@ def test_kernel_requote_equals_python_ladder_then_replace(preset, overrides, see
                 v.deposit(acc, amount)
         assert state(a) == state(b), it
     assert ways["kernel"] > 200 and ways["python"] > 5 and ways["empty"] > 5 and ways["refused"] > 5, ways
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_kernel_spot_rows_equal_python_spot_orders(seed):
+    """The spot form (agents/maker_nb.py requote_spot) against `spot_orders` then `Venue.post_spot_ladder`, on a
+    venue with spot books: random fair values, inventories, stress and holdings (none, a little, plenty), takers
+    trading between requotes; states and results identical after each step."""
+    a, makers, takers = build("binance_like", seed)
+    b, _, _ = build("binance_like", seed)
+    assert a.spot_books
+    ways = Counter()
+    rnd = random.Random(seed * 7_919)
+    for it in range(400):
+        s = rnd.randrange(len(a.spot_books))
+        book = a.spot_books[s]
+        base = a.spot_base[s]
+        if rnd.random() < 0.75:
+            acc = rnd.choice(makers)
+            mid = book.mid() or book.last_trade() or (60_000.0 if a.assets[base] == "BTC" else 1.0)
+            fair = mid * math.exp(rnd.gauss(0.0, 0.003 if rnd.random() < 0.85 else 0.05))
+            if rnd.random() < 0.03:
+                fair = rnd.choice((math.nan, 0.0))
+            p = QuoteParams(depth_usd=10 ** rnd.uniform(3, 6.5), levels=rnd.choice((3, 10)),
+                            calm_vol_bps=5.0, withdraw_threshold=rnd.uniform(2.0, 6.0),
+                            inventory_limit_usd=10 ** rnd.uniform(4, 6.5))
+            held = a.balance(acc, a.assets[base])
+            held = rnd.choice((held, held * rnd.random(), 0.0))
+            inv = (held - p.depth_usd / fair) * fair if fair > 0 else 0.0
+            vol = rnd.choice((0.0, rnd.uniform(0.0, 40.0)))
+            for v in (a, b):
+                v.cancel_all_spot(acc, s)
+            orders = spot_orders(fair, inv, vol, p, held, book.lot_size, book.tick_size)
+            ra = -1 if orders is None else a.post_spot_ladder(acc, s, orders)
+            rb = maker_nb.requote_spot(b, acc, s, fair, inv, vol, p, held)
+            ways["empty" if ra == -1 else "posted"] += 1
+            ways["kernel"] += rb is not None
+            if rb is None:
+                rb = -1 if orders is None else b.post_spot_ladder(acc, s, orders)
+            assert ra == rb, it
+        else:   # a taker trades into the makers' spot ladders
+            t = rnd.choice(takers)
+            side = rnd.choice((BUY, SELL))
+            lots = rnd.randint(1, 400)
+            for v in (a, b):
+                v.submit_spot_order(t, s, side, lots, kind="market")
+        assert state(a) == state(b), it
+    assert ways["kernel"] > 200 and ways["empty"] > 5 and ways["posted"] > 100, ways

@@ -403,6 +403,15 @@ def post_spot_ladder(venue, account: int, s: int, orders) -> int:
         flat = np.fromiter(chain.from_iterable(kept), np.float64, 3 * n)
     except OverflowError:
         return venue._post_spot_ladder_py(account, s, orders)
+    return run_spot_kernel(venue, account, s, book, slot, flat, kept)
+
+
+def run_spot_kernel(venue, account: int, s: int, book, slot: int, flat: np.ndarray, kept=None) -> int:
+    """post_spot_ladder's kernel call on account `account` (book owner row `slot`) of spot book s, for the
+    ladder's rows with lots > 0 (flat: side, price, lots float rows; kept: the same as triples, if the caller has
+    them, else read back from the rows), and what follows it in Python (the Python form where the kernel leaves
+    to it, the book's growth, the Python loop from an order that would trade)."""
+    n = flat.shape[0] // 3
     sc = _spot_scratch
     if sc["tk"].shape[0] < 3 * n:
         sc["tk"] = np.zeros(3 * n, np.int64)
@@ -415,11 +424,12 @@ def post_spot_ladder(venue, account: int, s: int, orders) -> int:
     P[5] = ch.bal[account, a] - sl[account, a]
     r = _spot(book._M, account, slot, flat, tk, res, -1, account, a, sl, P)
     if r == OLD_PATH:
-        return venue._post_spot_ladder_py(account, s, orders)
+        return venue._post_spot_ladder_py(account, s, kept if kept is not None else orders_of(flat))
     while r < n and res.item(1) == 2:
         book._grow()
         r = _spot(book._M, account, slot, flat, tk, res, r, account, a, sl, P)
     if r < n:   # an order that would trade: post_spot_ladder's own loop from there (the ladder fitted)
+        kept = kept if kept is not None else orders_of(flat)
         return res.item(0) + venue._spot_ladder_from(account, s, kept[r:], True)
     return res.item(0)
 

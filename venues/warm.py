@@ -13,7 +13,7 @@ import time
 
 def main() -> None:
     t0 = time.perf_counter()
-    import agents.maker_nb  # noqa: F401
+    import agents.maker_nb  # noqa: F401  (its kernels compile on import)
     import venues.batch_nb  # noqa: F401
     import venues.ladder_nb  # noqa: F401
     import venues.orders_nb  # noqa: F401
