@@ -56,11 +56,6 @@ def order_lots(capital_usd: float, leverage: float, price: float, lot_size: floa
     return int(math.floor(capital_usd * leverage / (price * lot_size)))
 
 
-def band_exit_refused(band, limit: float) -> bool:
-    """An exit with a limit band is not sent when its limit is at or below 0 (_exit_spec's rule)."""
-    return band is not None and limit <= 0
-
-
 def exit_prices(entry: float, side: int, p: DirectionalParams) -> tuple[float, float]:
     """(stop-loss, take-profit) trigger prices of a position opened at `entry` on `side`."""
     sl, tp = p.stop_loss_pct / 100.0, p.take_profit_pct / 100.0
@@ -158,13 +153,6 @@ class DirectionalPopulation:
         self.model = model
         self.traders = traders
         self.next_at = np.asarray(first, dtype=float).copy()
-        # what the batched decision reads of each trader (fixed once built)
-        self.account = np.array([tr.account for tr in traders], np.int64)
-        self.market = np.array([tr.k for tr in traders], np.int64)
-        self.capital = np.array([tr.capital for tr in traders], np.float64)
-        self.leverage = np.array([tr.leverage for tr in traders], np.float64)
-        self.momentum = np.array([tr.momentum for tr in traders], bool)
-        self.uses_stops = np.array([tr.uses_stops for tr in traders], bool)
 
     def act(self) -> None:
         """The population's event, once a minute: the traders due by now decide and send their orders."""
@@ -257,78 +245,39 @@ class DirectionalPopulation:
             model.set_stops(i, side, sl, tp)
 
     def _decide_batch(self, v, idx: list[int], signal: dict, api) -> None:
-        """Traders idx of venue v (not halted, numba books) decide; their orders go in one batch, in that order.
-        The decisions in numpy over the batch, with `_entry` and `_exit_spec`'s float operations (the same
-        orders); the coins drawn one by one from the traders' own streams."""
+        """Traders idx of venue v (not halted, numba books) decide; their orders go in one batch, in that order."""
         model = self.model
         traders = self.traders
-        p = model.cfg.directional
-        ix = np.array(idx, np.int64)
-        acc = self.account[ix]
-        mk = self.market[ix]
-        held = v.ch.lots[acc, mk]
-        # holders without stops: their horizon has come (arm_exit; their order in this batch)
-        ex = (held != 0) & ~self.uses_stops[ix]
-        entry = held == 0
-        mark = v.ch.mark_list
-        px = np.array(mark)[mk]
-        # exits: (side, |lots|, limit or nan), as _exit_spec
-        ex_side = np.where(held > 0, SELL, BUY)
-        band = p.exit_band_pct
-        if band is None:
-            ex_lim = np.full(ix.shape[0], np.nan)
-        else:
-            ex_lim = np.where(ex_side == SELL, px * (1.0 - band / 100.0), px * (1.0 + band / 100.0))
-        # entries: the cell's signal, the coin where it is 0, the lots from capital and withdrawable, as _entry
-        side = np.zeros(ix.shape[0], np.int64)
-        for j in np.flatnonzero(entry).tolist():
-            k = int(mk[j])
-            tr = traders[idx[j]]
-            cell = (tr.venue_name, k)
-            if cell not in signal:
-                signal[cell] = signal_side(model.mid_history(tr.venue_name, k, p.signal_minutes), True)
-            sd = signal[cell] if tr.momentum else -signal[cell]
-            if sd == 0:
-                sd = BUY if tr.own_rng.random() < 0.5 else SELL
-            side[j] = sd
-        wd = v.withdrawable_many(acc) if entry.any() else np.zeros(ix.shape[0])
-        cap = self.capital[ix]
-        usd = np.where(wd < cap, wd, cap) * 0.9                       # min(capital, withdrawable) * 0.9
-        lev = self.leverage[ix]
-        lot = np.array([b.lot_size for b in v.books])[mk]
-        ok = (px > 0) & (usd > 0) & (lev > 0)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            n = np.where(ok, np.floor(usd * lev / (px * lot)), 0.0)
-        band = p.entry_band_pct
-        if band is None:
-            en_lim = np.full(ix.shape[0], np.nan)
-        else:
-            en_lim = np.where(side == BUY, px * (1.0 + band / 100.0), px * (1.0 - band / 100.0))
+        L = v.ch.lots
         orders = _Orders()
-        n_list, held_l, ex_l, en_l = n.tolist(), held.tolist(), ex.tolist(), entry.tolist()
-        for j, i in enumerate(idx):
-            if ex_l[j]:
-                model._clear_stops(i)
-                lim = ex_lim[j]
-                if band_exit_refused(p.exit_band_pct, lim):
-                    model.exit_armed[i] = True
-                else:
-                    orders.add(int(acc[j]), int(mk[j]), int(ex_side[j]), abs(held_l[j]),
-                               None if p.exit_band_pct is None else float(lim), True, i)
-            elif en_l[j] and n_list[j] > 0:
-                orders.add(int(acc[j]), int(mk[j]), int(side[j]), int(n_list[j]),
-                           None if band is None else float(en_lim[j]), False, i)
+        for i in idx:
+            tr = traders[i]
+            k = tr.k
+            lots = int(L[tr.account, k])
+            if lots != 0:
+                if not tr.uses_stops:       # its horizon has come: arm_exit, its order in this batch
+                    model._clear_stops(i)
+                    spec = self._exit_spec(tr, lots)
+                    if spec is None:
+                        model.exit_armed[i] = True
+                    else:
+                        orders.add(tr.account, k, spec[0], spec[1], spec[2], True, i)
+                continue
+            order = self._entry(tr, signal)
+            if order is not None:
+                orders.add(tr.account, k, order[0], order[1], order[2], False, i)
         if not orders.tag:
             return
         filled, avg, status, pos = orders.send(v, api)
-        for (i, sd, is_exit), f, a, s, q in zip(orders.tag, filled.tolist(), avg.tolist(), status.tolist(),
-                                               pos.tolist()):
+        p = model.cfg.directional
+        for (i, side, is_exit), f, a, s, q in zip(orders.tag, filled.tolist(), avg.tolist(), status.tolist(),
+                                                 pos.tolist()):
             if is_exit:
                 if s == api.NOT_SENT or q != 0:
                     model.exit_armed[i] = True
             elif f and traders[i].uses_stops:
-                sl, tp = exit_prices(a, sd, p)
-                model.set_stops(i, sd, sl, tp)
+                sl, tp = exit_prices(a, side, p)
+                model.set_stops(i, side, sl, tp)
 
     def _exit_spec(self, tr: DirectionalTrader, lots: int) -> tuple[int, int, float | None] | None:
         """The exit order of a holder of `lots` (not 0) on a venue not halted: (side, lots, IOC limit or None for

@@ -84,33 +84,6 @@ class Accounts:
         counted = upnl if self.params.withdraw_unrealized_profit else min(0.0, upnl)
         return max(0.0, coll + counted - self._initial_margin(i, ch.lots[i]))
 
-    def withdrawable_many(self, accounts: np.ndarray) -> np.ndarray:
-        """`withdrawable(i)` for each account of `accounts`, the float form's operations in the same order done
-        across them (the collateral in asset order, the markets' PnL and margin summed market by market), so the
-        same bits; an account with locked spot value or an isolated one (few) takes the one-account form."""
-        ch = self.ch
-        if ch.M >= 8:
-            return np.array([self.withdrawable(int(i)) for i in accounts], np.float64)
-        bal = ch.bal[accounts]
-        coll = bal[:, 0].copy()
-        for a in range(1, ch.A):
-            b = bal[:, a]
-            coll = np.where(b != 0, coll + b * ch.collateral_weight[a], coll)   # `if b: coll += b * w`
-        upnl = np.zeros(accounts.shape[0])
-        im = np.zeros(accounts.shape[0])
-        mark, lot = ch.mark_list, ch._lot_list
-        q, e, n, lev = ch.qty[accounts], ch.entry[accounts], ch.lots[accounts], ch.leverage[accounts]
-        for m in range(ch.M):
-            upnl = upnl + q[:, m] * (mark[m] - e[:, m])
-            im = im + np.abs(n[:, m]) * lot[m] * mark[m] / lev[:, m]
-        counted = upnl if self.params.withdraw_unrealized_profit else np.where(upnl < 0.0, upnl, 0.0)
-        x = coll + counted - im
-        out = np.where(x > 0.0, x, 0.0)
-        odd = np.flatnonzero(ch.isolated[accounts] | self._spot_locked[accounts].any(axis=1))
-        for j in odd.tolist():
-            out[j] = self.withdrawable(int(accounts[j]))
-        return out
-
     def withdraw(self, account: int, amount: float, asset: str = USD) -> bool:
         """Withdraw `amount` of `asset` if settled rule 6 allows; a refusal is logged as a rejection."""
         a = self.asset_index[asset]
