@@ -153,6 +153,8 @@ class DirectionalPopulation:
         self.model = model
         self.traders = traders
         self.next_at = np.asarray(first, dtype=float).copy()
+        self.account = np.array([tr.account for tr in traders], np.int64)   # (fixed once built: the exits' batch)
+        self.market = np.array([tr.k for tr in traders], np.int64)
 
     def act(self) -> None:
         """The population's event, once a minute: the traders due by now decide and send their orders."""
@@ -307,21 +309,31 @@ class DirectionalPopulation:
                 for i in idx:
                     closed[i] = traders[i].exit()
                 continue
-            L = v.ch.lots
-            orders = _Orders()
-            for i in idx:
-                tr = traders[i]
-                lots = int(L[tr.account, tr.k])
-                if lots == 0:
+            # the exits in numpy (an armed exit is retried every minute: dozens a call), as _exit_spec each
+            ix = np.array(idx, np.int64)
+            acc, mk = self.account[ix], self.market[ix]
+            lots = v.ch.lots[acc, mk]
+            side = np.where(lots > 0, SELL, BUY)
+            band = self.model.cfg.directional.exit_band_pct
+            if band is None:
+                limit = np.full(ix.shape[0], np.nan)
+                send = lots != 0
+            else:
+                mark = np.array(v.ch.mark_list)[mk]
+                limit = np.where(side == SELL, mark * (1.0 - band / 100.0), mark * (1.0 + band / 100.0))
+                send = (lots != 0) & ~(limit <= 0)       # a limit at or below 0: not sent
+            for i, flat in zip(idx, (lots == 0).tolist()):
+                if flat:
                     closed[i] = True
-                    continue
-                spec = self._exit_spec(tr, lots)
-                if spec is not None:
-                    orders.add(tr.account, tr.k, spec[0], spec[1], spec[2], True, i)
-            if orders.tag:
-                _, _, status, pos = orders.send(v, api)
-                for (i, _, _), s, q in zip(orders.tag, status.tolist(), pos.tolist()):
-                    closed[i] = s != api.NOT_SENT and q == 0
+            sel = np.flatnonzero(send)
+            if sel.size:
+                yes = np.ones(sel.size, bool)
+                _, _, status, pos = api.submit_venue_batch(
+                    v, acc[sel], mk[sel], side[sel], np.abs(lots[sel]), limit[sel],
+                    np.zeros(sel.size, np.int64) if band is None else np.ones(sel.size, np.int64), yes, yes)
+                done = ((status != api.NOT_SENT) & (pos == 0)).tolist()
+                for j, ok in zip(sel.tolist(), done):
+                    closed[idx[j]] = ok
         return [closed[i] for i in ks]
 
 
