@@ -161,32 +161,34 @@ class ValueTrader(mesa.Agent):
         v, p, m = self.venue, self.p, self.model
         if not v.halted:
             est = self.estimate()
-            book = v.books[self.k]
+            k = self.k
+            book = v.books[k]
             lot = book.lot_size
+            tick = book.tick_size
             th = p.threshold_pct / 100.0
-            pos = v.position(self.account, self.k)
+            pos = v.position(self.account, k)
             pos_usd = pos * lot * est
-            room_long = self.capital * self.lev * 0.9 - pos_usd
-            room_short = self.capital * self.lev * 0.9 + pos_usd
             ba, bb = book.best_ask(), book.best_bid()
-            if ba is not None and ba * book.tick_size < est * (1.0 - th) and room_long > 0:
+            if ba is not None and ba * tick < est * (1.0 - th) \
+                    and (room_long := self.capital * self.lev * 0.9 - pos_usd) > 0:
                 limit = est * (1.0 - th)
                 n = int(min(self.clip, room_long) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, self.k, BUY, n, limit, kind="ioc")
-            elif bb is not None and bb * book.tick_size > est * (1.0 + th) and room_short > 0:
+                    v.submit_order(self.account, k, BUY, n, limit, kind="ioc")
+            elif bb is not None and bb * tick > est * (1.0 + th) \
+                    and (room_short := self.capital * self.lev * 0.9 + pos_usd) > 0:
                 limit = est * (1.0 + th)
                 n = int(min(self.clip, room_short) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, self.k, SELL, n, limit, kind="ioc")
+                    v.submit_order(self.account, k, SELL, n, limit, kind="ioc")
             elif pos != 0 and ba is not None and bb is not None:
-                mid = 0.5 * (ba + bb) * book.tick_size
+                mid = 0.5 * (ba + bb) * tick
                 if abs(mid / est - 1.0) < th / 2.0:   # the gap has closed: take the profit back
                     n = min(abs(pos), int(self.clip / (mid * lot)))
                     if n > 0:
                         side = SELL if pos > 0 else BUY
                         limit = est * (1.0 - th / 2.0) if side == SELL else est * (1.0 + th / 2.0)
-                        v.submit_order(self.account, self.k, side, n, limit, kind="ioc", reduce_only=True)
+                        v.submit_order(self.account, k, side, n, limit, kind="ioc", reduce_only=True)
             if p.rest_exit:
                 self._rest_exit(est, th)
         m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))
@@ -194,23 +196,27 @@ class ValueTrader(mesa.Agent):
     def _rest_exit(self, est: float, th: float) -> None:
         """Holding a position, rest one order for all of it at est x (1 +- th / 2); the resting one is left in
         place (keeping its queue priority) while it still covers the whole position and its price is within
-        th / 4 of the new one, else cancelled and re-posted; flat, none."""
+        th / 4 of the new one, else cancelled and re-posted (one venue.replace_ladder: cancel_all then
+        post_ladder); flat, none."""
         v = self.venue
-        book = v.books[self.k]
-        pos = v.position(self.account, self.k)
+        k = self.k
+        book = v.books[k]
+        pos = v.position(self.account, k)
+        last = self._exit_posted
+        if pos == 0 and last is None and not book.has_orders(self.account):
+            return   # flat with nothing resting (what follows would cancel nothing and post nothing)
         price = est * (1.0 + th / 2.0) if pos > 0 else est * (1.0 - th / 2.0)
         resting = book.orders_of(self.account)
-        last = self._exit_posted
         if pos != 0 and last is not None and resting == [last[0]] and last[1] == pos \
                 and abs(last[2] / price - 1.0) < th / 4.0:
             return
-        if resting:
-            v.cancel_all(self.account, self.k)
         self._exit_posted = None
         if pos == 0 or price < book.tick_size:
+            if resting:
+                v.cancel_all(self.account, k)
             return
         side = SELL if pos > 0 else BUY
-        if v.post_ladder(self.account, self.k, [(side, float(price), abs(int(pos)))]):
+        if v.replace_ladder(self.account, k, [(side, float(price), abs(int(pos)))]):
             ids = book.orders_of(self.account)
             if len(ids) == 1:
                 self._exit_posted = (ids[0], pos, price)
