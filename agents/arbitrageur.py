@@ -15,7 +15,7 @@ import mesa
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, take
 from .params import ArbParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -56,7 +56,6 @@ def clip_lots(gap_usd_value: float, clip_usd: float, room_usd: float, price: flo
     if usd <= 0 or price <= 0:
         return 0
     return int(usd / (price * lot))
-
 
 class Arbitrageur(mesa.Agent):
     """An arbitrageur with an account on every venue; acts every minute (its own schedule)."""
@@ -104,8 +103,8 @@ class Arbitrageur(mesa.Agent):
                                         p.hedge_impact_share)
                     n = clip_lots(cap, p.clip_usd, room, bb * tick, lot)
                     if n:
-                        r = v.submit_order(acct, k, SELL, n, index * up, kind="ioc")
-                        model.outside_flow(asset, +r.filled_lots * lot * index)      # hedge: buy outside
+                        filled = take(v, acct, k, SELL, n, index * up, "ioc")
+                        model.outside_flow(asset, +filled * lot * index)                 # hedge: buy outside
                 elif ba is not None and ba * tick < index * dn:                         # perp cheap: buy it
                     lot = book.lot_size
                     pos_usd = v.position(acct, k) * lot * index
@@ -114,8 +113,8 @@ class Arbitrageur(mesa.Agent):
                                         p.hedge_impact_share)
                     n = clip_lots(cap, p.clip_usd, room, ba * tick, lot)
                     if n:
-                        r = v.submit_order(acct, k, BUY, n, index * dn, kind="ioc")
-                        model.outside_flow(asset, -r.filled_lots * lot * index)      # hedge: sell outside
+                        filled = take(v, acct, k, BUY, n, index * dn, "ioc")
+                        model.outside_flow(asset, -filled * lot * index)                 # hedge: sell outside
                 elif bb is not None and ba is not None:
                     pos = v.position(acct, k)
                     if pos == 0:
@@ -131,8 +130,8 @@ class Arbitrageur(mesa.Agent):
                         n = min(abs(pos), clip_lots(cap, p.clip_usd, p.clip_usd, mid, lot))
                         if n:
                             side = SELL if pos > 0 else BUY
-                            r = v.submit_order(acct, k, side, n, reduce_only=True)
-                            model.outside_flow(asset, sign * r.filled_lots * lot * index)
+                            filled = take(v, acct, k, side, n, None, "market", reduce_only=True)
+                            model.outside_flow(asset, sign * filled * lot * index)
             self._peg(name, v, acct)
         model.schedule_event(self.act, after=1.0)
 

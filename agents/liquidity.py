@@ -19,7 +19,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, take
 from .params import LiquidityParams, ValueParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -174,13 +174,13 @@ class ValueTrader(mesa.Agent):
                 limit = est * (1.0 - th)
                 n = int(min(self.clip, room_long) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, k, BUY, n, limit, kind="ioc")
+                    take(v, self.account, k, BUY, n, limit, "ioc")
             elif bb is not None and bb * tick > est * (1.0 + th) \
                     and (room_short := self.capital * self.lev * 0.9 + pos_usd) > 0:
                 limit = est * (1.0 + th)
                 n = int(min(self.clip, room_short) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, k, SELL, n, limit, kind="ioc")
+                    take(v, self.account, k, SELL, n, limit, "ioc")
             elif pos != 0 and ba is not None and bb is not None:
                 mid = 0.5 * (ba + bb) * tick
                 if abs(mid / est - 1.0) < th / 2.0:   # the gap has closed: take the profit back
@@ -188,7 +188,7 @@ class ValueTrader(mesa.Agent):
                     if n > 0:
                         side = SELL if pos > 0 else BUY
                         limit = est * (1.0 - th / 2.0) if side == SELL else est * (1.0 + th / 2.0)
-                        v.submit_order(self.account, k, side, n, limit, kind="ioc", reduce_only=True)
+                        take(v, self.account, k, side, n, limit, "ioc", reduce_only=True)
             if p.rest_exit:
                 self._rest_exit(est, th)
         m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))

@@ -29,7 +29,7 @@ from .orderbook import BUY, SELL
 from .book_kernels import _simulate
 from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
-__all__ = ["submit_batch", "STATUS", "status_code"]
+__all__ = ["submit_batch", "submit_one", "STATUS", "status_code"]
 
 # status codes of submit_batch: 0 filled, 1 partial, 2 cancelled (an IOC's rest), 3 resting (a Python-path
 # limit order), REJECTED + reason code (events.REJECT_REASONS) for a rejection
@@ -480,6 +480,13 @@ def submit_batch(venue, accounts, market, sides, lots, limits=None, kinds="marke
         for j in range(k):
             run_py(j)
         return filled, avg, status
+    _run(venue, m, book, ch, acc, sd, lt, kd, ro, px, status, filled, avg, run_py)
+    return filled, avg, status
+
+
+def _run(venue, m, book, ch, acc, sd, lt, kd, ro, px, status, filled, avg, run_py) -> None:
+    """submit_batch's kernel loop over its arrays (each order the kernel leaves goes to run_py(j))."""
+    k = acc.shape[0]
     (P, upper, maxlev, oi, fst), cw = _consts(venue, m, ch)
     log = venue.events
     start = 0
@@ -510,5 +517,34 @@ def submit_batch(venue, accounts, market, sides, lots, limits=None, kinds="marke
             run_py(stop)
             stop += 1
         start = stop
-    return filled, avg, status
 
+
+# one order's arrays for submit_one, reused (nothing in the kernel call or its Python fallback re-enters submit_one)
+_ACC1, _SD1, _LT1 = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
+_PX1, _ST1, _F1, _AVG1 = np.full(1, np.nan), np.zeros(1, np.int64), np.zeros(1, np.int64), np.full(1, np.nan)
+
+
+def submit_one(venue, account: int, market: int, side: int, lots: int, price: float | None = None,
+               kind: str = "market", reduce_only: bool = False) -> int:
+    """The lots filled by `venue.submit_order(account, market, side, lots, price, kind=kind,
+    reduce_only=reduce_only)`, with its effect (state, events, rejections): `submit_batch` of that one order,
+    without building its arrays. Python ints and floats in; market and IOC orders go through the kernel, anything
+    else (and what submit_batch leaves to the Python path) through venue.submit_order."""
+    m = market
+    book = venue.books[m]
+    ch = venue.ch
+    kd = _ONE_KIND.get(KIND_CODE.get(kind))
+
+    def run_py(j):
+        _F1[0] = venue.submit_order(account, m, side, lots, price, kind=kind, reduce_only=reduce_only).filled_lots
+
+    if (kd is None or venue.halted or ch.touched is not None or not isinstance(book, OrderBookNB)
+            or type(m) is not int or type(side) is not int or type(lots) is not int or not -2**63 <= lots < 2**63):
+        run_py(0)
+        return _F1.item(0)
+    _ACC1[0] = account
+    _SD1[0] = side
+    _LT1[0] = lots
+    _PX1[0] = np.nan if price is None else price
+    _run(venue, m, book, ch, _ACC1, _SD1, _LT1, kd, _BOOL1[bool(reduce_only)], _PX1, _ST1, _F1, _AVG1, run_py)
+    return _F1.item(0)
