@@ -158,8 +158,13 @@ class Arbitrageur(mesa.Agent):
             self.model.redeem(self, name, acct, held)
         p = self.p
         budget = min(p.peg_budget_usd, 0.5 * v.withdrawable(acct))
+        # the bids in turn as one post_spot_ladder (the results and events of submit_spot_order(kind="limit")
+        # sent in turn, with one balance check while the ladder fits: it asks at most half of what may leave)
+        bids = []
         for px, usd in peg_ladder(budget, p.peg_threshold, p.peg_levels):
             lots = int(usd / (px * book.lot_size))
             if lots > 0:
-                v.submit_spot_order(acct, s, BUY, lots, px, kind="limit")
+                bids.append((BUY, px, lots))
+        if bids:
+            v.post_spot_ladder(acct, s, bids)
         self._peg_posted[name] = book.orders_of(acct)
