@@ -15,7 +15,7 @@ import mesa
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, take
 from .params import ArbParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -57,7 +57,6 @@ def clip_lots(gap_usd_value: float, clip_usd: float, room_usd: float, price: flo
         return 0
     return int(usd / (price * lot))
 
-
 class Arbitrageur(mesa.Agent):
     """An arbitrageur with an account on every venue; acts every minute (its own schedule)."""
 
@@ -75,50 +74,64 @@ class Arbitrageur(mesa.Agent):
                 v.set_leverage(acct, k, min(params.leverage, v.max_leverage(k, params.max_position_usd)))
             self.accounts[name] = acct
         self._peg_posted: dict[str, list[int]] = {}   # venue -> ids of the peg bids it last posted
+        self._peg_book: dict[str, tuple | None] = {}    # venue -> (spot index, book) of SYNTH, or None
 
     def act(self) -> None:
+        # Reads hoisted out of the inner loop (the same values: a venue's index and the account's positions do not
+        # change within this call except by its own orders, each in its own market); the outside price and depth
+        # are read only where a branch uses them.
         model, p = self.model, self.p
+        extra = (p.outside_fee_bps + p.threshold_bps) * 1e-4
+        depths = model.cfg.outside_depth_usd
         for name, v in model.venues.items():
             acct = self.accounts[name]
             if v.halted:
                 continue
-            band = v.fee_taker + (p.outside_fee_bps + p.threshold_bps) * 1e-4
+            band = v.fee_taker + extra
+            up, dn = 1 + band, 1 - band
+            indexes = v.index.tolist()
             for k, asset in enumerate(v.perp_names):
                 book = v.books[k]
                 bb, ba = book.best_bid(), book.best_ask()
-                index = v.index_price(k)
-                lot = book.lot_size
-                pos = v.position(acct, k)
-                pos_usd = pos * lot * index
-                depth = model.cfg.outside_depth_usd[asset]
-                out_px = model.outside_price(asset)                                  # with this minute's flow
-                if bb is not None and bb * book.tick_size > index * (1 + band):       # perp rich: sell it
+                index = indexes[k]
+                tick = book.tick_size
+                if bb is not None and bb * tick > index * up:                           # perp rich: sell it
+                    lot = book.lot_size
+                    pos_usd = v.position(acct, k) * lot * index
                     room = p.max_position_usd + pos_usd
-                    cap = hedge_cap_usd(bb * book.tick_size, out_px, band, depth, p.hedge_impact_share)
-                    n = clip_lots(cap, p.clip_usd, room, bb * book.tick_size, lot)
+                    cap = hedge_cap_usd(bb * tick, model.outside_price(asset), band, depths[asset],
+                                        p.hedge_impact_share)
+                    n = clip_lots(cap, p.clip_usd, room, bb * tick, lot)
                     if n:
-                        r = v.submit_order(acct, k, SELL, n, index * (1 + band), kind="ioc")
-                        model.outside_flow(asset, +r.filled_lots * lot * index)      # hedge: buy outside
-                elif ba is not None and ba * book.tick_size < index * (1 - band):     # perp cheap: buy it
+                        filled = take(v, acct, k, SELL, n, index * up, "ioc")
+                        model.outside_flow(asset, +filled * lot * index)                 # hedge: buy outside
+                elif ba is not None and ba * tick < index * dn:                         # perp cheap: buy it
+                    lot = book.lot_size
+                    pos_usd = v.position(acct, k) * lot * index
                     room = p.max_position_usd - pos_usd
-                    cap = hedge_cap_usd(ba * book.tick_size, out_px, band, depth, p.hedge_impact_share)
-                    n = clip_lots(cap, p.clip_usd, room, ba * book.tick_size, lot)
+                    cap = hedge_cap_usd(ba * tick, model.outside_price(asset), band, depths[asset],
+                                        p.hedge_impact_share)
+                    n = clip_lots(cap, p.clip_usd, room, ba * tick, lot)
                     if n:
-                        r = v.submit_order(acct, k, BUY, n, index * (1 - band), kind="ioc")
-                        model.outside_flow(asset, -r.filled_lots * lot * index)      # hedge: sell outside
-                elif pos != 0 and bb is not None and ba is not None:
-                    mid = 0.5 * (bb + ba) * book.tick_size
+                        filled = take(v, acct, k, BUY, n, index * dn, "ioc")
+                        model.outside_flow(asset, -filled * lot * index)                 # hedge: sell outside
+                elif bb is not None and ba is not None:
+                    pos = v.position(acct, k)
+                    if pos == 0:
+                        continue
+                    mid = 0.5 * (bb + ba) * tick
                     if abs(mid / index - 1.0) < band / 2:                           # gap closed: unwind
                         # the unwind's outside trade (buy back a short hedge when long the perp, and the
                         # reverse) may move the outside price at most the share of half the band this minute
+                        lot = book.lot_size
                         sign = 1.0 if pos > 0 else -1.0
-                        moved = sign * math.log(out_px / model.reference[asset])
-                        cap = depth * p.hedge_impact_share * max(0.0, 0.5 * band - moved)
+                        moved = sign * math.log(model.outside_price(asset) / model.reference[asset])
+                        cap = depths[asset] * p.hedge_impact_share * max(0.0, 0.5 * band - moved)
                         n = min(abs(pos), clip_lots(cap, p.clip_usd, p.clip_usd, mid, lot))
                         if n:
                             side = SELL if pos > 0 else BUY
-                            r = v.submit_order(acct, k, side, n, reduce_only=True)
-                            model.outside_flow(asset, sign * r.filled_lots * lot * index)
+                            filled = take(v, acct, k, side, n, None, "market", reduce_only=True)
+                            model.outside_flow(asset, sign * filled * lot * index)
             self._peg(name, v, acct)
         model.schedule_event(self.act, after=1.0)
 
@@ -128,10 +141,13 @@ class Arbitrageur(mesa.Agent):
         Capital tied up in redemption is not bid again until it lands. The ladder is left in place (keeping its
         queue priority) while none of it has filled; after a fill it is cancelled, re-sized and posted again.
         """
-        if "SYNTH" not in v.spot_names:
+        spot = self._peg_book.get(name, False)
+        if spot is False:   # the venue's synthetic-dollar book (index, book), or None: fixed for a venue
+            spot = self._peg_book[name] = (v.spot_index("SYNTH"), v.spot_books[v.spot_index("SYNTH")]) \
+                if "SYNTH" in v.spot_names else None
+        if spot is None:
             return
-        s = v.spot_index("SYNTH")
-        book = v.spot_books[s]
+        s, book = spot
         held = v.balance(acct, "SYNTH")
         resting = book.orders_of(acct)
         if held < book.lot_size and resting and resting == self._peg_posted.get(name):
@@ -142,8 +158,13 @@ class Arbitrageur(mesa.Agent):
             self.model.redeem(self, name, acct, held)
         p = self.p
         budget = min(p.peg_budget_usd, 0.5 * v.withdrawable(acct))
+        # the bids in turn as one post_spot_ladder (the results and events of submit_spot_order(kind="limit")
+        # sent in turn, with one balance check while the ladder fits: it asks at most half of what may leave)
+        bids = []
         for px, usd in peg_ladder(budget, p.peg_threshold, p.peg_levels):
             lots = int(usd / (px * book.lot_size))
             if lots > 0:
-                v.submit_spot_order(acct, s, BUY, lots, px, kind="limit")
+                bids.append((BUY, px, lots))
+        if bids:
+            v.post_spot_ladder(acct, s, bids)
         self._peg_posted[name] = book.orders_of(acct)

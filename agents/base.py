@@ -1,4 +1,4 @@
-"""What every agent kind shares: its own random stream (settled rule 10)."""
+"""What every agent kind shares: its own random stream (settled rule 10), and a taking order's fast path."""
 
 from __future__ import annotations
 
@@ -109,3 +109,17 @@ def stream_of(words: np.ndarray) -> np.random.Generator:
     """The generator whose seed words are `words` (a row of stream_words): the same generator, draw for draw, as
     the `stream(...)` call those words stand for."""
     return np.random.Generator(np.random.PCG64(_Words(words)))
+
+
+_submit_one = None   # venues.orders_nb.submit_one, imported on first use (it needs numba)
+
+
+def take(v, account: int, k: int, side: int, lots: int, limit: float | None = None, kind: str = "market",
+         reduce_only: bool = False) -> int:
+    """The lots filled by `v.submit_order(account, k, side, lots, limit, kind=kind, reduce_only=reduce_only)`,
+    with its effect: one market or IOC order through the compiled order path (venues/orders_nb.submit_one, the
+    same state, events and rejections; tests/test_orders_nb.py holds it to submit_order)."""
+    global _submit_one
+    if _submit_one is None:
+        from venues.orders_nb import submit_one as _submit_one
+    return _submit_one(v, account, k, side, lots, limit, kind, reduce_only)

@@ -19,7 +19,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, take
 from .params import LiquidityParams, ValueParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -57,35 +57,62 @@ class LimitTrader(mesa.Agent):
         """The median of its book's last trade and mid and the index, as of the previous minute."""
         m = self.model
         prev = max(0, m.steps - 1)
-        obs = [float(x) for x in (m.ts_close[prev, self.vi, self.k], m.ts_mid[prev, self.vi, self.k]) if np.isfinite(x)]
-        return float(np.median(obs + [float(self.venue.index[self.k])]))
+        close = float(m.ts_close[prev, self.vi, self.k])
+        mid = float(m.ts_mid[prev, self.vi, self.k])
+        index = float(self.venue.index[self.k])
+        obs = [x for x in (close, mid) if math.isfinite(x)]
+        if index != index:   # NaN: numpy's median as it was (NaN)
+            return float(np.median(obs + [index]))
+        # np.median of 1, 2 or 3 numbers in plain floats, the same bits: the middle one of three, the mean
+        # (a + b) / 2 of two, the one itself
+        if len(obs) == 2:
+            a, b = obs
+            if a > b:
+                a, b = b, a
+            return b if index >= b else (a if index <= a else index)
+        if obs:
+            return (obs[0] + index) / 2
+        return index
+
+    def _equity(self) -> float:
+        """v.equity(account) where its float form gives the same bits (at most two markets: the two positions'
+        PnL summed in the same order; a cross account holds no isolated margin), else v.equity itself. Only
+        the sign of a zero may differ, which `fit` (clipped to [0, 1]) does not see."""
+        v = self.venue
+        ch = v.ch
+        if v.M <= 2 and not ch.isolated[self.account]:
+            return ch.unit_equity(self.account, -1)
+        return v.equity(self.account)
 
     def replace(self) -> None:
         v, p = self.venue, self.p
         if not v.halted:
-            v.cancel_all(self.account, self.k)
+            # cancel_all then post_ladder, as one replace_ladder at the end (the cancel changes nothing read in
+            # between: the observed price, position, equity and draws do not depend on resting orders)
             px = self.observed_price()
-            lot = v.books[self.k].lot_size
-            inv_usd = v.position(self.account, self.k) * lot * px
+            k = self.k
+            lot = v.books[k].lot_size
+            pos = v.position(self.account, k)
+            inv_usd = pos * lot * px
             u = max(-1.0, min(1.0, inv_usd / self.depth_usd))
             # a trader that has lost money rests less (its margin must carry the ladder)
-            fit = max(0.0, min(1.0, v.equity(self.account) / self.capital))
+            fit = max(0.0, min(1.0, self._equity() / self.capital))
             orders = []
+            depth_usd = self.depth_usd
             for side, sign in ((BUY, -1.0), (SELL, 1.0)):
                 d, w = depth_profile(self.own_rng, p.levels, p.min_pct, p.max_pct, p.profile)
                 # the side that adds to its inventory shrinks; the other carries the inventory back
                 scale = fit * ((1.0 - max(0.0, u)) if side == BUY else (1.0 - max(0.0, -u)))
                 for dj, wj in zip(d.tolist(), w.tolist()):
                     price = px * (1.0 + sign * dj)
-                    n = int(self.depth_usd * wj * scale / (price * lot))
+                    n = int(depth_usd * wj * scale / (price * lot))
                     if n > 0 and price > 0:
-                        orders.append((side, float(price), n))
-            pos = v.position(self.account, self.k)
+                        orders.append((side, price, n))
             if pos != 0:   # unwind what it holds a little beyond the nearest level, on the reducing side
                 side = SELL if pos > 0 else BUY
                 price = px * (1.0 + (p.min_pct / 100.0 if side == SELL else -p.min_pct / 100.0))
                 orders.append((side, float(price), abs(int(pos))))
-            v.post_ladder(self.account, self.k, orders)
+            v.replace_ladder(self.account, k, orders)
         self.model.schedule_event(self.replace, after=float(self.own_rng.exponential(self.p.replace_minutes)) + 0.5)
 
 
@@ -134,32 +161,34 @@ class ValueTrader(mesa.Agent):
         v, p, m = self.venue, self.p, self.model
         if not v.halted:
             est = self.estimate()
-            book = v.books[self.k]
+            k = self.k
+            book = v.books[k]
             lot = book.lot_size
+            tick = book.tick_size
             th = p.threshold_pct / 100.0
-            pos = v.position(self.account, self.k)
+            pos = v.position(self.account, k)
             pos_usd = pos * lot * est
-            room_long = self.capital * self.lev * 0.9 - pos_usd
-            room_short = self.capital * self.lev * 0.9 + pos_usd
             ba, bb = book.best_ask(), book.best_bid()
-            if ba is not None and ba * book.tick_size < est * (1.0 - th) and room_long > 0:
+            if ba is not None and ba * tick < est * (1.0 - th) \
+                    and (room_long := self.capital * self.lev * 0.9 - pos_usd) > 0:
                 limit = est * (1.0 - th)
                 n = int(min(self.clip, room_long) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, self.k, BUY, n, limit, kind="ioc")
-            elif bb is not None and bb * book.tick_size > est * (1.0 + th) and room_short > 0:
+                    take(v, self.account, k, BUY, n, limit, "ioc")
+            elif bb is not None and bb * tick > est * (1.0 + th) \
+                    and (room_short := self.capital * self.lev * 0.9 + pos_usd) > 0:
                 limit = est * (1.0 + th)
                 n = int(min(self.clip, room_short) / (limit * lot))
                 if n > 0:
-                    v.submit_order(self.account, self.k, SELL, n, limit, kind="ioc")
+                    take(v, self.account, k, SELL, n, limit, "ioc")
             elif pos != 0 and ba is not None and bb is not None:
-                mid = 0.5 * (ba + bb) * book.tick_size
+                mid = 0.5 * (ba + bb) * tick
                 if abs(mid / est - 1.0) < th / 2.0:   # the gap has closed: take the profit back
                     n = min(abs(pos), int(self.clip / (mid * lot)))
                     if n > 0:
                         side = SELL if pos > 0 else BUY
                         limit = est * (1.0 - th / 2.0) if side == SELL else est * (1.0 + th / 2.0)
-                        v.submit_order(self.account, self.k, side, n, limit, kind="ioc", reduce_only=True)
+                        take(v, self.account, k, side, n, limit, "ioc", reduce_only=True)
             if p.rest_exit:
                 self._rest_exit(est, th)
         m.schedule_event(self.act, after=0.5 + float(self.own_rng.exponential(p.act_minutes)))
@@ -167,23 +196,27 @@ class ValueTrader(mesa.Agent):
     def _rest_exit(self, est: float, th: float) -> None:
         """Holding a position, rest one order for all of it at est x (1 +- th / 2); the resting one is left in
         place (keeping its queue priority) while it still covers the whole position and its price is within
-        th / 4 of the new one, else cancelled and re-posted; flat, none."""
+        th / 4 of the new one, else cancelled and re-posted (one venue.replace_ladder: cancel_all then
+        post_ladder); flat, none."""
         v = self.venue
-        book = v.books[self.k]
-        pos = v.position(self.account, self.k)
+        k = self.k
+        book = v.books[k]
+        pos = v.position(self.account, k)
+        last = self._exit_posted
+        if pos == 0 and last is None and not book.has_orders(self.account):
+            return   # flat with nothing resting (what follows would cancel nothing and post nothing)
         price = est * (1.0 + th / 2.0) if pos > 0 else est * (1.0 - th / 2.0)
         resting = book.orders_of(self.account)
-        last = self._exit_posted
         if pos != 0 and last is not None and resting == [last[0]] and last[1] == pos \
                 and abs(last[2] / price - 1.0) < th / 4.0:
             return
-        if resting:
-            v.cancel_all(self.account, self.k)
         self._exit_posted = None
         if pos == 0 or price < book.tick_size:
+            if resting:
+                v.cancel_all(self.account, k)
             return
         side = SELL if pos > 0 else BUY
-        if v.post_ladder(self.account, self.k, [(side, float(price), abs(int(pos)))]):
+        if v.replace_ladder(self.account, k, [(side, float(price), abs(int(pos)))]):
             ids = book.orders_of(self.account)
             if len(ids) == 1:
                 self._exit_posted = (ids[0], pos, price)

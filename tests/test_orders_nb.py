@@ -1,5 +1,5 @@
-"""The batched, compiled perp order path (venues/batch_nb.py submit_venue_batch, whose per-order work is
-venues/orders_nb.py's) against `Venue.submit_order` in turn: two venues built alike from one seed (every book an
+"""The compiled perp order paths (venues/batch_nb.py submit_venue_batch and venues/orders_nb.py submit_one, whose
+per-order work is orders_nb's) against `Venue.submit_order` in turn: two venues built alike from one seed (every book an
 OrderBookNB), random batches over the venue's markets interleaved (market and IOC orders, some limit orders, which
 go to the Python path, invalid ones, reduce-only exits sent only into a non-empty side) applied to one in a batch
 and to the other order by order; after each batch the clearinghouse arrays and ledgers (bytes), the books'
@@ -21,7 +21,7 @@ from venues import events as ev  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 from venues.orderbook_nb import OrderBookNB  # noqa: E402
 from venues.batch_nb import NOT_SENT, submit_venue_batch  # noqa: E402
-from venues.orders_nb import _py_sum, status_code  # noqa: E402
+from venues.orders_nb import _py_sum, status_code, submit_one  # noqa: E402
 from venues.presets import load_preset  # noqa: E402
 from venues.venue import Venue  # noqa: E402
 
@@ -116,6 +116,38 @@ def random_batch(v: Venue, makers, takers, rnd: random.Random):
             limits.append((mid + off) * book.tick_size + rnd.random() * book.tick_size)
         ro.append(rnd.random() < 0.2)
     return m, accs, sides, lots, limits, kinds, ro
+
+
+@pytest.mark.parametrize("preset,overrides,seed", [
+    ("binance_like", {"perps": {"BTC": {"oi_cap_usd": 3e6}, "ALT": {"oi_cap_usd": 2e5}}}, 4),
+    ("hyperliquid_like", None, 5),
+])
+def test_submit_one_equals_submit_order(preset, overrides, seed):
+    """submit_one (the arbitrageurs' and value traders' taking orders) against submit_order, order by order:
+    the same filled lots, state, books and events (limit orders and invalid ones take submit_order itself)."""
+    a, makers, takers = build(preset, seed, overrides)
+    b, _, _ = build(preset, seed, overrides)
+    rnd = random.Random(seed * 1000 + 11)
+    n_orders = filled = 0
+    for t in range(120):
+        for v in (a, b):
+            v.set_step(t)
+        if t % 7 == 0:
+            marks = [mk * math.exp(rnd.gauss(0, 0.003)) for mk in a.ch.mark_list]
+            r_state = rnd.getstate()
+            for v in (a, b):
+                v.ch.mark = np.array(marks)
+                rnd.setstate(r_state)
+                ladders(v, makers, rnd)
+        m, accs, sides, lots, limits, kinds, ro = random_batch(a, makers, takers, rnd)
+        for acc, s, n, p, kd, r in zip(accs, sides, lots, limits, kinds, ro):
+            got = submit_one(a, acc, m, s, n, p, kd, r)
+            want = b.submit_order(acc, m, s, n, p, kind=kd, reduce_only=r).filled_lots
+            assert type(got) is int and got == want, (t, got, want)
+            n_orders += 1
+            filled += got > 0
+        assert state(a) == state(b), t
+    assert n_orders > 1000 and filled > 100
 
 
 def test_python_sum_of_floats_is_reproduced():

@@ -16,7 +16,7 @@ from numba import njit
 
 from .orderbook import BUY
 from .orderbook_nb import H_NLV0, H_NORD, OrderBookNB
-from .orders_nb import KIND_NAMES, _one, status_code
+from .orders_nb import KIND_NAMES, _one, after_call, event_room, status_code
 
 __all__ = ["NOT_SENT", "submit_venue_batch", "venue_batchable"]
 NOT_SENT = 4   # submit_venue_batch's status of an order sent only into a non-empty side, whose side was empty
@@ -139,11 +139,7 @@ def submit_venue_batch(venue, accounts, markets, sides, lots, limits, kinds, red
     start = 0
     while start < k:
         books = tuple(b._M for b in venue.books)
-        log._flush()
-        need = 2 * sum(Mb.item(H_NORD) for Mb in books) + 3 * (k - start)
-        while log.n + need > log._cap:
-            log._grow()
-        c = log._cols
+        c = event_room(log, 2 * sum(Mb.item(H_NORD) for Mb in books) + 3 * (k - start))
         oi[:, 0] = ch.oi_long_lots
         oi[:, 1] = ch.oi_short_lots
         fst[0] = ch.fees_kept[0]
@@ -156,12 +152,5 @@ def submit_venue_batch(venue, accounts, markets, sides, lots, limits, kinds, red
                               log.step, log.venue_id)
         ch.oi_long_lots[:] = oi[:, 0].tolist()
         ch.oi_short_lots[:] = oi[:, 1].tolist()
-        ch.fees_kept[0] = fst.item(0)
-        log.n = int(fst[1])
-        if log.sink is not None and log.n >= log.spill_rows:
-            log._spill()
-        if stop < k:
-            run_py(stop)
-            stop += 1
-        start = stop
+        start = after_call(ch, log, fst.item(0), int(fst[1]), stop, k, run_py)
     return filled, avg, status, pos

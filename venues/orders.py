@@ -48,34 +48,40 @@ class Orders:
         ch = self.ch
         L, ob, osl = ch.lots[i].tolist(), ch.open_buy[i].tolist(), ch.open_sell[i].tolist()
         lot, mark = ch._lot_list, ch.mark_list
-
-        def worst(k: int, s: int, n: int) -> float:
-            # the largest |position| notional reachable if all resting orders and this order filled
-            up = L[k] + ob[k] + (n if s == BUY else 0)
-            dn = L[k] - osl[k] - (n if s == SELL else 0)
-            return max(abs(up), abs(dn)) * lot[k] * mark[k]
-
+        # worst(k, s, n): the largest |position| notional reachable in market k if all resting orders and an
+        # order of n lots on side s filled, max(|L + ob (+ n)|, |L - osl (- n)|) x lot x mark (integer lots)
         pos = L[m]
-        worst_after = worst(m, side, lots)
-        if worst_after <= worst(m, 0, 0) + 1e-9:
+        lot_m, mark_m = lot[m], mark[m]
+        up0, dn0 = abs(pos + ob[m]), abs(pos - osl[m])
+        if side == BUY:
+            up, dn = abs(pos + ob[m] + lots), dn0
+        elif side == SELL:
+            up, dn = up0, abs(pos - osl[m] - lots)
+        else:
+            up, dn = up0, dn0
+        worst_after = (up if up >= dn else dn) * lot_m * mark_m
+        if worst_after <= (up0 if up0 >= dn0 else dn0) * lot_m * mark_m + 1e-9:
             return ""  # it cannot increase exposure: always allowed
         levs = ch.leverage[i].tolist()
         lev = levs[m]
         if lev > ch.tiers[m].max_leverage_scalar(worst_after) * (1 + 1e-12):
             return "tier_max_leverage"
         new_pos = pos + (lots if side == BUY else -lots)
-        increase = max(0, abs(new_pos) - abs(pos)) * lot[m] * mark[m]
-        oi_usd = ch.oi_long_lots[m] * lot[m] * mark[m]
+        increase = max(0, abs(new_pos) - abs(pos)) * lot_m * mark_m
+        oi_usd = ch.oi_long_lots[m] * lot_m * mark_m
         if increase > 0 and oi_usd + increase > self.params.perps[self.perp_names[m]].oi_cap_usd:
             return "oi_cap"
-        q = lots * lot[m]
+        q = lots * lot_m
         fee = q * est_price * self.fee_taker
-        adverse = max(0.0, (est_price - mark[m]) * q if side == BUY else (mark[m] - est_price) * q)
+        adverse = max(0.0, (est_price - mark_m) * q if side == BUY else (mark_m - est_price) * q)
         if ch.isolated[i]:
             need = increase / lev + fee + adverse
             free = float(ch.bal[i, 0]) - (float(self._spot_locked[i, 0]) if self.spot_books else 0.0)
             return "initial_margin" if need > free + 1e-9 else ""
-        im = sum(worst(k, side if k == m else 0, lots if k == m else 0) / levs[k] for k in range(self.M))
+        # the initial margin of every market's worst case, summed in market order (Python's float sum)
+        ws = [max(abs(L[k] + ob[k]), abs(L[k] - osl[k])) * lot[k] * mark[k] / levs[k] for k in range(self.M)]
+        ws[m] = worst_after / lev
+        im = sum(ws)
         eq = ch.unit_equity(i, -1) - self._locked_value(i)
         if eq - fee - adverse < im - 1e-9:
             return "initial_margin"
