@@ -222,29 +222,33 @@ class FarmWatch:
     def __init__(self, model):
         self.model = model
         self.hedged: list[Farmer] = []   # the farmers watched, in the order they entered
-        self._cache = None               # arrays over their legs, rebuilt when the list changes
+        # their legs, row by row in that order: (long venue, account, market, short venue, account, market,
+        # farmer index); kept as the list changes (a row appended on entry, rows dropped on exit)
+        self._legs = np.zeros((max(16, model.cfg.n_farmers), 7), dtype=np.int64)
+        self._cache = None               # per venue and leg side, the rows there (rebuilt when the list changes)
         self.codes = np.zeros(model.cfg.n_farmers, dtype=np.int8)   # every farmer's state code, by index
 
     def add(self, f: Farmer) -> None:
+        m = self.model
+        lv, sv = m.venues[f.long_venue], m.venues[f.short_venue]
+        vidx = m.venue_names.index
+        n = len(self.hedged)
+        if n == self._legs.shape[0]:
+            self._legs = np.concatenate([self._legs, np.zeros_like(self._legs)])
+        self._legs[n] = (vidx(f.long_venue), f.legs[f.long_venue], lv.market_index(f.market),
+                         vidx(f.short_venue), f.legs[f.short_venue], sv.market_index(f.market), f.index)
         self.hedged.append(f)
         self._cache = None
 
     def _rows(self) -> tuple:
-        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg and the
+        """Columns over the watched farmers (self.hedged, in order): (venue, account, market) of each leg and the
         farmers' indices; and per venue, for each leg side, (the farmers' positions in the list, their accounts,
         their markets) there."""
-        m = self.model
         if self._cache is None:
-            vidx = {n: i for i, n in enumerate(m.venue_names)}
-            for f in self.hedged:
-                if getattr(f, "_row", None) is None:
-                    lv, sv = m.venues[f.long_venue], m.venues[f.short_venue]
-                    f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
-                              vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
-            arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
-            cols = tuple(arr[:, j] for j in range(6)) + (np.array([f.index for f in self.hedged], dtype=np.int64),)
+            arr = self._legs[: len(self.hedged)]
+            cols = tuple(arr[:, j].copy() for j in range(7))
             per_venue = []
-            for vi in range(len(m.venue_names)):
+            for vi in range(len(self.model.venue_names)):
                 sides = []
                 for venue, acct, mkt in ((cols[0], cols[1], cols[2]), (cols[3], cols[4], cols[5])):
                     j = np.flatnonzero(venue == vi)
@@ -262,32 +266,28 @@ class FarmWatch:
         cols, per_venue = self._rows()
         vs = list(m.venues.values())
         n = len(self.hedged)
-        lots = (np.zeros(n), np.zeros(n))     # long leg, short leg
-        px = (np.zeros(n), np.zeros(n))       # USD per lot of each leg's market
+        l_lots, s_lots = lots = (np.empty(n), np.empty(n))     # long leg, short leg (every row is on some venue)
         for v, sides in zip(vs, per_venue):
-            usd_lot = v.ch.lot_size * v.ch.mark   # USD per lot, per market
+            ch_lots = v.ch.lots
             for b, (j, acct, mkt) in enumerate(sides):
                 if j.size:
-                    lots[b][j] = v.ch.lots[acct, mkt]
-                    px[b][j] = usd_lot[mkt]
-        l_lots, s_lots = lots
+                    lots[b][j] = ch_lots[acct, mkt]
         state = self.codes[cols[6]]   # each watched farmer's state, as a code
         hedged = state == _HEDGED
-        broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
-        closed_now = hedged & (l_lots == 0) & (s_lots == 0)
-        still_hedged = hedged & ~broken_now & ~closed_now
-        alert = np.zeros(n, dtype=bool)
+        l_flat, s_flat = l_lots == 0, s_lots == 0
+        broken_now = hedged & (l_flat != s_flat)
+        closed_now = hedged & l_flat & s_flat
+        still_hedged = hedged & ~(l_flat | s_flat)
+        alert = None
         if still_hedged.any():
+            alert = np.zeros(n, dtype=bool)
             ratio = m.cfg.farmers.alert_margin_ratio
             for v, sides in zip(vs, per_venue):
-                if not any(j.size for j, _, _ in sides):
-                    continue
-                # one pass over the venue's accounts and a gather (gathering rows of the column-major state first
-                # was no faster)
-                eq, mm = v.ch.account_margins()
+                # the venue's account_margins() at the legs' accounts alone (a compiled pass over those rows)
                 for j, acct, _ in sides:
                     if j.size:
-                        alert[j] |= (mm[acct] > 0) & (eq[acct] < ratio * mm[acct])
+                        eq, mm = v.ch.account_margins_of(acct)
+                        alert[j] |= (mm > 0) & (eq < ratio * mm)
             alert &= still_hedged
         for j in np.flatnonzero(broken_now).tolist():
             f = self.hedged[j]
@@ -296,12 +296,27 @@ class FarmWatch:
             f.on_broken(m.steps)
         for j in np.flatnonzero(closed_now).tolist():
             self.hedged[j].state = "closed"
-        for j in np.flatnonzero(alert).tolist():
-            self.hedged[j].rebalance()
+        if alert is not None:
+            for j in np.flatnonzero(alert).tolist():
+                self.hedged[j].rebalance()
         broken = (state == _BROKEN) | broken_now
-        m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * px[0] + np.abs(s_lots) * px[1])[broken].sum())
+        m.ts_naked_usd[m.steps] = self._naked_usd(broken, lots, vs, per_venue) if broken.any() else 0.0
         keep = hedged | (state == _BROKEN)
         keep &= ~closed_now
         if not keep.all():
+            k = int(keep.sum())
+            self._legs[:k] = self._legs[:n][keep]
             self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
             self._cache = None
+
+    @staticmethod
+    def _naked_usd(broken, lots, vs, per_venue) -> float:
+        """USD notional at mark of the legs of the broken farmers (both legs, the closed one counting 0)."""
+        n = broken.size
+        px = (np.zeros(n), np.zeros(n))       # USD per lot of each leg's market
+        for v, sides in zip(vs, per_venue):
+            usd_lot = v.ch.lot_size * v.ch.mark   # USD per lot, per market
+            for b, (j, _, mkt) in enumerate(sides):
+                if j.size:
+                    px[b][j] = usd_lot[mkt]
+        return float((np.abs(lots[0]) * px[0] + np.abs(lots[1]) * px[1])[broken].sum())
