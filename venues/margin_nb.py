@@ -43,38 +43,62 @@ def _asset_used(bal, n, w):
 @njit(cache=True)
 def _margins(rows, k, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm):
     """(equity, maintenance margin) of cross accounts rows[t] (t < k; account t itself when rows is empty) into
-    eq[t], mm[t], the numpy passes' operations in their order (module doc), market by market like them. No calls
-    inside the loops: a call passing arrays costs their reference counts, more than the arithmetic."""
+    eq[t], mm[t]: the numpy passes' operations in their order (module doc), market by market like them. Written as
+    plain loops over accounts with no call and no branch inside (the first bracket for all, then the rare
+    positions above it), so the compiler vectorizes them: a call passing arrays would cost their reference counts,
+    more than the arithmetic."""
     used = _asset_used(bal, n, w)
     direct = rows.shape[0] == 0
-    eq[:k] = 0.0   # the unrealised PnL summed first, from 0 like numpy's add.reduce
+    x = np.empty(k)
+    eq[:k] = 0.0   # sums from 0 like numpy's add.reduce
     mm[:k] = 0.0
     for m in range(qty.shape[1]):
         mk = mark[m]
-        r, b = r0[m], b0[m]
-        tiered = b < np.inf
-        nt = ntiers[m]
+        r = r0[m]
+        b = b0[m]   # inf: one bracket (notional > inf is never true, as _maintenance_t skips the search)
+        above = False
+        if direct:
+            for t in range(k):
+                q = qty[t, m]
+                notional = abs(q) * mk
+                x[t] = notional * r
+                above |= notional > b
+                eq[t] += (mk - entry[t, m]) * q
+        else:
+            for t in range(k):
+                i = rows[t]
+                q = qty[i, m]
+                notional = abs(q) * mk
+                x[t] = notional * r
+                above |= notional > b
+                eq[t] += (mk - entry[i, m]) * q
+        if above:   # TierTable.maintenance_above_first for those past the first bound
+            for t in range(k):
+                notional = abs(qty[t if direct else rows[t], m]) * mk
+                if notional > b:
+                    y = notional * rates[m, 1] - cum[m, 1]
+                    for j in range(2, ntiers[m]):
+                        if notional > upper[m, j - 1]:
+                            y = notional * rates[m, j] - cum[m, j]
+                        else:
+                            break
+                    x[t] = y
         for t in range(k):
-            i = t if direct else rows[t]
-            q = qty[i, m]
-            notional = abs(q) * mk
-            x = notional * r
-            if tiered and notional > b:   # TierTable.maintenance_above_first
-                x = notional * rates[m, 1] - cum[m, 1]
-                for j in range(2, nt):
-                    if notional > upper[m, j - 1]:
-                        x = notional * rates[m, j] - cum[m, j]
-                    else:
-                        break
-            mm[t] += x
-            eq[t] += (mk - entry[i, m]) * q
+            mm[t] += x[t]
+    # collateral: USD, then each used asset at its weight, added to the unrealised PnL
+    if direct:
+        for t in range(k):
+            x[t] = bal[t, 0]
+    else:
+        for t in range(k):
+            x[t] = bal[rows[t], 0]
+    for a in range(1, bal.shape[1]):
+        if used[a]:
+            wa = w[a]
+            for t in range(k):
+                x[t] += bal[t if direct else rows[t], a] * wa
     for t in range(k):
-        i = t if direct else rows[t]
-        coll = bal[i, 0]
-        for a in range(1, bal.shape[1]):
-            if used[a]:
-                coll += bal[i, a] * w[a]
-        eq[t] += coll
+        eq[t] += x[t]
 
 
 @njit(cache=True)
@@ -83,7 +107,6 @@ def k_margins_rows(rows, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum,
     arrays made here would cost more to hand back than the pass), as Clearinghouse.account_margins computes them
     for a venue without isolated accounts."""
     _margins(rows, rows.shape[0], n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm)
-
 
 
 @njit(cache=True)
@@ -99,17 +122,13 @@ def k_any_unit(n, isolated, qty, entry, bal, mark, w, r0, b0, upper, rates, cum,
     eq = np.empty(n)
     mm = np.empty(n)
     _margins(np.empty(0, dtype=np.int64), n, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm)
+    hit = False
     for i in range(n):
         e = eq[i]
-        x = mm[i]
-        if e != e or x != x:
-            return True
-        tol = 1e-9 * (abs(e) + x) + 1e-9
-        if x > 0.0 and e < x + tol:
-            return True
-        if e < negative_below + tol:
-            return True
-    return False
+        y = mm[i]
+        tol = 1e-9 * (abs(e) + y) + 1e-9
+        hit |= (e != e) | (y != y) | ((y > 0.0) & (e < y + tol)) | (e < negative_below + tol)
+    return hit
 
 
 @njit(cache=True)
