@@ -241,20 +241,18 @@ class FarmWatch:
         self._cache = None
 
     def _rows(self) -> tuple:
-        """Columns over the watched farmers (self.hedged, in order): (venue, account, market) of each leg and the
-        farmers' indices; and per venue, for each leg side, (the farmers' positions in the list, their accounts,
-        their markets) there."""
+        """The farmers' indices (self.hedged, in order), and per venue the legs there as (position, account, market):
+        a leg's position is j for the long leg of the j-th farmer, n + j for its short leg (n farmers watched)."""
         if self._cache is None:
-            arr = self._legs[: len(self.hedged)]
-            cols = tuple(arr[:, j].copy() for j in range(7))
+            n = len(self.hedged)
+            arr = self._legs[:n]
             per_venue = []
             for vi in range(len(self.model.venue_names)):
-                sides = []
-                for venue, acct, mkt in ((cols[0], cols[1], cols[2]), (cols[3], cols[4], cols[5])):
-                    j = np.flatnonzero(venue == vi)
-                    sides.append((j, acct[j], mkt[j]))
-                per_venue.append(sides)
-            self._cache = (cols, per_venue)
+                jl = np.flatnonzero(arr[:, 0] == vi)
+                js = np.flatnonzero(arr[:, 3] == vi)
+                per_venue.append((np.concatenate([jl, js + n]), np.concatenate([arr[jl, 1], arr[js, 4]]),
+                                  np.concatenate([arr[jl, 2], arr[js, 5]])))
+            self._cache = (arr[:, 6].copy(), per_venue)
         return self._cache
 
     def check(self) -> None:
@@ -263,16 +261,15 @@ class FarmWatch:
         m = self.model
         if not self.hedged:
             return
-        cols, per_venue = self._rows()
+        index, per_venue = self._rows()
         vs = list(m.venues.values())
         n = len(self.hedged)
-        l_lots, s_lots = lots = (np.empty(n), np.empty(n))     # long leg, short leg (every row is on some venue)
-        for v, sides in zip(vs, per_venue):
-            ch_lots = v.ch.lots
-            for b, (j, acct, mkt) in enumerate(sides):
-                if j.size:
-                    lots[b][j] = ch_lots[acct, mkt]
-        state = self.codes[cols[6]]   # each watched farmer's state, as a code
+        lots = np.empty(2 * n)                # each leg's position in lots: the long legs, then the short legs
+        for v, (pos, acct, mkt) in zip(vs, per_venue):
+            if pos.size:
+                lots[pos] = v.ch.lots[acct, mkt]
+        l_lots, s_lots = lots[:n], lots[n:]
+        state = self.codes[index]   # each watched farmer's state, as a code
         hedged = state == _HEDGED
         l_flat, s_flat = l_lots == 0, s_lots == 0
         broken_now = hedged & (l_flat != s_flat)
@@ -280,15 +277,14 @@ class FarmWatch:
         still_hedged = hedged & ~(l_flat | s_flat)
         alert = None
         if still_hedged.any():
-            alert = np.zeros(n, dtype=bool)
+            leg_alert = np.zeros(2 * n, dtype=bool)
             ratio = m.cfg.farmers.alert_margin_ratio
-            for v, sides in zip(vs, per_venue):
-                # the venue's account_margins() at the legs' accounts alone (a compiled pass over those rows)
-                for j, acct, _ in sides:
-                    if j.size:
-                        eq, mm = v.ch.account_margins_of(acct)
-                        alert[j] |= (mm > 0) & (eq < ratio * mm)
-            alert &= still_hedged
+            for v, (pos, acct, _) in zip(vs, per_venue):
+                if pos.size:
+                    # the venue's account_margins() at the legs' accounts alone (a compiled pass over those rows)
+                    eq, mm = v.ch.account_margins_of(acct)
+                    leg_alert[pos] = (mm > 0) & (eq < ratio * mm)
+            alert = (leg_alert[:n] | leg_alert[n:]) & still_hedged
         for j in np.flatnonzero(broken_now).tolist():
             f = self.hedged[j]
             closed = f.long_venue if l_lots[j] == 0 else f.short_venue
@@ -313,10 +309,8 @@ class FarmWatch:
     def _naked_usd(broken, lots, vs, per_venue) -> float:
         """USD notional at mark of the legs of the broken farmers (both legs, the closed one counting 0)."""
         n = broken.size
-        px = (np.zeros(n), np.zeros(n))       # USD per lot of each leg's market
-        for v, sides in zip(vs, per_venue):
-            usd_lot = v.ch.lot_size * v.ch.mark   # USD per lot, per market
-            for b, (j, _, mkt) in enumerate(sides):
-                if j.size:
-                    px[b][j] = usd_lot[mkt]
-        return float((np.abs(lots[0]) * px[0] + np.abs(lots[1]) * px[1])[broken].sum())
+        px = np.zeros(2 * n)       # USD per lot of each leg's market
+        for v, (pos, _, mkt) in zip(vs, per_venue):
+            if pos.size:
+                px[pos] = (v.ch.lot_size * v.ch.mark)[mkt]   # USD per lot, per market
+        return float((np.abs(lots[:n]) * px[:n] + np.abs(lots[n:]) * px[n:])[broken].sum())
