@@ -580,5 +580,7 @@ class Clearinghouse:
         if upnl_sum != upnl_sum:   # ... unless there is a nan (a nan anywhere makes the plain sum nan)
             upnl_sum = np.nansum(upnl)
         held[0] += self.iso_margin[:n].sum() + upnl_sum
-        dep, wd = np.array(self.deposits), np.array(self.withdrawals)
-        return (dep - wd) - (held + np.array(self.insurance) + np.array(self.fees_kept) - np.array(self.bad_debt))
+        # per asset in plain floats: the same operations as the arrays' (dep - wd) - (held + ins + fees - bad)
+        return np.array([(dep - wd) - (((h + ins) + fees) - bad) for dep, wd, h, ins, fees, bad in
+                         zip(self.deposits, self.withdrawals, held.tolist(), self.insurance, self.fees_kept,
+                             self.bad_debt)])

@@ -185,9 +185,9 @@ class Venue(Accounts, Orders, Pricing):
         venue, step, asset and size of the break; returns the largest relative gap seen."""
         ch = self.ch
         gap = ch.identity_gap()
-        scale = np.maximum(np.array(ch.deposits), 1.0)
-        rel = np.abs(gap) / scale
-        if not (rel <= rel_tol).all():   # also catches nan; the loop names the first asset
+        # |gap| / max(deposits, 1) per asset, in plain floats (the same operations as the arrays')
+        rel = [abs(g) / max(d, 1.0) for g, d in zip(gap.tolist(), ch.deposits)]
+        if not all(r <= rel_tol for r in rel):   # also catches nan; the loop names the first asset
             for k, a in enumerate(self.assets):
                 if not rel[k] <= rel_tol:
                     raise InvariantError(f"venue {self.name} step {self.step}: accounting identity broken for {a} "
@@ -202,4 +202,4 @@ class Venue(Accounts, Orders, Pricing):
                 if long[m] != short[m] or long[m] != ch.oi_long_lots[m] or short[m] != ch.oi_short_lots[m]:
                     raise InvariantError(f"venue {self.name} step {self.step}: open interest unbalanced in "
                                          f"{self.perp_names[m]}: long {long[m]} lots, short {short[m]} lots")
-        return float(rel.max())
+        return float(max(rel))
