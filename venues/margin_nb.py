@@ -1,7 +1,7 @@
 """Compiled per-account margin arithmetic for the clearinghouse's cross accounts: the same float operations, in the
 same order, as the vectorized numpy passes of venues/clearinghouse.py (`_margin_pass`, `collateral_value` and the
 sums across markets of `scan` and `account_margins`), one account at a time, so the results are the same bits.
-tests/test_margin.py holds the two against each other.
+tests/test_detection.py holds the two against each other.
 
 - `k_margins_rows`: (equity, maintenance margin) of some cross accounts (the farmers' watch reads a few hundred
   of a venue's thousands).
