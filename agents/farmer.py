@@ -222,35 +222,37 @@ class FarmWatch:
     def __init__(self, model):
         self.model = model
         self.hedged: list[Farmer] = []   # the farmers watched, in the order they entered
-        self._cache = None               # arrays over their legs, rebuilt when the list changes
+        # their legs, row by row in that order: (long venue, account, market, short venue, account, market,
+        # farmer index); kept as the list changes (a row appended on entry, rows dropped on exit)
+        self._legs = np.zeros((max(16, model.cfg.n_farmers), 7), dtype=np.int64)
+        self._cache = None               # per venue and leg side, the rows there (rebuilt when the list changes)
         self.codes = np.zeros(model.cfg.n_farmers, dtype=np.int8)   # every farmer's state code, by index
 
     def add(self, f: Farmer) -> None:
+        m = self.model
+        lv, sv = m.venues[f.long_venue], m.venues[f.short_venue]
+        vidx = m.venue_names.index
+        n = len(self.hedged)
+        if n == self._legs.shape[0]:
+            self._legs = np.concatenate([self._legs, np.zeros_like(self._legs)])
+        self._legs[n] = (vidx(f.long_venue), f.legs[f.long_venue], lv.market_index(f.market),
+                         vidx(f.short_venue), f.legs[f.short_venue], sv.market_index(f.market), f.index)
         self.hedged.append(f)
         self._cache = None
 
     def _rows(self) -> tuple:
-        """Arrays over the watched farmers (self.hedged, in order): (venue, account, market) of each leg and the
-        farmers' indices; and per venue, for each leg side, (the farmers' positions in the list, their accounts,
-        their markets) there."""
-        m = self.model
+        """The farmers' indices (self.hedged, in order), and per venue the legs there as (position, account, market):
+        a leg's position is j for the long leg of the j-th farmer, n + j for its short leg (n farmers watched)."""
         if self._cache is None:
-            vidx = {n: i for i, n in enumerate(m.venue_names)}
-            for f in self.hedged:
-                if getattr(f, "_row", None) is None:
-                    lv, sv = m.venues[f.long_venue], m.venues[f.short_venue]
-                    f._row = (vidx[f.long_venue], f.legs[f.long_venue], lv.market_index(f.market),
-                              vidx[f.short_venue], f.legs[f.short_venue], sv.market_index(f.market))
-            arr = np.array([f._row for f in self.hedged], dtype=np.int64).reshape(-1, 6)
-            cols = tuple(arr[:, j] for j in range(6)) + (np.array([f.index for f in self.hedged], dtype=np.int64),)
+            n = len(self.hedged)
+            arr = self._legs[:n]
             per_venue = []
-            for vi in range(len(m.venue_names)):
-                sides = []
-                for venue, acct, mkt in ((cols[0], cols[1], cols[2]), (cols[3], cols[4], cols[5])):
-                    j = np.flatnonzero(venue == vi)
-                    sides.append((j, acct[j], mkt[j]))
-                per_venue.append(sides)
-            self._cache = (cols, per_venue)
+            for vi in range(len(self.model.venue_names)):
+                jl = np.flatnonzero(arr[:, 0] == vi)
+                js = np.flatnonzero(arr[:, 3] == vi)
+                per_venue.append((np.concatenate([jl, js + n]), np.concatenate([arr[jl, 1], arr[js, 4]]),
+                                  np.concatenate([arr[jl, 2], arr[js, 5]])))
+            self._cache = (arr[:, 6].copy(), per_venue)
         return self._cache
 
     def check(self) -> None:
@@ -259,36 +261,30 @@ class FarmWatch:
         m = self.model
         if not self.hedged:
             return
-        cols, per_venue = self._rows()
+        index, per_venue = self._rows()
         vs = list(m.venues.values())
         n = len(self.hedged)
-        lots = (np.zeros(n), np.zeros(n))     # long leg, short leg
-        px = (np.zeros(n), np.zeros(n))       # USD per lot of each leg's market
-        for v, sides in zip(vs, per_venue):
-            usd_lot = v.ch.lot_size * v.ch.mark   # USD per lot, per market
-            for b, (j, acct, mkt) in enumerate(sides):
-                if j.size:
-                    lots[b][j] = v.ch.lots[acct, mkt]
-                    px[b][j] = usd_lot[mkt]
-        l_lots, s_lots = lots
-        state = self.codes[cols[6]]   # each watched farmer's state, as a code
+        lots = np.empty(2 * n)                # each leg's position in lots: the long legs, then the short legs
+        for v, (pos, acct, mkt) in zip(vs, per_venue):
+            if pos.size:
+                lots[pos] = v.ch.lots[acct, mkt]
+        l_lots, s_lots = lots[:n], lots[n:]
+        state = self.codes[index]   # each watched farmer's state, as a code
         hedged = state == _HEDGED
-        broken_now = hedged & ((l_lots == 0) != (s_lots == 0))
-        closed_now = hedged & (l_lots == 0) & (s_lots == 0)
-        still_hedged = hedged & ~broken_now & ~closed_now
-        alert = np.zeros(n, dtype=bool)
+        l_flat, s_flat = l_lots == 0, s_lots == 0
+        broken_now = hedged & (l_flat != s_flat)
+        closed_now = hedged & l_flat & s_flat
+        still_hedged = hedged & ~(l_flat | s_flat)
+        alert = None
         if still_hedged.any():
+            leg_alert = np.zeros(2 * n, dtype=bool)
             ratio = m.cfg.farmers.alert_margin_ratio
-            for v, sides in zip(vs, per_venue):
-                if not any(j.size for j, _, _ in sides):
-                    continue
-                # one pass over the venue's accounts and a gather (gathering rows of the column-major state first
-                # was no faster)
-                eq, mm = v.ch.account_margins()
-                for j, acct, _ in sides:
-                    if j.size:
-                        alert[j] |= (mm[acct] > 0) & (eq[acct] < ratio * mm[acct])
-            alert &= still_hedged
+            for v, (pos, acct, _) in zip(vs, per_venue):
+                if pos.size:
+                    # the venue's account_margins() at the legs' accounts alone (a compiled pass over those rows)
+                    eq, mm = v.ch.account_margins_of(acct)
+                    leg_alert[pos] = (mm > 0) & (eq < ratio * mm)
+            alert = (leg_alert[:n] | leg_alert[n:]) & still_hedged
         for j in np.flatnonzero(broken_now).tolist():
             f = self.hedged[j]
             closed = f.long_venue if l_lots[j] == 0 else f.short_venue
@@ -296,12 +292,25 @@ class FarmWatch:
             f.on_broken(m.steps)
         for j in np.flatnonzero(closed_now).tolist():
             self.hedged[j].state = "closed"
-        for j in np.flatnonzero(alert).tolist():
-            self.hedged[j].rebalance()
+        if alert is not None:
+            for j in np.flatnonzero(alert).tolist():
+                self.hedged[j].rebalance()
         broken = (state == _BROKEN) | broken_now
-        m.ts_naked_usd[m.steps] = float((np.abs(l_lots) * px[0] + np.abs(s_lots) * px[1])[broken].sum())
+        m.ts_naked_usd[m.steps] = self._naked_usd(broken, lots, vs, per_venue) if broken.any() else 0.0
         keep = hedged | (state == _BROKEN)
         keep &= ~closed_now
         if not keep.all():
+            k = int(keep.sum())
+            self._legs[:k] = self._legs[:n][keep]
             self.hedged = [f for f, k in zip(self.hedged, keep.tolist()) if k]
             self._cache = None
+
+    @staticmethod
+    def _naked_usd(broken, lots, vs, per_venue) -> float:
+        """USD notional at mark of the legs of the broken farmers (both legs, the closed one counting 0)."""
+        n = broken.size
+        px = np.zeros(2 * n)       # USD per lot of each leg's market
+        for v, (pos, _, mkt) in zip(vs, per_venue):
+            if pos.size:
+                px[pos] = (v.ch.lot_size * v.ch.mark)[mkt]   # USD per lot, per market
+        return float((np.abs(lots[:n]) * px[:n] + np.abs(lots[n:]) * px[n:])[broken].sum())

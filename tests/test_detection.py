@@ -107,3 +107,75 @@ def test_maintenance_bracket_by_bracket_equals_the_searched_brackets(preset):
                             np.nextafter(b, -np.inf)])
         x = x[x > b[0]]
         assert np.array_equal(t.maintenance_above_first(x), t.maintenance(x))
+
+
+def wide_clearinghouse(seed: int, markets: int, assets: int, n: int = 600) -> Clearinghouse:
+    """Cross accounts only, positions from flat to deep in the tier tables, collateral in several assets (one
+    of them held by nobody), signed zeros among the entries: for the compiled passes (venues/margin_nb.py)."""
+    rng = np.random.default_rng(seed)
+    p = load_preset("binance_like")
+    tables = [TierTable(p.perps["BTC" if k % 2 == 0 else "ALT"].tiers) for k in range(markets)]
+    prices = np.where(np.arange(markets) % 2 == 0, 100_000.0, 10.0)
+    lot = np.where(np.arange(markets) % 2 == 0, 0.001, 1.0)
+    names = ["USD", "BTC", "ALT", "SYNTH"][:assets]
+    ch = Clearinghouse([(f"M{k}", lot[k], tables[k]) for k in range(markets)], names, capacity=16)
+    for _ in range(n):
+        ch.open_account(False, np.full(markets, 10.0))
+    notional = rng.lognormal(np.log(20_000), 2.5, (n, markets)) * (rng.random((n, markets)) < 0.6)
+    ch.lots[:n] = np.rint(notional / (prices * lot)).astype(np.int64) * rng.choice([-1, 1], (n, markets))
+    ch.qty[:n] = ch.lots[:n] * ch.lot_size
+    ch.entry[:n] = np.where(ch.lots[:n] != 0, prices * (1 + rng.normal(0, 0.05, (n, markets))), -0.0)
+    ch.bal[:n, 0] = notional.sum(axis=1) / rng.uniform(2, 60, n) - rng.uniform(0, 2_000, n)
+    for a in range(2, assets):   # asset 1 stays unheld
+        ch.bal[:n, a] = rng.uniform(0, 3, n) * (rng.random(n) < 0.3)
+    ch.asset_value[1:] = rng.uniform(0.5, 2.0, assets - 1)
+    ch.asset_haircut[1:] = 0.05
+    ch.refresh_collateral_weight()
+    ch.mark = prices * (1 + rng.normal(0, 0.03, markets))
+    return ch
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x).view(np.int64)
+
+
+@pytest.mark.parametrize("markets,assets", [(1, 1), (2, 1), (2, 4), (3, 2), (10, 3)])
+def test_compiled_margins_are_the_numpy_passes_bit_for_bit(markets, assets):
+    """Clearinghouse.account_margins_of (compiled, some rows) gives account_margins' floats at those rows, and
+    may_have_units (the waterfall's pre-filter) answers False only when the scan finds nothing."""
+    seen = {False: 0, True: 0}
+    for seed in range(6):
+        ch = wide_clearinghouse(seed, markets, assets)
+        eq, mm = ch.account_margins()
+        rows = np.random.default_rng(seed).permutation(ch.n)[: ch.n // 2].astype(np.int64)
+        eq_r, mm_r = ch.account_margins_of(rows)
+        assert (_bits(eq_r) == _bits(eq[rows])).all() and (_bits(mm_r) == _bits(mm[rows])).all()
+        for shift in (0.0, 0.5, 2.0, 5.0, 20.0):   # more collateral: fewer and fewer units, then none
+            ch.bal[: ch.n, 0] += shift * mm + (shift > 5.0) * 3_000.0
+            s = ch.scan(negative_below=-1e-6)
+            maybe = ch.may_have_units(-1e-6)
+            assert maybe or (len(s) == 0 and len(s.negative) == 0)
+            seen[maybe] += 1
+            ch.bal[: ch.n, 0] -= shift * mm + (shift > 5.0) * 3_000.0
+    assert seen[False] and seen[True]
+    ch.open_account(True, np.full(markets, 10.0))   # an isolated account: always the full scan
+    assert ch.may_have_units(-1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_identity_gap_is_the_array_formula_bit_for_bit(seed):
+    """identity_gap (a plain sum unless it is nan, the ledgers in plain floats) gives the bits of the array form
+    with np.nansum, nans in the unrealised PnL included."""
+    def array_form(ch):
+        n = ch.n
+        held = ch.bal[:n].sum(axis=0)
+        held[0] += ch.iso_margin[:n].sum() + np.nansum(ch.qty[:n] * (ch.mark - ch.entry[:n]))
+        dep, wd = np.array(ch.deposits), np.array(ch.withdrawals)
+        return (dep - wd) - (held + np.array(ch.insurance) + np.array(ch.fees_kept) - np.array(ch.bad_debt))
+    rng = np.random.default_rng(seed)
+    ch = random_clearinghouse(seed)
+    for ledger in ("deposits", "withdrawals", "insurance", "fees_kept", "bad_debt"):
+        setattr(ch, ledger, rng.uniform(0, 1e7, ch.A).tolist())
+    assert (ch.identity_gap().view(np.int64) == array_form(ch).view(np.int64)).all()
+    ch.entry[3, 0] = np.nan   # a nan in one position's unrealised PnL: nansum leaves it out
+    assert (ch.identity_gap().view(np.int64) == array_form(ch).view(np.int64)).all()

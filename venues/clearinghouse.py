@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .margin_nb import k_any_unit, k_margins_rows, k_open_interest
 from .orderbook import BUY
 from .params import Tier
 
@@ -99,6 +100,16 @@ class Scan:
         return int(self.accounts.size)
 
 
+_NO_I = np.empty(0, dtype=np.int64)
+_NO_F = np.empty(0)
+_NO_I.flags.writeable = _NO_F.flags.writeable = False   # shared by every empty_scan(): size 0, and read-only
+
+
+def empty_scan() -> Scan:
+    """What Clearinghouse.scan(negative_below=...) returns when it finds no unit: empty, `.negative` empty too."""
+    return Scan(_NO_I, _NO_I, _NO_F, _NO_F, _NO_F, Scan(_NO_I, _NO_I, _NO_F, _NO_F, _NO_F))
+
+
 class Clearinghouse:
     """State and margin arithmetic of one venue's accounts.
 
@@ -136,6 +147,16 @@ class Clearinghouse:
         # first-bracket fast path for tiers (most positions sit in the first bracket)
         self._b0 = np.array([t.bounds[0] for t in self.tiers])
         self._r0 = np.array([t.rates[0] for t in self.tiers])
+        # the tier tables as (markets x brackets) arrays, for the compiled per-account passes (venues/margin_nb.py)
+        nt = max([len(t.rates) for t in self.tiers], default=1)
+        self._t_upper = np.full((self.M, nt), np.inf)
+        self._t_rates = np.zeros((self.M, nt))
+        self._t_cum = np.zeros((self.M, nt))
+        self._t_n = np.array([len(t.rates) for t in self.tiers], dtype=np.int64)
+        for m, t in enumerate(self.tiers):
+            self._t_upper[m, : len(t._upper)] = t._upper
+            self._t_rates[m, : len(t.rates)] = t.rates
+            self._t_cum[m, : len(t.cum)] = t.cum
 
     @property
     def lot_list(self) -> list[float]:
@@ -237,6 +258,7 @@ class Clearinghouse:
         """Cache USD of collateral per unit of each asset (oracle value x (1 - haircut)) for per-account paths;
         call after changing asset_value or asset_haircut."""
         self.collateral_weight = (self.asset_value * (1.0 - self.asset_haircut)).tolist()
+        self._weight = np.array(self.collateral_weight)   # the same floats, for the compiled passes
 
     def collateral_value(self, rows=slice(None)) -> np.ndarray:
         """Cross collateral in USD: USD balance + other assets at their oracle value after haircut."""
@@ -328,6 +350,27 @@ class Clearinghouse:
         np.subtract(mark_c, self.entry[:n].T, out=up_t)
         up_t *= q_t
         return mm_t, up_t
+
+    def _nb_state(self) -> tuple:
+        return (self.qty, self.entry, self.bal, self._mark, self._weight, self._r0, self._b0, self._t_upper,
+                self._t_rates, self._t_cum, self._t_n)
+
+    def may_have_units(self, negative_below: float) -> bool:
+        """False only when scan(negative_below) would find no unit at all (nobody below maintenance, nobody below
+        `negative_below`): the waterfall then skips the scan. One compiled pass with the scan's own arithmetic,
+        stopping at the first account that might be a unit; any isolated account answers True (k_any_unit)."""
+        return bool(k_any_unit(self.n, self.isolated, *self._nb_state(), float(negative_below)))
+
+    def account_margins_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """account_margins() at the accounts `rows` alone (int64 array): the same floats, from a compiled pass over
+        those accounts (venues/margin_nb.py) when the venue has no isolated account."""
+        n = self.n
+        if self.isolated[:n].any():
+            eq, mm = self.account_margins()
+            return eq[rows], mm[rows]
+        eq, mm = np.empty(rows.size), np.empty(rows.size)
+        k_margins_rows(rows, n, *self._nb_state(), eq, mm)
+        return eq, mm
 
     def account_margins(self) -> tuple[np.ndarray, np.ndarray]:
         """(equity, maintenance margin) of every account (cross accounts; an isolated account's equity counts
@@ -520,11 +563,24 @@ class Clearinghouse:
         return pay
 
     # ------------------------------------------------------------------ identity
+    def open_interest_lots(self) -> tuple[list[int], list[int]]:
+        """(long lots, short lots) per market, summed over the accounts' positions (the invariant check's count,
+        set against oi_long_lots and oi_short_lots; integers, so exact in any order)."""
+        long, short = np.zeros(self.M, dtype=np.int64), np.zeros(self.M, dtype=np.int64)
+        k_open_interest(self.lots, self.n, long, short)
+        return long.tolist(), short.tolist()
+
     def identity_gap(self) -> np.ndarray:
         """Per asset: (deposits - withdrawals) - (balances [+ isolated margin + unrealised PnL for USD]
         + insurance fund + fees kept - bad debt). Zero up to rounding (settled rule 1)."""
         n = self.n
         held = self.bal[:n].sum(axis=0)
-        held[0] += self.iso_margin[:n].sum() + np.nansum(self.qty[:n] * (self.mark - self.entry[:n]))
-        dep, wd = np.array(self.deposits), np.array(self.withdrawals)
-        return (dep - wd) - (held + np.array(self.insurance) + np.array(self.fees_kept) - np.array(self.bad_debt))
+        upnl = self.qty[:n] * (self.mark - self.entry[:n])
+        upnl_sum = upnl.sum()   # np.nansum's own sum (it sums a copy, nans set to 0, of the same layout) ...
+        if upnl_sum != upnl_sum:   # ... unless there is a nan (a nan anywhere makes the plain sum nan)
+            upnl_sum = np.nansum(upnl)
+        held[0] += self.iso_margin[:n].sum() + upnl_sum
+        # per asset in plain floats: the same operations as the arrays' (dep - wd) - (held + ins + fees - bad)
+        return np.array([(dep - wd) - (((h + ins) + fees) - bad) for dep, wd, h, ins, fees, bad in
+                         zip(self.deposits, self.withdrawals, held.tolist(), self.insurance, self.fees_kept,
+                             self.bad_debt)])

@@ -185,21 +185,21 @@ class Venue(Accounts, Orders, Pricing):
         venue, step, asset and size of the break; returns the largest relative gap seen."""
         ch = self.ch
         gap = ch.identity_gap()
-        scale = np.maximum(np.array(ch.deposits), 1.0)
-        rel = np.abs(gap) / scale
-        for k, a in enumerate(self.assets):
-            if not rel[k] <= rel_tol:  # also catches nan
-                raise InvariantError(f"venue {self.name} step {self.step}: accounting identity broken for {a} by "
-                                     f"{gap[k]:.6g} ({rel[k]:.3g} of gross deposits {ch.deposits[k]:.6g})")
+        # |gap| / max(deposits, 1) per asset, in plain floats (the same operations as the arrays')
+        rel = [abs(g) / max(d, 1.0) for g, d in zip(gap.tolist(), ch.deposits)]
+        if not all(r <= rel_tol for r in rel):   # also catches nan; the loop names the first asset
+            for k, a in enumerate(self.assets):
+                if not rel[k] <= rel_tol:
+                    raise InvariantError(f"venue {self.name} step {self.step}: accounting identity broken for {a} "
+                                         f"by {gap[k]:.6g} ({rel[k]:.3g} of gross deposits {ch.deposits[k]:.6g})")
         for k, a in enumerate(self.assets):   # the fund pays only what it has (SR 2d; SPEC 10 [R4])
             if not ch.insurance[k] >= 0.0:
                 raise InvariantError(f"venue {self.name} step {self.step}: insurance fund holds {ch.insurance[k]:.6g} "
                                      f"{a}, below zero")
-        lots = ch.lots[: ch.n]
-        long = np.maximum(lots, 0).sum(axis=0)   # integer lots: exact
-        short = long - lots.sum(axis=0)
-        for m in range(self.M):
-            if long[m] != short[m] or long[m] != ch.oi_long_lots[m] or short[m] != ch.oi_short_lots[m]:
-                raise InvariantError(f"venue {self.name} step {self.step}: open interest unbalanced in "
-                                     f"{self.perp_names[m]}: long {long[m]} lots, short {short[m]} lots")
-        return float(rel.max())
+        long, short = ch.open_interest_lots()   # integer lots: exact
+        if long != short or long != list(ch.oi_long_lots) or short != list(ch.oi_short_lots):
+            for m in range(self.M):
+                if long[m] != short[m] or long[m] != ch.oi_long_lots[m] or short[m] != ch.oi_short_lots[m]:
+                    raise InvariantError(f"venue {self.name} step {self.step}: open interest unbalanced in "
+                                         f"{self.perp_names[m]}: long {long[m]} lots, short {short[m]} lots")
+        return float(max(rel))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 
 def main() -> None:
     t0 = time.perf_counter()
@@ -21,6 +23,8 @@ def main() -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     m = build_model(["population=small", "steps=20", "check_invariants=false"])
     m.run_for(20)
+    for v in m.venues.values():   # the farmers' watch may not have run yet: its compiled pass too
+        v.ch.account_margins_of(np.arange(min(2, v.ch.n), dtype=np.int64))
     print(f"numba kernels compiled and cached in {time.perf_counter() - t0:.1f} s")
 
 

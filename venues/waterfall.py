@@ -7,9 +7,9 @@ The round's ranked ADL queues and their walks are in venues/adl_queue.py (`AdlQu
 Per-unit work is plain-float arithmetic on one account's row.
 
 What the waterfall uses of its venue, nothing private of either (tests/test_layout.py checks):
-- the clearinghouse `v.ch`: its methods scan (and last_scan_mm, touched), unit_state, unit_equity,
-  effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its arrays and
-  ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
+- the clearinghouse `v.ch`: its methods may_have_units, scan (and last_scan_mm, touched), unit_state,
+  unit_equity, effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its
+  arrays and ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
   lot_size, lot_list, tiers, asset_value, asset_haircut, n);
 - the venue: params, step, halted, books, spot_books, assets, fee_maker, fund_present, vault, prev_mark,
   volume_usd, events, and its methods remark, cancel_all, cancel_all_spot, spot_book_of, submit_spot_order.
@@ -26,6 +26,7 @@ import numpy as np
 from . import events as ev
 from .adl import LOW_LEVERAGE
 from .adl_queue import AdlQueues, RankedQueue
+from .clearinghouse import empty_scan
 from .orderbook import BUY, SELL
 
 if TYPE_CHECKING:
@@ -95,7 +96,9 @@ class Waterfall(AdlQueues):
         for r in range(v.params.max_liquidation_rounds):
             if r > 0:
                 v.remark()
-            scan = v.ch.scan(negative_below=-EPS_NEG)
+            # most minutes nobody is below maintenance or below zero: a compiled pass proves it and the scan
+            # (the same answer, empty) is skipped (Clearinghouse.may_have_units)
+            scan = v.ch.scan(negative_below=-EPS_NEG) if v.ch.may_have_units(-EPS_NEG) else empty_scan()
             negative = scan.negative
             if r == 0:
                 self._reset_partials(scan)
@@ -120,7 +123,8 @@ class Waterfall(AdlQueues):
                 v.ch.touched = None
         if processed:
             v.remark()
-            negative = v.ch.scan(negative_below=-EPS_NEG).negative
+            scan = v.ch.scan(negative_below=-EPS_NEG) if v.ch.may_have_units(-EPS_NEG) else empty_scan()
+            negative = scan.negative
         self._queues = {}  # the negative pass ranks afresh, like a round of its own
         self._negative_pass(negative)
         return processed

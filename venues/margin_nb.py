@@ -1,0 +1,147 @@
+"""Compiled per-account margin arithmetic for the clearinghouse's cross accounts: the same float operations, in the
+same order, as the vectorized numpy passes of venues/clearinghouse.py (`_margin_pass`, `collateral_value` and the
+sums across markets of `scan` and `account_margins`), one account at a time, so the results are the same bits.
+tests/test_detection.py holds the two against each other.
+
+- `k_margins_rows`: (equity, maintenance margin) of some cross accounts (the farmers' watch reads a few hundred
+  of a venue's thousands).
+- `k_any_unit`: whether a scan could find anything (the waterfall's pre-filter: most minutes nobody is below
+  maintenance, and the full scan is then skipped).
+- `k_open_interest`: long and short lots per market (the invariant check; integers).
+
+Operation order mirrored (per account i, markets m = 0..M-1):
+    notional = |qty[i, m]| x mark[m]
+    mm[m]    = notional x rate0[m]                         (notional <= first bound, or the first bound is inf)
+             = notional x rate[k] - cum[k]                  (else; k the first bracket with notional <= bound[k])
+    upnl[m]  = (mark[m] - entry[i, m]) x qty[i, m]
+    mm_acc   = ((0 + mm[0]) + mm[1]) + ...                  (numpy's add.reduce over the markets axis)
+    up_acc   = ((0 + upnl[0]) + upnl[1]) + ...
+    coll     = (bal[i, 0] + bal[i, 1] x w[1]) + ...         (only assets with w != 0 held by some account)
+    equity   = up_acc + coll
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _asset_used(bal, n, w):
+    """Per asset: does collateral_value add it (w != 0 and some account among the first n holds any)."""
+    A = bal.shape[1]
+    used = np.zeros(A, dtype=np.bool_)
+    for a in range(1, A):
+        if w[a] != 0.0:
+            for i in range(n):
+                if bal[i, a] != 0.0:
+                    used[a] = True
+                    break
+    return used
+
+
+@njit(cache=True)
+def _margins(rows, k, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm):
+    """(equity, maintenance margin) of cross accounts rows[t] (t < k; account t itself when rows is empty) into
+    eq[t], mm[t]: the numpy passes' operations in their order (module doc), market by market like them. Written as
+    plain loops over accounts with no call and no branch inside (the first bracket for all, then the rare
+    positions above it), so the compiler vectorizes them: a call passing arrays would cost their reference counts,
+    more than the arithmetic."""
+    used = _asset_used(bal, n, w)
+    direct = rows.shape[0] == 0
+    x = np.empty(k)
+    eq[:k] = 0.0   # sums from 0 like numpy's add.reduce
+    mm[:k] = 0.0
+    for m in range(qty.shape[1]):
+        mk = mark[m]
+        r = r0[m]
+        b = b0[m]   # inf: one bracket (notional > inf is never true, as _maintenance_t skips the search)
+        above = False
+        if direct:
+            for t in range(k):
+                q = qty[t, m]
+                notional = abs(q) * mk
+                x[t] = notional * r
+                above |= notional > b
+                eq[t] += (mk - entry[t, m]) * q
+        else:
+            for t in range(k):
+                i = rows[t]
+                q = qty[i, m]
+                notional = abs(q) * mk
+                x[t] = notional * r
+                above |= notional > b
+                eq[t] += (mk - entry[i, m]) * q
+        if above:   # TierTable.maintenance_above_first for those past the first bound
+            for t in range(k):
+                notional = abs(qty[t if direct else rows[t], m]) * mk
+                if notional > b:
+                    y = notional * rates[m, 1] - cum[m, 1]
+                    for j in range(2, ntiers[m]):
+                        if notional > upper[m, j - 1]:
+                            y = notional * rates[m, j] - cum[m, j]
+                        else:
+                            break
+                    x[t] = y
+        for t in range(k):
+            mm[t] += x[t]
+    # collateral: USD, then each used asset at its weight, added to the unrealised PnL
+    if direct:
+        for t in range(k):
+            x[t] = bal[t, 0]
+    else:
+        for t in range(k):
+            x[t] = bal[rows[t], 0]
+    for a in range(1, bal.shape[1]):
+        if used[a]:
+            wa = w[a]
+            for t in range(k):
+                x[t] += bal[t if direct else rows[t], a] * wa
+    for t in range(k):
+        eq[t] += x[t]
+
+
+@njit(cache=True)
+def k_margins_rows(rows, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm):
+    """(equity, maintenance margin) of the cross accounts `rows` (all below n) into eq and mm (the caller's arrays:
+    arrays made here would cost more to hand back than the pass), as Clearinghouse.account_margins computes them
+    for a venue without isolated accounts."""
+    _margins(rows, rows.shape[0], n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm)
+
+
+@njit(cache=True)
+def k_any_unit(n, isolated, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, negative_below):
+    """False only when a scan(negative_below) of the first n accounts would find no unit at all: no cross account
+    with maintenance > 0 and equity < maintenance, none with equity < negative_below. True when one account
+    might (the caller then runs the full scan): an isolated account, a nan, or an account within a relative 1e-9
+    (plus 1e-9 USD) of either line. The values are the scan's own bits (module doc); the margin makes the
+    pre-filter conservative even if they were not."""
+    for i in range(n):
+        if isolated[i]:
+            return True
+    eq = np.empty(n)
+    mm = np.empty(n)
+    _margins(np.empty(0, dtype=np.int64), n, n, qty, entry, bal, mark, w, r0, b0, upper, rates, cum, ntiers, eq, mm)
+    hit = False
+    for i in range(n):
+        e = eq[i]
+        y = mm[i]
+        tol = 1e-9 * (abs(e) + y) + 1e-9
+        hit |= (e != e) | (y != y) | ((y > 0.0) & (e < y + tol)) | (e < negative_below + tol)
+    return hit
+
+
+@njit(cache=True)
+def k_open_interest(lots, n, long, short):
+    """Per market, the long lots and the short lots of the first n accounts' positions, into long and short."""
+    for m in range(lots.shape[1]):
+        up = 0
+        dn = 0
+        for i in range(n):
+            x = lots[i, m]
+            if x > 0:
+                up += x
+            else:
+                dn -= x
+        long[m] = up
+        short[m] = dn
