@@ -118,9 +118,13 @@ class EventsParquet:
         self.writer: pq.ParquetWriter | None = None
 
     def sink_for(self, venue_id: int):
-        def sink(cols: dict[str, np.ndarray]) -> None:
-            table = pa.table({**cols, "venue": pa.array([self.venue_names[venue_id]] * len(cols["kind"])),
-                              "kind": pa.array(np.array(ev.KIND_NAMES)[cols["kind"].astype(int)].tolist())})
+        venue = pa.array([self.venue_names[venue_id]])
+        kinds = pa.array(list(ev.KIND_NAMES))
+
+        def sink(cols: dict[str, np.ndarray]) -> None:   # the names taken in Arrow, not as Python strings
+            n = len(cols["kind"])
+            table = pa.table({**cols, "venue": venue.take(pa.array(np.zeros(n, np.int64))),
+                              "kind": kinds.take(pa.array(cols["kind"].astype(np.int64)))})
             if self.writer is None:
                 self.writer = pq.ParquetWriter(self.tmp, table.schema)
             self.writer.write_table(table)
