@@ -214,7 +214,7 @@ def main() -> None:
     if "sweep" in sections:
         sweep(4 if q else 16, 60 if q else 240, 1 if q else 3)
     if "invariants" in sections:
-        invariants(1 if q else 3, 60 if q else 1440)
+        invariants(1 if q else 5, 60 if q else 1440)
     print(f"\n| measure | figure | target |\n|---|---|---|")
     for what, fig, target in ROWS:
         print(f"| {what} | {fig} | {target} |")
