@@ -86,8 +86,9 @@ class Pricing:
         self.premium_sum += premium
         self.premium_n += 1
         basis = mids - idx
-        self.basis_hist = np.roll(self.basis_hist, 1, axis=0)
-        self.basis_hist[0] = basis
+        hist = self.basis_hist   # the newest row first (np.roll by one, in place)
+        hist[1:] = hist[:-1]
+        hist[0] = basis
         self._n_price_updates += 1
         alpha = 1.0 - math.exp(-STEP_MINUTES / p.premium_ema_minutes) if p.premium_ema_minutes > 0 else 1.0
         self.premium_ema += alpha * (basis - self.premium_ema)
