@@ -31,11 +31,12 @@ def _strict(x):
     return x
 
 
-def fingerprint() -> dict:
+def fingerprint(overrides: list[str] | None = None) -> dict:
     from metrics import compute_metrics
     from run import build_model
 
-    m = build_model(OVERRIDES)
+    overrides = OVERRIDES if overrides is None else overrides
+    m = build_model(overrides)
     m.run_for(m.cfg.steps)
     metrics = _strict(compute_metrics(m, wall_s=0.0))
     metrics.pop("wall_s", None)
@@ -49,14 +50,38 @@ def fingerprint() -> dict:
             ev.update(key.encode())
             ev.update(np.ascontiguousarray(cols[key]).tobytes())
         n_events += len(cols.get("kind", ()))
-    return {"overrides": OVERRIDES, "metrics": metrics, "series": series,
+    return {"overrides": overrides, "metrics": metrics, "series": series,
             "events": {"n": n_events, "sha256": ev.hexdigest()[:16]}}
 
 
+def _differences(ref: dict, fp: dict) -> list[str]:
+    out = [f"series {k}" for k in ref["series"] if ref["series"][k] != fp["series"].get(k)]
+    if ref["events"] != fp["events"]:
+        out.append("events")
+    if ref["metrics"] != fp["metrics"]:
+        out.append("metrics")
+    return out
+
+
 if __name__ == "__main__":
-    fp = fingerprint()
-    if "--write" in sys.argv:
-        FILE.write_text(json.dumps(fp, indent=1, sort_keys=True, allow_nan=False) + "\n")
-        print(f"wrote {FILE}")
+    # python tests/golden/fingerprint.py [--write]: the recorded small world (tests/golden/oct10_small.json)
+    # python tests/golden/fingerprint.py --save F [OVERRIDES...] / --compare F [OVERRIDES...]: any world, e.g. the
+    #   default day (no overrides) before and after a change meant to keep results; --compare exits 1 on a difference
+    args = sys.argv[1:]
+    if args[:1] in (["--save"], ["--compare"]):
+        mode, path, extra = args[0], Path(args[1]), args[2:]
+        fp = fingerprint(["dashboard=false", "progress=false"] + extra)
+        if mode == "--save":
+            path.write_text(json.dumps(fp, indent=1, sort_keys=True, allow_nan=False) + "\n")
+            print(f"wrote {path}")
+        else:
+            diff = _differences(json.loads(path.read_text()), json.loads(json.dumps(fp, allow_nan=False)))
+            print("identical" if not diff else "differs: " + ", ".join(diff))
+            sys.exit(1 if diff else 0)
     else:
-        print(json.dumps({"series": fp["series"], "events": fp["events"]}, indent=1))
+        fp = fingerprint()
+        if "--write" in args:
+            FILE.write_text(json.dumps(fp, indent=1, sort_keys=True, allow_nan=False) + "\n")
+            print(f"wrote {FILE}")
+        else:
+            print(json.dumps({"series": fp["series"], "events": fp["events"]}, indent=1))
