@@ -155,6 +155,8 @@ class DirectionalPopulation:
         self.next_at = np.asarray(first, dtype=float).copy()
         self.account = np.array([tr.account for tr in traders], np.int64)   # (fixed once built: the exits' batch)
         self.market = np.array([tr.k for tr in traders], np.int64)
+        self._venue_names = list(dict.fromkeys(tr.venue_name for tr in traders))
+        self._venue_of = np.array([self._venue_names.index(tr.venue_name) for tr in traders], np.int64)
 
     def act(self) -> None:
         """The population's event, once a minute: the traders due by now decide and send their orders."""
@@ -195,19 +197,21 @@ class DirectionalPopulation:
                     self._decide_one(i, signal)
 
     def _by_venue(self, ks: list[int]) -> dict[str, list[int]]:
-        groups: dict[str, list[int]] = {}
-        traders = self.traders
-        for i in ks:
-            name = traders[i].venue_name
-            g = groups.get(name)
-            if g is None:
-                groups[name] = [i]
-            else:
-                g.append(i)
-        return groups
+        """Traders ks grouped by venue: each venue's in the order of ks, the venues in the order their first
+        trader comes in ks."""
+        if not ks:
+            return {}
+        vi = self._venue_of[ks]
+        present, first = np.unique(vi, return_index=True)
+        if present.size == 1:
+            return {self._venue_names[int(present[0])]: list(ks)}
+        arr = np.asarray(ks, np.int64)
+        return {self._venue_names[u]: arr[vi == u].tolist() for u in present[np.argsort(first)].tolist()}
 
-    def _entry(self, tr: DirectionalTrader, signal: dict) -> tuple[int, int, float | None] | None:
-        """A flat trader's entry: (side, lots, IOC limit or None for a market order), or None (too small)."""
+    def _entry(self, tr: DirectionalTrader, signal: dict, free: float | None = None
+               ) -> tuple[int, int, float | None] | None:
+        """A flat trader's entry: (side, lots, IOC limit or None for a market order), or None (too small). `free`:
+        its account's withdrawable amount when the caller has it (the batch computes its traders' in one pass)."""
         model, p = self.model, self.model.cfg.directional
         v, k = tr.venue, tr.k
         cell = (tr.venue_name, k)
@@ -217,7 +221,9 @@ class DirectionalPopulation:
         if side == 0:
             side = BUY if tr.own_rng.random() < 0.5 else SELL
         price = v.mark_price(k)
-        n = order_lots(min(tr.capital, v.withdrawable(tr.account)) * 0.9, tr.leverage, price, v.lot_size(k))
+        if free is None:
+            free = v.withdrawable(tr.account)
+        n = order_lots(min(tr.capital, free) * 0.9, tr.leverage, price, v.lot_size(k))
         if n <= 0:
             return None
         band = p.entry_band_pct
@@ -250,12 +256,17 @@ class DirectionalPopulation:
         """Traders idx of venue v (not halted, numba books) decide; their orders go in one batch, in that order."""
         model = self.model
         traders = self.traders
-        L = v.ch.lots
+        ix = np.array(idx, np.int64)
+        acc = self.account[ix]
+        held = v.ch.lots[acc, self.market[ix]]
+        flat = held == 0
+        # the flat traders' withdrawable amounts in one pass (each reads only its own account, which no other
+        # trader's order touches, so computing them before any order is sent changes nothing)
+        free = iter(v.withdrawable_rows(acc[flat])) if flat.any() else iter(())
         orders = _Orders()
-        for i in idx:
+        for i, lots in zip(idx, held.tolist()):
             tr = traders[i]
             k = tr.k
-            lots = int(L[tr.account, k])
             if lots != 0:
                 if not tr.uses_stops:       # its horizon has come: arm_exit, its order in this batch
                     model._clear_stops(i)
@@ -265,7 +276,7 @@ class DirectionalPopulation:
                     else:
                         orders.add(tr.account, k, spec[0], spec[1], spec[2], True, i)
                 continue
-            order = self._entry(tr, signal)
+            order = self._entry(tr, signal, next(free))
             if order is not None:
                 orders.add(tr.account, k, order[0], order[1], order[2], False, i)
         if not orders.tag:

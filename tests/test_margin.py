@@ -221,3 +221,31 @@ def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
             checked += 1
     assert checked > 500
     assert any(v._spot_locked[: v.ch.n].any() for v in m.venues.values())
+
+
+@pytest.mark.slow
+def test_withdrawable_rows_is_withdrawable_bit_for_bit():
+    """Accounts.withdrawable_rows (the directional batch's one compiled pass, venues/margin_nb.k_withdrawable_rows)
+    gives each account's `withdrawable` exactly, on every account of a crash run's world at minute 300: the
+    cross accounts with no spot order resting through the kernel, a set with one that has through the fallback,
+    and on a venue where withdraw_unrealized_profit is set."""
+    from model import CascadeModel
+    from worlds import world
+    m = CascadeModel(world("population=small", "steps=300", "seed=4"))
+    m.run_for(300)
+    compiled = 0
+    for v in m.venues.values():
+        n = v.ch.n
+        rows = np.arange(n, dtype=np.int64)
+        plain = rows[~v.ch.isolated[:n] & ~v._spot_locked[:n].any(axis=1)]
+        for flag in (False, True):
+            v.params.withdraw_unrealized_profit, was = flag, v.params.withdraw_unrealized_profit
+            try:
+                assert v.withdrawable_rows(plain) == [v.withdrawable(i) for i in plain.tolist()], v.name
+                assert v.withdrawable_rows(rows) == [v.withdrawable(i) for i in range(n)], v.name
+            finally:
+                v.params.withdraw_unrealized_profit = was
+        compiled += plain.size
+    assert compiled > 500
+    assert any(v._spot_locked[: v.ch.n].any() for v in m.venues.values())
+    assert any(w > 0 for v in m.venues.values() for w in v.withdrawable_rows(np.arange(v.ch.n, dtype=np.int64)))
