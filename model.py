@@ -1,4 +1,4 @@
-"""The model: `ModelConfig` (a run's plain settings) and `CascadeModel(mesa.Model)`, the siloed venues and the
+"""The model: `ModelConfig` (a run's plain settings) and `CascadeModel(AgendaModel, mesa.Model)` (agenda.py), the siloed venues and the
 agents on them under the exogenous fundamentals (fundamentals.py), stepped a minute at a time (the step's order
 is in `CascadeModel.step`). A run's metrics are computed from the model afterwards (metrics.py).
 

@@ -59,7 +59,7 @@ def model_config(cfg: DictConfig | dict) -> ModelConfig:
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The run config `python run.py OVERRIDES...` would run: conf/ composed with the same override syntax
-    (`population=small`, `seed=3`, `venues.lighter.overrides.max_leverage=20`, `+key=value`), then validated
+    (`population=small`, `seed=3`, `+venues.lighter.overrides.max_leverage=20`, `+key=value`), then validated
     like the command line (a bad value raises ConfigError naming the key)."""
     cfg = _compose(list(overrides or []))
     _validate(cfg)
@@ -393,7 +393,8 @@ def _compose(overrides: list[str]):
                                   f"e.g. +{key}.<key>=<value>") from None
             parent = key.rpartition(".")[0]
             if parent.endswith("overrides"):
-                raise ConfigError(f"{key}: not in the config yet; add it with a '+': +{key}=<value>") from None
+                raise ConfigError(f"{key}: not in the config yet; add it with a '+': +{key}=<value> "
+                                  f"(allowed keys: {_override_keys(parent)})") from None
             raise ConfigError(f"{key}: unknown key; allowed here: {_allowed_near(key)}") from None
         m = re.search(r"Could not append to config. An item is already at '([^']+)'", str(e))
         if m:
@@ -409,14 +410,31 @@ def _compose(overrides: list[str]):
 
 
 def _allowed_near(key: str) -> str:
-    """The keys allowed next to `key` (its siblings in the default config)."""
+    """The keys allowed next to `key` (its siblings in the default config); where its parent is not in the
+    config either (`venues.binanse.max_leverage`), those of its nearest ancestor that is, named."""
     base = _compose([])
     parent, _, _ = key.rpartition(".")
     node = OmegaConf.select(base, parent) if parent else base
     if isinstance(node, DictConfig):
         names = [k for k in node.keys() if k != "hydra"]
-        return ", ".join(map(str, names))
+        return ", ".join(map(str, names)) or "(none)"
+    while parent:
+        parent, _, child = parent.rpartition(".")
+        node = OmegaConf.select(base, parent) if parent else base
+        if isinstance(node, DictConfig):
+            names = ", ".join(str(k) for k in node.keys() if k != "hydra")
+            return f"(none: {parent or 'the config'} has no {child!r}; it has {names})"
     return "(none)"
+
+
+def _override_keys(parent: str) -> str:
+    """The keys a venue's `overrides` mapping takes (VenueParams' fields)."""
+    import dataclasses
+
+    from venues.params import VenueParams
+    if parent.startswith("venues."):
+        return ", ".join(f.name for f in dataclasses.fields(VenueParams))
+    return "see the config's schema (conf/schema.py)"
 
 
 def preflight(args: list[str]) -> None:

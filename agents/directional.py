@@ -2,7 +2,8 @@
 
 Each trader enters on a momentum or contrarian signal, at a heavy-tailed leverage capped by the venue, and
 leaves by a stop-loss or a take-profit (MECHANICS "Calm-market realism": BitMEX longs at 22-39x effective
-leverage, 80% at or below 54x). The rules are pure functions; the agent below uses them.
+leverage, 80% at or below 54x). The rules are pure functions; `DirectionalPopulation` below applies them to the
+traders due each minute in one pass (`DirectionalTrader` holds one trader's account and its exit).
 """
 
 from __future__ import annotations

@@ -158,16 +158,6 @@ def stress_parts(prices, calm_vol_bps: float) -> tuple[float, float]:
     return vol, drift
 
 
-def stress_level(prices, calm_vol_bps: float, drift_threshold: float, withdraw_threshold: float) -> float:
-    """Stress in units of calm volatility: the larger of realised one-minute volatility over calm volatility and
-    the window's net move in calm standard deviations of such a move, rescaled so that both reach the
-    withdrawal threshold together (a steady one-sided fall counts, not only jumpy prices)."""
-    vol, drift = stress_parts(prices, calm_vol_bps)
-    if not math.isfinite(drift_threshold):
-        return max(1.0, vol)
-    return max(1.0, vol, drift * withdraw_threshold / drift_threshold)
-
-
 class MarketMaker(mesa.Agent):
     """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up) around a fair
     value it estimates from the books, the other venues and the index as of the previous minute (it does not

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from agents.params import (ArbParams, DirectionalParams, FarmerParams, Incentives, LiquidityParams, MakerParams,
                            ValueParams)
-from venues.params import ASSETS, AdlRanking, CollateralOracle, ConfigError, from_dict
+from venues.params import ASSETS, AdlRanking, CollateralOracle, ConfigError, VenueParams, from_dict
 from venues.presets import PRESETS, load_preset
 
 METRIC_KINDS = ("totals", "venues")
@@ -638,6 +638,10 @@ class RunConfig:
         """The validated VenueParams of venue `name`: preset, then the named knobs, then `overrides`."""
         vc = self.venues[name]
         over = dict(vc.overrides or {})
+        fields = [f.name for f in dataclasses.fields(VenueParams)]
+        unknown = sorted(set(over) - set(fields))
+        if unknown:   # named by its own path (the merged dict below would name it venues.<name>.<key>)
+            raise ConfigError(f"venues.{name}.overrides.{unknown[0]}: unknown key; allowed: {', '.join(fields)}")
         for key in ("insurance_fund_usd", "backstop_vault_usd", "vault_max_drawdown_pct", "adl_ranking",
                     "collateral_oracle"):
             if getattr(vc, key) is not None:

@@ -81,7 +81,11 @@ def test_a_single_failing_run_exits_1_and_records_the_failure(tmp_path):
 HOSTILE = [   # (override(s), start of the one-line message)
     (["seeed=1"], "seeed: unknown key"),
     (["population.farmers.levrage_max=5"], "population.farmers.levrage_max: unknown key"),
-    (["+venues.binance.overrides.taker_fee=3"], "venues.binance.taker_fee: unknown key"),
+    (["+venues.binance.overrides.taker_fee=3"], "venues.binance.overrides.taker_fee: unknown key; allowed: mark_rule"),
+    (["venues.binance.overrides.taker_fee_bps=3"],
+     "venues.binance.overrides.taker_fee_bps: not in the config yet; add it with a '+'"),
+    (["venues.binanse.max_leverage=5"], "venues.binanse.max_leverage: unknown key; allowed here: (none: venues has "
+                                        "no 'binanse'; it has binance, hyperliquid, lighter)"),
     (["steps=abc"], "steps: expected an integer"),
     (["check_invariants=maybe"], "check_invariants: expected true or false"),
     (["population.directional.count=1.5"], "population.directional.count: expected an integer"),

@@ -1,6 +1,7 @@
 """Venues: pure numpy exchanges (order book, clearinghouse, prices and funding, liquidation waterfall).
 
-No Mesa import and no agent import here: agents talk to a venue through `Venue`'s public methods.
+No Mesa import and no agent import here: agents act on a venue through `Venue`'s public methods (what they
+may read directly is in venues/venue.py's docstring).
 Presets are chosen by name from `PRESETS` (data in conf/venue_preset/), never by a callable from user config.
 """
 

@@ -544,8 +544,10 @@ class Clearinghouse:
     def settle_maker(self, maker: int, m: int, side: int, lots: int, price: float, fee: float) -> None:
         """The maker's side of a book fill of `lots` at `price` in market m, `side` being the taker's: the maker's
         position moves by -side x lots, it pays its fee (USD), and the filled lots of its resting order no longer
-        count as open. The one place a perp fill's maker side is settled (an order's fills and a liquidation's);
-        the caller books the fee as kept and logs the fill."""
+        count as open. The one place in Python a perp fill's maker side is settled (an order's fills and a
+        liquidation's); the compiled order path (venues/orders_nb.py, `_apply_fill` and its maker step) mirrors it
+        operation for operation, held to it bit for bit by tests/test_orders_nb.py. The caller books the fee as kept
+        and logs the fill."""
         self.apply_fill(maker, m, -side * lots, price)
         self.bal[maker, 0] -= fee
         if side == BUY:   # the taker bought from a resting sell

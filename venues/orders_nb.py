@@ -38,12 +38,6 @@ STATUS = {"filled": 0, "partial": 1, "cancelled": 2, "resting": 3}
 REJECTED = 10
 KIND_CODE = {"market": 0, "ioc": 1}
 PY = 2   # kind code: this order goes to venue.submit_order
-_R_IM = ev.REASON_CODE["initial_margin"]
-_R_TIER = ev.REASON_CODE["tier_max_leverage"]
-_R_OI = ev.REASON_CODE["oi_cap"]
-_R_RO = ev.REASON_CODE["reduce_only"]
-_R_INVALID = ev.REASON_CODE["invalid"]
-_R_NOLIQ = ev.REASON_CODE["no_liquidity"]
 
 
 def status_code(res) -> int:
@@ -400,7 +394,6 @@ _submit = _entry(k_submit)
 
 
 _ONE_KIND = {0: np.zeros(1, np.int64), 1: np.ones(1, np.int64)}
-_NAN1 = np.full(1, np.nan)
 _BOOL1 = {False: np.zeros(1, bool), True: np.ones(1, bool)}
 KIND_NAMES = ("market", "ioc", "limit")
 

@@ -30,9 +30,6 @@ class Pricing:
     def mark_price(self, market: int | str) -> float:
         return self.ch.mark_list[self.market_index(market)]
 
-    def index_price(self, market: int | str) -> float:
-        return float(self.index[self.market_index(market)])
-
     def spot_mid(self, asset: str) -> float | None:
         for s, base in enumerate(self.spot_base):
             if self.assets[base] == asset:

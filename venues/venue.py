@@ -1,9 +1,12 @@
 """A venue: its order books, its clearinghouse, its prices and funding, its event log.
 
-Each venue is its own clearinghouse: nothing on one venue covers a loss on another. Agents talk to a venue
-only through the public methods here (open an account, deposit, withdraw, submit and cancel orders, read
-the account). The model calls `update_prices` and `settle_funding` once a step and `check_invariants`
-when it wants the identity of settled rule 1 enforced.
+Each venue is its own clearinghouse: nothing on one venue covers a loss on another. Agents change a venue's
+state only through its public methods (open an account, deposit, withdraw, submit and cancel orders); they read
+their accounts through them too, except where a population reads many at once, read only: the clearinghouse's
+`ch.lots`, `ch.mark` / `ch.mark_list`, `ch.lot_size`, `ch.isolated`, `ch.unit_equity` and the margin pass
+`ch.account_margins_of` (directional traders, the farmers' watch, far liquidity, the makers' kernels). The model
+calls `update_prices` and `settle_funding` once a step and `check_invariants` when it wants the identity of settled
+rule 1 enforced.
 
 `Venue` is built here from its parts, each in a module named for what it holds: venues/accounts.py (accounts,
 deposits, withdrawals, what an agent may read, margin helpers), venues/orders.py (perp and spot orders, ladders,

@@ -10,7 +10,7 @@ What the waterfall uses of its venue, nothing private of either (tests/test_layo
 - the clearinghouse `v.ch`: its methods may_have_units, scan (and last_scan_mm, touched), unit_state,
   unit_equity, effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its
   arrays and ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
-  lot_size, lot_list, tiers, asset_value, asset_haircut, n);
+  lot_size, lot_list, tiers, asset_value, asset_haircut, n, A);
 - the venue: params, step, halted, books, spot_books, assets, fee_maker, fund_present, vault, prev_mark,
   volume_usd, events, and its methods remark, cancel_all, cancel_all_spot, spot_book_of, submit_spot_order.
 """
@@ -37,7 +37,6 @@ STAGE_BOOK, STAGE_BACKSTOP, STAGE_ADL, STAGE_BAD_DEBT = 1, 2, 3, 4
 # upper edges of the leverage buckets of ADL'd notional: <= 2x, (2, 5], (5, 10], > 10x
 ADL_LEVERAGE_EDGES = (2.0, 5.0, 10.0)
 ADL_LEVERAGE_BUCKETS = ("le2", "2to5", "5to10", "gt10")
-STAGE_NAMES = {STAGE_BOOK: "book", STAGE_BACKSTOP: "backstop", STAGE_ADL: "adl", STAGE_BAD_DEBT: "bad_debt"}
 
 
 def leverage_bucket(lev: float) -> int:
