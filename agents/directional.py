@@ -158,6 +158,12 @@ class DirectionalPopulation:
         self.market = np.array([tr.k for tr in traders], np.int64)
         self._venue_names = list(dict.fromkeys(tr.venue_name for tr in traders))
         self._venue_of = np.array([self._venue_names.index(tr.venue_name) for tr in traders], np.int64)
+        # what the compiled decisions read of each trader (fixed once built)
+        self.capital = np.array([tr.capital for tr in traders], np.float64)
+        self.leverage = np.array([tr.leverage for tr in traders], np.float64)
+        self.momentum = np.array([tr.momentum for tr in traders], np.bool_)
+        self.uses_stops = np.array([tr.uses_stops for tr in traders], np.bool_)
+        self._lots: dict[str, np.ndarray] = {}   # venue -> its perp books' lot sizes
 
     def act(self) -> None:
         """The population's event, once a minute: the traders due by now decide and send their orders."""
@@ -254,44 +260,52 @@ class DirectionalPopulation:
             model.set_stops(i, side, sl, tp)
 
     def _decide_batch(self, v, idx: list[int], signal: dict, api) -> None:
-        """Traders idx of venue v (not halted, numba books) decide; their orders go in one batch, in that order."""
+        """Traders idx of venue v (not halted, numba books) decide in one compiled pass (agents/directional_nb.py:
+        `_entry` and `_exit_spec` for each, in turn); their orders go in one batch, in that order."""
+        from . import directional_nb as dn
         model = self.model
-        traders = self.traders
-        ix = np.array(idx, np.int64)
-        acc = self.account[ix]
-        held = v.ch.lots[acc, self.market[ix]]
-        flat = held == 0
-        # the flat traders' withdrawable amounts in one pass (each reads only its own account, which no other
-        # trader's order touches, so computing them before any order is sent changes nothing)
-        free = iter(v.withdrawable_rows(acc[flat])) if flat.any() else iter(())
-        orders = _Orders()
-        for i, lots in zip(idx, held.tolist()):
-            tr = traders[i]
-            k = tr.k
-            if lots != 0:
-                if not tr.uses_stops:       # its horizon has come: arm_exit, its order in this batch
-                    model._clear_stops(i)
-                    spec = self._exit_spec(tr, lots)
-                    if spec is None:
-                        model.exit_armed[i] = True
-                    else:
-                        orders.add(tr.account, k, spec[0], spec[1], spec[2], True, i)
-                continue
-            order = self._entry(tr, signal, next(free))
-            if order is not None:
-                orders.add(tr.account, k, order[0], order[1], order[2], False, i)
-        if not orders.tag:
-            return
-        filled, avg, status, pos = orders.send(v, api)
         p = model.cfg.directional
-        for (i, side, is_exit), f, a, s, q in zip(orders.tag, filled.tolist(), avg.tolist(), status.tolist(),
-                                                 pos.tolist()):
-            if is_exit:
-                if s == api.NOT_SENT or q != 0:
-                    model.exit_armed[i] = True
-            elif f and traders[i].uses_stops:
-                sl, tp = exit_prices(a, side, p)
-                model.set_stops(i, side, sl, tp)
+        ch = v.ch
+        ix = np.array(idx, np.int64)
+        n = ix.shape[0]
+        name = self._venue_names[int(self._venue_of[idx[0]])]
+        sig = np.zeros(v.M, np.int64)
+        for k in range(v.M):   # the (venue, market) signals (pure reads of the previous minutes' mids)
+            cell = (name, k)
+            if cell not in signal:
+                signal[cell] = signal_side(model.mid_history(name, k, p.signal_minutes), True)
+            sig[k] = signal[cell]
+        coin = np.zeros(n, np.int64)
+        free = np.full(n, np.nan)
+        need = np.zeros(1, np.int64)
+        o_int = np.empty((5, n), np.int64)
+        o_limit, o_exit, o_who = np.empty(n), np.empty(n, np.bool_), np.empty(n, np.int64)
+        lot = self._lots.get(name)
+        if lot is None:
+            lot = self._lots[name] = np.array([b.lot_size for b in v.books])
+        eb, xb = p.entry_band_pct, p.exit_band_pct
+        while True:
+            k = dn.k_decide_venue(ix, self.account, self.market, self.capital, self.leverage, self.momentum,
+                                  self.uses_stops, coin, free, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight,
+                                  ch.leverage, ch.lot_size, ch.isolated, v._spot_locked, ch.mark,
+                                  bool(v.params.withdraw_unrealized_profit), lot, sig, eb is not None,
+                                  0.0 if eb is None else float(eb), xb is not None, 0.0 if xb is None else float(xb),
+                                  model.stop_lo, model.stop_hi, model.exit_armed, need, o_int[0], o_int[1], o_int[2],
+                                  o_int[3], o_limit, o_int[4], o_exit, o_who)
+            if k >= 0:
+                break
+            t = -1 - k   # trader idx[t] needs Python first: its coin, or its withdrawable amount (spot orders held)
+            if need[0] == dn.NEED_COIN:
+                coin[t] = BUY if self.traders[idx[t]].own_rng.random() < 0.5 else SELL
+            else:
+                free[t] = v.withdrawable(int(self.account[idx[t]]))
+        if k == 0:
+            return
+        ex = o_exit[:k]
+        filled, avg, status, pos = api.submit_venue_batch(v, o_int[0, :k], o_int[1, :k], o_int[2, :k], o_int[3, :k],
+                                                          o_limit[:k], o_int[4, :k], ex, ex)
+        dn.k_after(k, o_who, ex, o_int[2], filled, avg, status, pos, api.NOT_SENT, self.uses_stops,
+                   p.stop_loss_pct / 100.0, p.take_profit_pct / 100.0, model.stop_lo, model.stop_hi, model.exit_armed)
 
     def _exit_spec(self, tr: DirectionalTrader, lots: int) -> tuple[int, int, float | None] | None:
         """The exit order of a holder of `lots` (not 0) on a venue not halted: (side, lots, IOC limit or None for

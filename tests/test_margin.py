@@ -224,28 +224,32 @@ def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
 
 
 @pytest.mark.slow
-def test_withdrawable_rows_is_withdrawable_bit_for_bit():
-    """Accounts.withdrawable_rows (the directional batch's one compiled pass, venues/margin_nb.k_withdrawable_rows)
-    gives each account's `withdrawable` exactly, on every account of a crash run's world at minute 300: the
-    cross accounts with no spot order resting through the kernel, a set with one that has through the fallback,
-    and on a venue where withdraw_unrealized_profit is set."""
+def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
+    """venues/margin_nb.withdrawable_one (the directional batch's compiled form, here through k_withdrawable_rows)
+    gives Accounts.withdrawable exactly, on every account without spot orders resting of a crash run's world at
+    minute 300, with withdraw_unrealized_profit off and on, and on isolated accounts."""
     from model import CascadeModel
+    from venues.margin_nb import k_withdrawable_rows
     from worlds import world
     m = CascadeModel(world("population=small", "steps=300", "seed=4"))
     m.run_for(300)
-    compiled = 0
+    v0 = next(iter(m.venues.values()))
+    iso = v0.open_account(isolated=True)
+    v0.deposit(iso, 1234.5)
+    checked = 0
     for v in m.venues.values():
-        n = v.ch.n
-        rows = np.arange(n, dtype=np.int64)
-        plain = rows[~v.ch.isolated[:n] & ~v._spot_locked[:n].any(axis=1)]
+        ch = v.ch
+        n = ch.n
+        rows = np.flatnonzero(~v._spot_locked[:n].any(axis=1)).astype(np.int64)
         for flag in (False, True):
+            out = np.empty(rows.size)
+            k_withdrawable_rows(rows, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage, ch.lot_size,
+                                ch.isolated, ch.mark, flag, out)
             v.params.withdraw_unrealized_profit, was = flag, v.params.withdraw_unrealized_profit
             try:
-                assert v.withdrawable_rows(plain) == [v.withdrawable(i) for i in plain.tolist()], v.name
-                assert v.withdrawable_rows(rows) == [v.withdrawable(i) for i in range(n)], v.name
+                assert out.tolist() == [v.withdrawable(i) for i in rows.tolist()], v.name
             finally:
                 v.params.withdraw_unrealized_profit = was
-        compiled += plain.size
-    assert compiled > 500
+        checked += rows.size
+    assert checked > 500 and v0.ch.isolated[iso]
     assert any(v._spot_locked[: v.ch.n].any() for v in m.venues.values())
-    assert any(w > 0 for v in m.venues.values() for w in v.withdrawable_rows(np.arange(v.ch.n, dtype=np.int64)))

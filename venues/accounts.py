@@ -72,19 +72,6 @@ class Accounts:
         counted = upnl if self.params.withdraw_unrealized_profit else min(0.0, upnl)
         return max(0.0, coll + counted - im)
 
-    def withdrawable_rows(self, accounts: np.ndarray) -> list[float]:
-        """`withdrawable` of each of `accounts` (int64 array), the same floats: one compiled pass
-        (venues/margin_nb.k_withdrawable_rows) when none of them is isolated or has spot orders resting and the
-        venue has fewer than 8 markets, else account by account."""
-        ch = self.ch
-        if ch.M >= 8 or ch.isolated[accounts].any() or self._spot_locked[accounts].any():
-            return [self.withdrawable(int(i)) for i in accounts.tolist()]
-        from .margin_nb import k_withdrawable_rows
-        out = np.empty(accounts.shape[0])
-        k_withdrawable_rows(accounts, ch.qty, ch.entry, ch.lots, ch.lot_size, ch.leverage, ch.bal, ch._weight,
-                            ch.mark, bool(self.params.withdraw_unrealized_profit), out)
-        return out.tolist()
-
     def _withdrawable_np(self, i: int) -> float:
         """withdrawable in numpy (the form for 8 markets or more; tests hold the float form to it)."""
         ch = self.ch

@@ -147,24 +147,32 @@ def k_open_interest(lots, n, long, short):
         short[m] = dn
 
 
+
 @njit(cache=True)
-def k_withdrawable_rows(rows, qty, entry, lots, lot_size, leverage, bal, w, mark, profit, out):
-    """Accounts.withdrawable of the cross accounts `rows` (no spot order resting, fewer than 8 markets) into out:
-    its Python-float form's operations in its order (collateral in asset order, then per market
-    upnl += q (mark - entry) and im += |lots| x lot size x mark / leverage), so the same bits."""
+def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit):
+    """Accounts.withdrawable of account i when it holds no spot order resting (fewer than 8 markets): its
+    Python-float form's operations in its order (collateral in asset order; an isolated account's free collateral;
+    else per market upnl += q (mark - entry) and im += |lots| x lot size x mark / leverage), so the same bits."""
+    coll = bal[i, 0]
+    for a in range(1, bal.shape[1]):
+        b = bal[i, a]
+        if b != 0.0:
+            coll += b * w[a]
+    if isolated[i]:
+        return coll if coll > 0.0 else 0.0
+    upnl = 0.0
+    im = 0.0
+    for m in range(qty.shape[1]):
+        mk = mark[m]
+        upnl += qty[i, m] * (mk - entry[i, m])
+        im += abs(L[i, m]) * lot_size[m] * mk / leverage[i, m]
+    counted = upnl if (profit or upnl < 0.0) else 0.0   # Python's min(0.0, upnl)
+    r = coll + counted - im
+    return r if r > 0.0 else 0.0                         # Python's max(0.0, r)
+
+
+@njit(cache=True)
+def k_withdrawable_rows(rows, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit, out):
+    """withdrawable_one of each of `rows` into out (tests/test_margin.py holds it to Accounts.withdrawable)."""
     for t in range(rows.shape[0]):
-        i = rows[t]
-        coll = bal[i, 0]
-        for a in range(1, bal.shape[1]):
-            b = bal[i, a]
-            if b != 0.0:
-                coll += b * w[a]
-        upnl = 0.0
-        im = 0.0
-        for m in range(qty.shape[1]):
-            mk = mark[m]
-            upnl += qty[i, m] * (mk - entry[i, m])
-            im += abs(lots[i, m]) * lot_size[m] * mk / leverage[i, m]
-        counted = upnl if (profit or upnl < 0.0) else 0.0   # Python's min(0.0, upnl)
-        r = coll + counted - im
-        out[t] = r if r > 0.0 else 0.0                       # Python's max(0.0, r)
+        out[t] = withdrawable_one(rows[t], L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit)
