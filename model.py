@@ -8,7 +8,9 @@ shock_start, stream (fundamentals.py) and compute_metrics (metrics.py).
 
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mesa
@@ -103,6 +105,27 @@ class ModelConfig:
     index_weights: dict
     """venue name -> {"outside": w, "spot": w}: weights of the outside reference and of each spot book's mid in
     that venue's index (settled rule 4); default 2 and 1."""
+
+
+_FROZEN_AT_IMPORT = gc.get_freeze_count()
+
+
+@contextmanager
+def _heap_frozen():
+    """While the model runs, the objects alive when it started (the model, its agents, venues, books and their
+    ledgers: tens of thousands) are left out of the cyclic garbage collector's passes (gc.freeze), and handed back
+    to it after (gc.unfreeze): the collector's full passes over them cost about 2% of a default day and free
+    nothing, as they are all in use. Nothing is collected differently, only later; results are unchanged. Left
+    alone when something else has frozen objects since this module was imported (their owner unfreezes them;
+    the interpreter itself may freeze a few hundred at start-up, which gc.unfreeze hands back with the rest)."""
+    if gc.get_freeze_count() > _FROZEN_AT_IMPORT:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class CascadeModel(AgendaModel, mesa.Model):
@@ -367,11 +390,13 @@ class CascadeModel(AgendaModel, mesa.Model):
         """Run `duration` more minutes; past the run's `steps` is refused before anything runs (the series are
         sized for `steps`)."""
         self._check_room(self.steps + int(duration))
-        super().run_for(duration)
+        with _heap_frozen():
+            super().run_for(duration)
 
     def run_until(self, end_time: float | int) -> None:
         self._check_room(int(end_time))
-        super().run_until(end_time)
+        with _heap_frozen():
+            super().run_until(end_time)
 
     def _check_room(self, last: int) -> None:
         if last > self.cfg.steps:

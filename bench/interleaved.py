@@ -35,9 +35,9 @@ def main() -> None:
         for name in (("old", "new") if i % 2 == 0 else ("new", "old")):
             w = one(Path(getattr(a, name)), a.overrides)
             walls[name].append(w)
-            print(f"run {i} {name}: wall_s {w:.1f}", flush=True)
+            print(f"run {i} {name}: wall_s {w:.2f}", flush=True)
     mo, mn = statistics.median(walls["old"]), statistics.median(walls["new"])
-    print(f"median old {mo:.1f} s, new {mn:.1f} s, ratio new/old {mn / mo:.2f}")
+    print(f"median old {mo:.2f} s, new {mn:.2f} s, ratio new/old {mn / mo:.3f}")
 
 
 if __name__ == "__main__":
