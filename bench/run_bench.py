@@ -210,7 +210,7 @@ def main() -> None:
     if "clearing" in sections:
         clearing(q)
     if "baseline" in sections:
-        baseline(60 if q else 1440, 1 if q else 3)
+        baseline(60 if q else 1440, 1 if q else 5)
     if "sweep" in sections:
         sweep(4 if q else 16, 60 if q else 240, 1 if q else 3)
     if "invariants" in sections:
