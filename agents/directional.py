@@ -277,6 +277,9 @@ class DirectionalPopulation:
             sig[k] = signal[cell]
         coin = np.zeros(n, np.int64)
         free = np.full(n, np.nan)
+        if v.M >= 8:   # Accounts.withdrawable sums in numpy there (other bits than the kernel's sequential sums)
+            for t in np.flatnonzero(ch.lots[self.account[ix], self.market[ix]] == 0).tolist():
+                free[t] = v.withdrawable(int(self.account[idx[t]]))
         need = np.zeros(1, np.int64)
         o_int = np.empty((5, n), np.int64)
         o_limit, o_exit, o_who = np.empty(n), np.empty(n, np.bool_), np.empty(n, np.int64)

@@ -34,7 +34,9 @@ def k_decide_venue(ix, account, market, capital, leverage, momentum, uses_stops,
     """The decisions of traders ix (in order; module doc) as the batch's orders in o_* (returns their count), the
     exits' stops cleared (and exit_armed set where its limit is <= 0). Returns -1 - t, changing nothing, when
     trader ix[t] needs Python first: need[0] = NEED_COIN (its coin: set coin[t] to BUY or SELL) or NEED_FREE (its
-    account holds spot orders: set free_given[t] to its withdrawable amount); then call again."""
+    account holds spot orders: set free_given[t] to its withdrawable amount); then call again. A flat trader's
+    free_given[t], when not nan, is used instead of the kernel's own withdrawable_one (the caller gives them all
+    on a venue of 8 markets or more, where Accounts.withdrawable sums in numpy)."""
     k = 0
     for t in range(ix.shape[0]):
         j = ix[t]
