@@ -19,14 +19,13 @@ from .base import stream, take
 from .params import ArbParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
-def gap_side(mid: float, index: float, band: float) -> int:
-    """SELL the perp when it is rich by more than `band` (fraction), BUY when cheap, else 0."""
-    if not (mid > 0 and index > 0):
-        return 0
-    gap = mid / index - 1.0
-    if gap > band:
+def gap_side(bid: float | None, ask: float | None, index: float, band: float) -> int:
+    """SELL the perp when its best bid (price, None on an empty side) is above index x (1 + band) (rich: the bid
+    can be hit at more than the band above the index), else BUY when its best ask is below index x (1 - band)
+    (cheap), else 0. `band` a fraction: the taker fee plus the outside fee and the threshold."""
+    if bid is not None and bid > index * (1 + band):
         return SELL
-    if gap < -band:
+    if ask is not None and ask < index * (1 - band):
         return BUY
     return 0
 
@@ -88,14 +87,15 @@ class Arbitrageur(mesa.Agent):
             if v.halted:
                 continue
             band = v.fee_taker + extra
-            up, dn = 1 + band, 1 - band
+            up, dn = 1 + band, 1 - band   # (gap_side's bounds: the same floats)
             indexes = v.index.tolist()
             for k, asset in enumerate(v.perp_names):
                 book = v.books[k]
                 bb, ba = book.best_bid(), book.best_ask()
                 index = indexes[k]
                 tick = book.tick_size
-                if bb is not None and bb * tick > index * up:                           # perp rich: sell it
+                gap = gap_side(None if bb is None else bb * tick, None if ba is None else ba * tick, index, band)
+                if gap == SELL:                                                         # perp rich: sell it
                     lot = book.lot_size
                     pos_usd = v.position(acct, k) * lot * index
                     room = p.max_position_usd + pos_usd
@@ -105,7 +105,7 @@ class Arbitrageur(mesa.Agent):
                     if n:
                         filled = take(v, acct, k, SELL, n, index * up, "ioc")
                         model.outside_flow(asset, +filled * lot * index)                 # hedge: buy outside
-                elif ba is not None and ba * tick < index * dn:                         # perp cheap: buy it
+                elif gap == BUY:                                                        # perp cheap: buy it
                     lot = book.lot_size
                     pos_usd = v.position(acct, k) * lot * index
                     room = p.max_position_usd - pos_usd

@@ -60,10 +60,13 @@ def test_transfer_needed():
 
 def test_arbitrage_gap_and_clip():
     from agents.arbitrageur import clip_lots, gap_side
-    assert gap_side(101.0, 100.0, 0.005) == SELL      # perp 1% rich, band 0.5%: sell it
-    assert gap_side(99.0, 100.0, 0.005) == BUY
-    assert gap_side(100.3, 100.0, 0.005) == 0
-    assert gap_side(0.0, 100.0, 0.005) == 0
+    assert gap_side(101.0, 101.2, 100.0, 0.005) == SELL   # its bid 1% over the index, band 0.5%: sell it
+    assert gap_side(98.8, 99.0, 100.0, 0.005) == BUY      # its ask 1% under: buy it
+    assert gap_side(100.3, 100.4, 100.0, 0.005) == 0      # inside the band
+    assert gap_side(None, 99.0, 100.0, 0.005) == BUY      # an empty side is not a price
+    assert gap_side(101.0, None, 100.0, 0.005) == SELL
+    assert gap_side(None, None, 100.0, 0.005) == 0
+    assert gap_side(125.0, 125.5, 100.0, 0.25) == 0       # exactly at the band's edge (exact floats): not beyond it
     assert clip_lots(1e9, 500_000.0, 200_000.0, 100_000.0, 0.001) == 2000   # the room binds: 200k / 100
     assert clip_lots(1e9, 500_000.0, -1.0, 100_000.0, 0.001) == 0
 
