@@ -76,7 +76,10 @@ def k_decide_venue(ix, account, market, capital, leverage, momentum, uses_stops,
         lev = leverage[j]
         if not (price > 0 and c > 0 and lev > 0):     # order_lots
             continue
-        n = int(math.floor(c * lev / (price * lot[m])))
+        x = math.floor(c * lev / (price * lot[m]))
+        if x >= 9.223372036854775807e18:   # beyond int64 (a mark near 1e-15): fail loudly, as the Python path does
+            raise OverflowError("directional entry: lot count beyond int64")
+        n = int(x)
         if n <= 0:
             continue
         x = np.nan

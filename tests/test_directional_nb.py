@@ -157,3 +157,16 @@ def test_k_after_is_exit_prices_and_set_stops():
             assert (lo[j], hi[j]) == ((sl, tp) if side[q] == BUY else (tp, sl))
         else:
             assert (lo[j], hi[j], armed[j]) == (-np.inf, np.inf, False)
+
+
+def test_k_decide_venue_refuses_a_lot_count_beyond_int64():
+    """The Python path raises OverflowError on such an order (np.int64 of a Python int); the kernel too, rather
+    than send nothing."""
+    rng = np.random.default_rng(1)
+    acc, mkt, L = _world(rng, 5, 8)
+    L[:] = 0
+    N = acc.shape[0]
+    args = (np.full(N, 1e3), np.full(N, 10.0), np.ones(N, bool), np.ones(N, bool))
+    with pytest.raises(OverflowError):
+        _call(np.arange(N, dtype=np.int64), acc, mkt, L, *args, np.full(N, BUY, np.int64), np.full(N, 500.0),
+              np.array([BUY, BUY]), np.array([1e-16, 1e-16]), np.array([0.001, 1.0]), 5.0, 25.0)
