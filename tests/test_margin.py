@@ -225,11 +225,11 @@ def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
 
 @pytest.mark.slow
 def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
-    """venues/margin_nb.withdrawable_one (the directional batch's compiled form, here through k_withdrawable_rows)
+    """venues/margin_nb.withdrawable_one (the directional batch's compiled form, called here from Python)
     gives Accounts.withdrawable exactly, on every account without spot orders resting of a crash run's world at
     minute 300, with withdraw_unrealized_profit off and on, and on isolated accounts."""
     from model import CascadeModel
-    from venues.margin_nb import k_withdrawable_rows
+    from venues.margin_nb import withdrawable_one
     from worlds import world
     m = CascadeModel(world("population=small", "steps=300", "seed=4"))
     m.run_for(300)
@@ -242,9 +242,8 @@ def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
         n = ch.n
         rows = np.flatnonzero(~v._spot_locked[:n].any(axis=1)).astype(np.int64)
         for flag in (False, True):
-            out = np.empty(rows.size)
-            k_withdrawable_rows(rows, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage, ch.lot_size,
-                                ch.isolated, ch.mark, flag, out)
+            out = np.array([withdrawable_one(i, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage,
+                                             ch.lot_size, ch.isolated, ch.mark, flag) for i in rows.tolist()])
             v.params.withdraw_unrealized_profit, was = flag, v.params.withdraw_unrealized_profit
             try:
                 assert out.tolist() == [v.withdrawable(i) for i in rows.tolist()], v.name

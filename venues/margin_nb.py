@@ -8,6 +8,8 @@ tests/test_detection.py holds the two against each other.
 - `k_any_unit`: whether a scan could find anything (the waterfall's pre-filter: most minutes nobody is below
   maintenance, and the full scan is then skipped).
 - `k_open_interest`: long and short lots per market (the invariant check; integers).
+- `withdrawable_one`: Accounts.withdrawable of one account, its Python-float form's operations (the directional
+  batch's kernel calls it; tests/test_margin.py holds it to Accounts.withdrawable).
 
 Operation order mirrored (per account i, markets m = 0..M-1):
     notional = |qty[i, m]| x mark[m]
@@ -170,9 +172,3 @@ def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mar
     r = coll + counted - im
     return r if r > 0.0 else 0.0                         # Python's max(0.0, r)
 
-
-@njit(cache=True)
-def k_withdrawable_rows(rows, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit, out):
-    """withdrawable_one of each of `rows` into out (tests/test_margin.py holds it to Accounts.withdrawable)."""
-    for t in range(rows.shape[0]):
-        out[t] = withdrawable_one(rows[t], L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit)
