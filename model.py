@@ -22,7 +22,7 @@ from agents.arbitrageur import Arbitrageur, ArbParams
 from agents.directional import DirectionalParams, DirectionalPopulation, DirectionalTrader, draw_leverage
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
-from agents.market_maker import MakerParams, MarketMaker
+from agents.market_maker import MakerParams, MarketMaker, requote_all
 from fundamentals import ShockScript, fundamental_paths, shock_start, stream
 from metrics import compute_metrics
 from venues.adl import AdlCounterfactuals
@@ -204,8 +204,7 @@ class CascadeModel(AgendaModel, mesa.Model):
         self._build_synth_wave()
         for name, v in self.venues.items():
             self.ts_mid[0, self.venue_names.index(name)] = v.mid
-        for mm in self.makers:
-            mm.requote(0)
+        requote_all(self.makers, 0)
         for lt in self.limit_traders:
             lt.replace()
 
@@ -435,8 +434,7 @@ class CascadeModel(AgendaModel, mesa.Model):
                 r = v.submit_spot_order(acct, s, SELL, lots, cfg.synth_wave_floor, kind="ioc")
                 self.wave_sold += r.filled_lots * v.spot_books[s].lot_size
         # 2. market makers requote around their fair value from the previous minute's observables (rule 13a)
-        for mm in self.makers:
-            mm.requote(t)
+        requote_all(self.makers, t)
         for vi, v in enumerate(self.venues.values()):
             self.ts_mid_quote[t, vi] = [v.book_mid(k) for k in range(len(ASSETS))]
         # 3. index and mark: the weighted median of the outside reference and the spot books' mids, with the

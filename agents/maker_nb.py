@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit, types
 
 from venues.book_kernels import _entry
-from venues.ladder_nb import _A2F, _A2I, _I, _V, _VF, OLD_PATH, k_replace_ladder, run_kernel, run_spot_kernel
+from venues.ladder_nb import (_A2F, _A2I, _I, _V, _VF, OLD_PATH, _consts, _scratch, finish, k_replace_ladder,
+                              run_spot_kernel)
 from venues.orderbook_nb import OrderBookNB
 
 # the quoting inputs, in this order, as one float row (Q)
@@ -63,18 +64,41 @@ def _ladder_rows(Q, rows, spot, held):
     return n
 
 
-@njit(_I(_V, _I, _I, _VF, _VF, _V, _V, _V, _I, _I, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, _VF, _VF, _VF, _I),
-      cache=True)
-def k_requote(M, owner, oslot, Q, rows, tk, out, res, start, i, m, L, ob, osl, lev, lot, mark, P, upper, maxlev,
-              oi_long):
-    """Account i's ladder on market m from the quoting inputs Q (see the names above), written to `rows` (side,
-    price, lots float rows; their count in res[3]; rows holds at least 6 x levels), then k_replace_ladder on
-    them (its arguments and return value; `start` is passed on: -1)."""
-    n = _ladder_rows(Q, rows, False, 0.0)
-    n = n if n > 0 else 0
-    res[3] = n
-    return k_replace_ladder(M, owner, oslot, rows[:3 * n], tk, out, res, start, i, m, L, ob, osl, lev, lot, mark,
-                            P, upper, maxlev, oi_long)
+_QC = types.Array(types.float64, 2, "C")
+_DESK_MARKETS = (1, 2)   # venues with this many perp markets have a compiled desk; others take the Python path
+
+
+def _desk_sig(n: int):
+    T = types.UniTuple
+    return _I(T(_V, n), _V, _V, _V, _QC, _VF, _VF, _V, _V, _V, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, T(_VF, n),
+              T(_VF, n), T(_VF, n), _V, _V)
+
+
+@njit([_desk_sig(n) for n in _DESK_MARKETS], cache=True)
+def k_requote_desk(Ms, slots, accts, ms, Q, P3, rows, tk, out, res, j0, L, ob, osl, lev, lot, mark, Ps, uppers,
+                   maxlevs, oi_long, st):
+    """A venue's requotes of one minute in turn from job j0: job j is account accts[j]'s (book owner row
+    slots[j]) ladder on market ms[j] from the quoting inputs Q[j] (see the names above), written to `rows`
+    (their count in res[3]) and then replaced by k_replace_ladder (Ms, Ps, uppers, maxlevs: per market, the
+    book buffer, P with P[3] set to P3[j], the tier bounds and max leverages; oi_long: the long open interest
+    per market). Returns the number of jobs when every one is done in the kernel; else the job at which Python
+    must take over (a Python path, the book's growth, or refused orders to record), k_replace_ladder's return
+    value in st[0]."""
+    nj = ms.shape[0]
+    for j in range(j0, nj):
+        m = ms[j]
+        P = Ps[m]
+        P[3] = P3[j]
+        n = _ladder_rows(Q[j], rows, False, 0.0)
+        n = n if n > 0 else 0
+        res[3] = n
+        a = accts[j]
+        r = k_replace_ladder(Ms[m], a, slots[j], rows[:3 * n], tk, out, res, -1, a, m, L, ob, osl, lev, lot, mark,
+                             P, uppers[m], maxlevs[m], oi_long[m])
+        if r != res[0] or res[2] != 0:
+            st[0] = r
+            return j
+    return nj
 
 
 @njit(_I(_VF, _VF, _F), cache=True)
@@ -83,29 +107,115 @@ def k_spot_rows(Q, rows, held):
     return _ladder_rows(Q, rows, True, held)
 
 
-_requote = _entry(k_requote)
 _spot_rows = _entry(k_spot_rows)
 _rows = {"rows": np.zeros(6 * 16)}
+_desk_entry = {}
+for _sig in k_requote_desk.signatures:
+    try:
+        _desk_entry[len(_sig[0])] = k_requote_desk.overloads[_sig].entry_point
+    except Exception:   # pragma: no cover - numba internals changed
+        _desk_entry[len(_sig[0])] = k_requote_desk
+
+
+class Desk:
+    """A venue's perp requotes of one minute (`MarketMaker.requote`), gathered in the order the makers send them
+    and replaced in one kernel call (`flush`): the same orders, books, events and results as each maker's
+    `venue.replace_ladder(account, m, ladder_orders(...))` in that order. Nothing else may touch the venue
+    between a job's `add` and the `flush` that runs it: the makers flush before anything else they do there.
+    Each job reads only its own account and book (post-only ladders fill nothing: no account's equity, no
+    open interest changes within a flush)."""
+
+    def __init__(self, venue):
+        self.venue = venue
+        self.jobs: list[tuple] = []
+
+    def add(self, account: int, m: int, fair: float, inventory_usd: float, vol_bps: float, p, size: float) -> bool:
+        """Queue the ladder `MarketMaker.requote` makes from `ladder(fair, inventory_usd, vol_bps, p)` at `size`
+        on market m; False (nothing queued) where the kernel does not apply (not a numba book, an owner it has
+        never seen, the venue halted, an isolated account, a venue of more markets than a compiled desk has):
+        the caller flushes and takes the Python path."""
+        venue = self.venue
+        book = venue.books[m]
+        if not isinstance(book, OrderBookNB) or venue.halted or venue.M not in _desk_entry:
+            return False
+        slot = book._oslot.get(account)
+        if slot is None or venue.ch.isolated[account]:
+            return False
+        self.jobs.append((account, m, slot, p.levels, (fair, inventory_usd, vol_bps, p.depth_usd, p.levels,
+                          p.half_spread_bps, p.level_step_bps, p.calm_vol_bps, p.inventory_limit_usd, p.skew_bps,
+                          p.withdraw_threshold, size, book.tick_size, book.lot_size)))
+        return True
+
+    def flush(self) -> int | None:
+        """Run the queued jobs in order; the orders resting of the last one (None when none was queued)."""
+        jobs = self.jobs
+        if not jobs:
+            return None
+        self.jobs = []
+        venue = self.venue
+        ch = venue.ch
+        n = len(jobs)
+        accts = np.array([j[0] for j in jobs], np.int64)
+        ms = np.array([j[1] for j in jobs], np.int64)
+        slots = np.array([j[2] for j in jobs], np.int64)
+        Q = np.array([j[4] for j in jobs], np.float64)
+        # an account's equity less locked value is the same for all its jobs (its post-only ladders fill nothing)
+        eq: dict[int, float] = {}
+        for a in accts.tolist():
+            if a not in eq:
+                eq[a] = ch.unit_equity(a, -1) - venue._locked_value(a)
+        P3 = np.array([eq[a] for a in accts.tolist()], np.float64)
+        levels = max(j[3] for j in jobs)
+        rows = _rows["rows"]
+        if rows.shape[0] < 6 * levels:
+            rows = _rows["rows"] = np.zeros(6 * levels)
+        sc = _scratch
+        if sc["out"].shape[0] < 2 * levels:
+            sc["tk"] = np.zeros(6 * levels, np.int64)
+            sc["out"] = np.zeros(2 * levels, np.int64)
+        tk, out, res = sc["tk"], sc["out"], sc["res"]
+        consts = [_consts(venue, m) for m in range(venue.M)]
+        Ps = tuple(c[0] for c in consts)
+        uppers = tuple(c[1] for c in consts)
+        maxlevs = tuple(c[2] for c in consts)
+        oi = np.array(ch.oi_long_lots, np.int64)
+        st = np.zeros(1, np.int64)
+        kernel = _desk_entry[venue.M]
+        books = venue.books
+        j = 0
+        while True:
+            j = kernel(tuple(b._M for b in books), slots, accts, ms, Q, P3, rows, tk, out, res, j, ch.lots,
+                       ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps, uppers, maxlevs, oi, st)
+            if j == n:
+                return res.item(1)
+            # job j stopped in the kernel: its rest in Python (ladder_nb.finish, as for one requote)
+            a, m = int(accts[j]), int(ms[j])
+            tail = (a, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps[m], uppers[m],
+                    maxlevs[m], ch.oi_long_lots[m])
+            last = finish(venue, a, m, books[m], int(slots[j]), st.item(0), rows[:3 * res.item(3)], tail)
+            j += 1
+            if j == n:
+                return last
+
+
+def desk(venue) -> Desk:
+    """The venue's desk (made on first use)."""
+    d = venue.__dict__.get("_maker_desk")
+    if d is None:
+        d = venue._maker_desk = Desk(venue)
+    return d
 
 
 def requote(venue, account: int, m: int, fair: float, inventory_usd: float, vol_bps: float, p, size: float):
     """`venue.replace_ladder(account, m, orders)` with the orders `MarketMaker.requote` makes from
-    `ladder(fair, inventory_usd, vol_bps, p)` at `size`, in one kernel call; None (nothing done) where the
-    kernel does not apply (not a numba book, an owner it has never seen, the venue halted, an isolated account):
-    the caller takes the Python path."""
-    book = venue.books[m]
-    if not isinstance(book, OrderBookNB) or venue.halted:
+    `ladder(fair, inventory_usd, vol_bps, p)` at `size`, in one kernel call (a desk of one job): the orders
+    resting, or None (nothing done) where the kernel does not apply (see Desk.add): the caller takes the Python
+    path."""
+    d = desk(venue)
+    d.flush()
+    if not d.add(account, m, fair, inventory_usd, vol_bps, p, size):
         return None
-    slot = book._oslot.get(account)
-    if slot is None or venue.ch.isolated[account]:
-        return None
-    rows = _rows["rows"]
-    if rows.shape[0] < 6 * p.levels:
-        rows = _rows["rows"] = np.zeros(6 * p.levels)
-    Q = np.array([fair, inventory_usd, vol_bps, p.depth_usd, p.levels, p.half_spread_bps, p.level_step_bps,
-                  p.calm_vol_bps, p.inventory_limit_usd, p.skew_bps, p.withdraw_threshold, size, book.tick_size,
-                  book.lot_size], np.float64)
-    return run_kernel(venue, account, m, book, slot, _requote, (Q, rows), 2 * p.levels)
+    return d.flush()
 
 
 def requote_spot(venue, account: int, s: int, fair: float, inventory_usd: float, vol_bps: float, p, held: float):
@@ -131,4 +241,4 @@ def requote_spot(venue, account: int, s: int, fair: float, inventory_usd: float,
     return run_spot_kernel(venue, account, s, book, slot, rows[:3 * n])
 
 
-__all__ = ["requote", "requote_spot", "k_requote", "k_spot_rows", "OLD_PATH"]
+__all__ = ["Desk", "desk", "requote", "requote_spot", "k_requote_desk", "k_spot_rows", "OLD_PATH"]

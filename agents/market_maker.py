@@ -158,6 +158,17 @@ def stress_parts(prices, calm_vol_bps: float) -> tuple[float, float]:
     return vol, drift
 
 
+def requote_all(makers: list, t: int) -> None:
+    """The makers' requotes of minute t, in turn (`MarketMaker.requote`); on numba books each venue's ladders are
+    replaced in one kernel call (its desk, flushed at the end)."""
+    for mm in makers:
+        mm.requote(t, defer=True)
+    nb = _maker_nb()
+    if nb is not None:
+        for mm in makers:
+            nb.desk(mm.venue).flush()
+
+
 class MarketMaker(mesa.Agent):
     """Quotes ladders on one venue's perp books (settled rule 9: the other side of the warm-up) around a fair
     value it estimates from the books, the other venues and the index as of the previous minute (it does not
@@ -245,10 +256,17 @@ class MarketMaker(mesa.Agent):
         view.update(t=t, fairs=fairs, parts=parts)
         return fairs, parts
 
-    def requote(self, t: int) -> None:
+    def requote(self, t: int, defer: bool = False) -> None:
         """Once a minute: update its fair values and their stress; withdraw past its threshold, come back
         after return_minutes once stress has eased (below 80% of the threshold) and grow back over
-        ramp_minutes; otherwise re-post its ladders around the fair values, skewed by inventory."""
+        ramp_minutes; otherwise re-post its ladders around the fair values, skewed by inventory. On numba books
+        the ladders go to the venue's desk (agents/maker_nb.py), run before anything else it does there and at
+        the end of the call; with `defer`, left there for the caller to flush (`requote_all`: the venue's makers'
+        ladders in one kernel call)."""
+        nb = _maker_nb()
+        desk = nb.desk(self.venue) if nb is not None else None
+        if desk is not None and self.spot_params:
+            desk.flush()
         self.requote_spot(t)
         v, model = self.venue, self.model
         mp = model.cfg.makers
@@ -258,6 +276,8 @@ class MarketMaker(mesa.Agent):
         worst = max(stresses) if stresses else 1.0
         if t < self.withdrawn_until or (self.withdrawn_until >= 0 and self.back_at < 0):
             if t < self.withdrawn_until or worst > 0.8 * self.threshold:
+                if desk is not None:
+                    desk.flush()
                 self._quote_away_from_move(fairs, stresses)
                 return
             self.back_at = t   # stress has eased: back, with a quarter of its size at first
@@ -265,6 +285,8 @@ class MarketMaker(mesa.Agent):
         if self.back_at > 0 and mp.ramp_minutes > 0:
             size = min(1.0, 0.25 + 0.75 * (t - self.back_at) / mp.ramp_minutes)
         if worst > self.threshold:
+            if desk is not None:
+                desk.flush()
             v.cancel_all(self.account)
             self.withdrawn_until = t + model.cfg.mm_return_minutes
             self.back_at = -1
@@ -272,7 +294,6 @@ class MarketMaker(mesa.Agent):
             self.withdrawal_stress.append(worst)
             self._quote_away_from_move(fairs, stresses)
             return
-        nb = _maker_nb()
         for k, a in enumerate(v.perp_names):
             p = self.params[a]
             if p.depth_usd <= 0 or not math.isfinite(fairs[k]):
@@ -280,11 +301,14 @@ class MarketMaker(mesa.Agent):
             fair = fairs[k]
             lot = v.books[k].lot_size
             inventory = v.position(self.account, k) * lot * fair
-            if nb is not None and nb.requote(v, self.account, k, fair, float(inventory),
-                                                           stresses[k] * p.calm_vol_bps, p, size) is not None:
-                continue   # on a numba book: the same ladder and replacement in one kernel call (agents/maker_nb.py)
+            if desk is not None:
+                if desk.add(self.account, k, fair, float(inventory), stresses[k] * p.calm_vol_bps, p, size):
+                    continue   # on numba books: the venue's ladders replaced in one kernel call (agents/maker_nb.py)
+                desk.flush()
             v.replace_ladder(self.account, k, ladder_orders(fair, float(inventory), stresses[k] * p.calm_vol_bps, p,
                                                             size, lot, v.books[k].tick_size))   # cancel_all, post
+        if desk is not None and not defer:
+            desk.flush()
 
     def _quote_away_from_move(self, fairs: list[float], stresses: list[float]) -> None:
         """While withdrawn (withdraw_sides = against_move): per perp market, only the side the move does not run

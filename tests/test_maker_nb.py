@@ -99,6 +99,62 @@ def test_kernel_requote_equals_python_ladder_then_replace(preset, overrides, see
     assert ways["kernel"] > 200 and ways["python"] > 5 and ways["empty"] > 5 and ways["refused"] > 5, ways
 
 
+@pytest.mark.parametrize("preset,seed", [("binance_like", 31), ("hyperliquid_like", 32)])
+def test_desk_of_many_jobs_equals_the_python_requotes_in_turn(preset, seed):
+    """A venue's desk (agents/maker_nb.py: the makers' ladders of a minute queued, then one kernel call) against
+    `ladder_orders` then `replace_ladder` for each job in turn: batches of 1 to 12 jobs over several makers and both
+    markets (an account twice on one market, accounts the kernel hands back: isolated, new), as
+    `MarketMaker.requote` drives it (a job the desk refuses: flush, then the Python path); fills, mark moves and
+    deposits between batches; states (books, accounts, events) identical after each batch."""
+    a, makers, takers = build(preset, seed)
+    b, _, _ = build(preset, seed)
+    rnd = random.Random(seed * 15_485_863)
+    desk = maker_nb.desk(b)
+    ways = Counter()
+    for it in range(150):
+        for _ in range(rnd.randint(1, 12)):
+            m = rnd.randrange(a.M)
+            acc = rnd.choice(makers)
+            if rnd.random() < 0.03:   # an account the book has not seen: handed back (its deposit is an event:
+                desk.flush()          # the queue goes first, as the makers flush before anything else they do)
+                acc = a.open_account()
+                assert b.open_account() == acc
+                a.deposit(acc, 1e6)
+                b.deposit(acc, 1e6)
+            fair, inv, vol, p, size = random_inputs(a, m, rnd)
+            book = a.books[m]
+            a.replace_ladder(acc, m, ladder_orders(fair, inv, vol, p, size, book.lot_size, book.tick_size))
+            if desk.add(acc, m, fair, inv, vol, p, size):
+                ways["queued"] += 1
+                continue
+            ways["python"] += 1
+            desk.flush()
+            b.replace_ladder(acc, m, ladder_orders(fair, inv, vol, p, size, book.lot_size, book.tick_size))
+        ways["jobs in a flush"] = max(ways["jobs in a flush"], len(desk.jobs))
+        desk.flush()
+        assert not desk.jobs
+        assert state(a) == state(b), it
+        x = rnd.random()
+        if x < 0.5:   # fills against the makers' ladders
+            m = rnd.randrange(a.M)
+            t = rnd.choice(takers)
+            side = rnd.choice((BUY, SELL))
+            n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
+            for v in (a, b):
+                v.submit_order(t, m, side, n)
+        elif x < 0.75:   # the mark moves
+            f = math.exp(rnd.gauss(0.0, 0.02))
+            for v in (a, b):
+                v.ch.mark = v.ch.mark * f
+        else:
+            acc = rnd.choice(makers)
+            amount = 10 ** rnd.uniform(3, 6)
+            for v in (a, b):
+                v.deposit(acc, amount)
+        assert state(a) == state(b), it
+    assert ways["queued"] > 500 and ways["python"] > 20 and ways["jobs in a flush"] >= 8, ways
+
+
 @pytest.mark.parametrize("seed", [21, 22])
 def test_kernel_spot_rows_equal_python_spot_orders(seed):
     """The spot form (agents/maker_nb.py requote_spot) against `spot_orders` then `Venue.post_spot_ladder`, on a

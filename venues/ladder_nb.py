@@ -258,6 +258,14 @@ def run_kernel(venue, account: int, m: int, book, slot: int, kernel, head: tuple
             ch.oi_long_lots[m])
     r = kernel(book._M, account, slot, *head, tk, out, res, -1, *tail)
     flat = head[0] if kernel is _replace else head[-1][:3 * res.item(3)]
+    return finish(venue, account, m, book, slot, r, flat, tail, orders)
+
+
+def finish(venue, account: int, m: int, book, slot: int, r: int, flat: np.ndarray, tail: tuple, orders=None) -> int:
+    """What follows a ladder kernel that returned r for account `account`'s ladder `flat` (float rows) on market m
+    (`tail`: the kernel's arguments after `start`, with P[3] as the kernel had it): the Python paths it left to,
+    the book's growth (the posts resume where they stopped) and the REJECT rows; the orders resting."""
+    tk, out, res = _scratch["tk"], _scratch["out"], _scratch["res"]
     if r == OLD_PATH:
         return _python_path(venue, account, m, orders if orders is not None else orders_of(flat))
     if r == EACH:
