@@ -275,6 +275,7 @@ class CascadeModel(AgendaModel, mesa.Model):
         hurdle = rng.exponential(p.hurdle_daily_pct_mean / 100.0, n)
         first = rng.uniform(0, max(1, cfg.warmup_minutes), n)
         self.farmers: list[Farmer] = []
+        self.farmer_words = stream_words(cfg.seed, ("agent", "farmer"), np.arange(n))   # their own streams
         self.farm_watch = FarmWatch(self)   # broken hedges and margin alerts (agents/farmer.py)
         for k in range(n):
             f = Farmer(self, k, float(capital[k]), float(leverage[k]), float(hurdle[k]))

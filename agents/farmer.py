@@ -24,7 +24,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, stream_of
 from .params import FarmerParams, Incentives  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -90,7 +90,10 @@ class Farmer(mesa.Agent):
     def own_rng(self) -> np.random.Generator:
         """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
         that is, and a population of 100,000 is built without making 100,000 of them up front."""
-        return stream(self.model.cfg.seed, "agent", "farmer", self.index)
+        words = self.model.__dict__.get("farmer_words")   # the population's seed words (model build)
+        if words is None:
+            return stream(self.model.cfg.seed, "agent", "farmer", self.index)
+        return stream_of(words[self.index])   # the same generator, made from its words (agents/base.py)
 
     @property
     def state(self) -> str:

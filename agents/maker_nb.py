@@ -71,19 +71,21 @@ _DESK_MARKETS = (1, 2)   # venues with this many perp markets have a compiled de
 def _desk_sig(n: int):
     T = types.UniTuple
     return _I(T(_V, n), _V, _V, _V, _QC, _VF, _VF, _V, _V, _V, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, T(_VF, n),
-              T(_VF, n), T(_VF, n), _V, _V)
+              T(_VF, n), T(_VF, n), _V, _V, _V)
 
 
 @njit([_desk_sig(n) for n in _DESK_MARKETS], cache=True)
 def k_requote_desk(Ms, slots, accts, ms, Q, P3, rows, tk, out, res, j0, L, ob, osl, lev, lot, mark, Ps, uppers,
-                   maxlevs, oi_long, st):
+                   maxlevs, oi_long, st, rej):
     """A venue's requotes of one minute in turn from job j0: job j is account accts[j]'s (book owner row
     slots[j]) ladder on market ms[j] from the quoting inputs Q[j] (see the names above), written to `rows`
     (their count in res[3]) and then replaced by k_replace_ladder (Ms, Ps, uppers, maxlevs: per market, the
     book buffer, P with P[3] set to P3[j], the tier bounds and max leverages; oi_long: the long open interest
-    per market). Returns the number of jobs when every one is done in the kernel; else the job at which Python
-    must take over (a Python path, the book's growth, or refused orders to record), k_replace_ladder's return
-    value in st[0]."""
+    per market). The orders a job's book refused (post-only, crossing) are recorded in `rej` as (account, market,
+    side, lots) rows, in order from row st[1], for the caller's REJECT events (the kernel writes no event, so
+    they may follow at the end). Returns the number of jobs when every one is done in the kernel; else the job at
+    which Python must take over (a Python path, or the book's growth), k_replace_ladder's return value in
+    st[0]."""
     nj = ms.shape[0]
     for j in range(j0, nj):
         m = ms[j]
@@ -95,9 +97,18 @@ def k_requote_desk(Ms, slots, accts, ms, Q, P3, rows, tk, out, res, j0, L, ob, o
         a = accts[j]
         r = k_replace_ladder(Ms[m], a, slots[j], rows[:3 * n], tk, out, res, -1, a, m, L, ob, osl, lev, lot, mark,
                              P, uppers[m], maxlevs[m], oi_long[m])
-        if r != res[0] or res[2] != 0:
+        if r != res[0]:
             st[0] = r
             return j
+        if res[2] != 0:
+            for q in range(r):
+                if out[q] == 0:
+                    w = 4 * st[1]
+                    rej[w] = a
+                    rej[w + 1] = m
+                    rej[w + 2] = tk[3 * q]
+                    rej[w + 3] = tk[3 * q + 2]
+                    st[1] += 1
     return nj
 
 
@@ -179,13 +190,21 @@ class Desk:
         uppers = tuple(c[1] for c in consts)
         maxlevs = tuple(c[2] for c in consts)
         oi = np.array(ch.oi_long_lots, np.int64)
-        st = np.zeros(1, np.int64)
+        st = np.zeros(2, np.int64)
+        rej = np.empty(4 * 2 * levels * n, np.int64)
         kernel = _desk_entry[venue.M]
         books = venue.books
         j = 0
         while True:
             j = kernel(tuple(b._M for b in books), slots, accts, ms, Q, P3, rows, tk, out, res, j, ch.lots,
-                       ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps, uppers, maxlevs, oi, st)
+                       ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps, uppers, maxlevs, oi, st,
+                       rej)
+            if st.item(1):   # the REJECT rows of the jobs done, in order (Orders._reject's events)
+                reject = venue._reject
+                x = rej[:4 * st.item(1)].tolist()
+                for q in range(0, len(x), 4):
+                    reject(x[q], x[q + 1], x[q + 2], x[q + 3], "post_only_would_cross")
+                st[1] = 0
             if j == n:
                 return res.item(1)
             # job j stopped in the kernel: its rest in Python (ladder_nb.finish, as for one requote)
