@@ -252,3 +252,31 @@ def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
         checked += rows.size
     assert checked > 500 and v0.ch.isolated[iso]
     assert any(v._spot_locked[: v.ch.n].any() for v in m.venues.values())
+
+
+def test_compiled_identity_sums_are_numpys_bit_for_bit():
+    """venues/margin_nb.k_identity_sums against the numpy expressions it stands for in the accounting identity's
+    check (settled rule 1): `bal[:n].sum(axis=0)` and `(qty[:n] * (mark - entry[:n])).sum()`, on column-major
+    arrays of a larger capacity (the clearinghouse's layout), n from 0 to past numpy's 128-term block and its
+    halvings, magnitudes over twelve decades, signed zeros and infinities."""
+    from venues.margin_nb import k_identity_sums
+    rng = np.random.default_rng(20261203)
+    sizes = list(range(0, 40)) + [127, 128, 129, 135, 136, 255, 256, 257, 1000, 4095, 8191, 8192, 8193, 20_001]
+    for trial, n in enumerate(sizes * 3):
+        cap = n + int(rng.integers(0, 50))
+        A, M = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        bal = np.asfortranarray(rng.standard_normal((cap, A)) * 10 ** rng.uniform(-3, 9, (cap, A)))
+        qty = np.asfortranarray(rng.standard_normal((cap, M)) * 10 ** rng.uniform(-4, 4, (cap, M)))
+        entry = np.asfortranarray(rng.uniform(0.5, 2.0, (cap, M)) * 10 ** rng.uniform(-2, 5, M))
+        mark = entry[0] * rng.uniform(0.8, 1.2, M) if cap else np.ones(M)
+        if trial % 7 == 0 and n:
+            bal[: n // 2] = -0.0
+            qty[: n // 3] = 0.0
+        if trial % 11 == 0 and n:
+            bal[int(rng.integers(0, n)), 0] = np.inf
+        held = np.empty(A)
+        upnl = k_identity_sums(n, bal, qty, entry, mark, held)
+        want = bal[:n].sum(axis=0)
+        assert held.tobytes() == want.tobytes(), (n, A)
+        want_upnl = (qty[:n] * (mark - entry[:n])).sum()
+        assert np.float64(upnl).tobytes() == want_upnl.tobytes(), (n, M)

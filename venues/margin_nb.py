@@ -10,6 +10,8 @@ tests/test_detection.py holds the two against each other.
 - `k_open_interest`: long and short lots per market (the invariant check; integers).
 - `withdrawable_one`: Accounts.withdrawable of one account, its Python-float form's operations (the directional
   batch's kernel calls it; tests/test_margin.py holds it to Accounts.withdrawable).
+- `k_identity_sums`: the sums of the accounting identity's check (`Clearinghouse.identity_gap`), numpy's own
+  summation order (`pairwise_sum`, below); tests/test_margin.py holds it to the numpy expressions.
 
 Operation order mirrored (per account i, markets m = 0..M-1):
     notional = |qty[i, m]| x mark[m]
@@ -172,3 +174,102 @@ def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mar
     r = coll + counted - im
     return r if r > 0.0 else 0.0                         # Python's max(0.0, r)
 
+
+
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    """numpy's pairwise_sum of a run of at most 128 terms: below 8 in turn; else eight running sums combined as
+    ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest in turn."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(a, lo, n):
+    """numpy's sum of the n contiguous float64 a[lo: lo + n] (`np.add.reduce` of a contiguous run: its
+    pairwise_sum, numpy/_core/src/umath/loops_utils.h.src, which the caller adds to the reduction's initial
+    +0.0): up to 128 terms a block (_block_sum); above, the two halves (the first a multiple of 8) summed alike
+    and added, left + right. numpy recurses; here the same tree is walked with a stack (numba's cache does not
+    take a recursive function)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    stage = np.zeros(64, np.int64)
+    vals = np.empty(64)
+    sp = 0
+    vp = 0
+    los[0] = lo
+    ns[0] = n
+    while sp >= 0:
+        m = ns[sp]
+        if m <= 128:
+            vals[vp] = _block_sum(a, los[sp], m)
+            vp += 1
+            sp -= 1
+            continue
+        n2 = m // 2
+        n2 -= n2 % 8
+        if stage[sp] == 0:     # the left half first
+            stage[sp] = 1
+            los[sp + 1] = los[sp]
+            ns[sp + 1] = n2
+            stage[sp + 1] = 0
+            sp += 1
+        elif stage[sp] == 1:   # then the right half
+            stage[sp] = 2
+            los[sp + 1] = los[sp] + n2
+            ns[sp + 1] = m - n2
+            stage[sp + 1] = 0
+            sp += 1
+        else:                  # both done: left + right
+            vals[vp - 2] = vals[vp - 2] + vals[vp - 1]
+            vp -= 1
+            sp -= 1
+    return vals[0]
+
+
+@njit(cache=True)
+def k_identity_sums(n, bal, qty, entry, mark, held):
+    """numpy's `bal[:n].sum(axis=0)` into held, and the return value `(qty[:n] * (mark - entry[:n])).sum()`, for
+    the clearinghouse's column-major (Fortran-order) arrays: each balance column is a contiguous run (its
+    pairwise sum from +0.0), and the product array numpy makes is column-major and contiguous, so its sum is one
+    pairwise sum over its 2-D block in memory order (market by market)."""
+    for a in range(bal.shape[1]):
+        col = np.ascontiguousarray(bal[:n, a])
+        held[a] = 0.0 + pairwise_sum(col, 0, n)
+    M = qty.shape[1]
+    up = np.empty(n * M)
+    for k in range(M):
+        mk = mark[k]
+        for i in range(n):
+            up[k * n + i] = qty[i, k] * (mk - entry[i, k])
+    return 0.0 + pairwise_sum(up, 0, n * M)
