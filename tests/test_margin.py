@@ -256,9 +256,10 @@ def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
 
 def test_compiled_identity_sums_are_numpys_bit_for_bit():
     """venues/margin_nb.k_identity_sums against the numpy expressions it stands for in the accounting identity's
-    check (settled rule 1): `bal[:n].sum(axis=0)` and `(qty[:n] * (mark - entry[:n])).sum()`, on column-major
-    arrays of a larger capacity (the clearinghouse's layout), n from 0 to past numpy's 128-term block and its
-    halvings, magnitudes over twelve decades, signed zeros and infinities."""
+    check (settled rule 1): `bal[:n].sum(axis=0)`, `(qty[:n] * (mark - entry[:n])).sum()` and whether the isolated
+    margins need numpy's sum (one is not zero), on column-major arrays of a larger capacity (the clearinghouse's
+    layout), n from 0 to past numpy's 128-term block and its halvings, magnitudes over twelve decades, signed
+    zeros and infinities."""
     from venues.margin_nb import k_identity_sums
     rng = np.random.default_rng(20261203)
     sizes = list(range(0, 40)) + [127, 128, 129, 135, 136, 255, 256, 257, 1000, 4095, 8191, 8192, 8193, 20_001]
@@ -274,9 +275,15 @@ def test_compiled_identity_sums_are_numpys_bit_for_bit():
             qty[: n // 3] = 0.0
         if trial % 11 == 0 and n:
             bal[int(rng.integers(0, n)), 0] = np.inf
-        held = np.empty(A)
-        upnl = k_identity_sums(n, bal, qty, entry, mark, held)
+        iso = np.asfortranarray(np.zeros((cap, M)))
+        if trial % 2 and n:
+            iso[int(rng.integers(0, n)), M - 1] = rng.choice([-0.0, 1.5])
+        held = np.empty(A + 1)
+        upnl = k_identity_sums(n, bal, qty, entry, mark, iso, held)
         want = bal[:n].sum(axis=0)
-        assert held.tobytes() == want.tobytes(), (n, A)
+        assert held[:A].tobytes() == want.tobytes(), (n, A)
+        assert held[A] == float(bool(iso[:n].any()))
+        if not held[A]:
+            assert iso[:n].sum().tobytes() == np.float64(0.0).tobytes()
         want_upnl = (qty[:n] * (mark - entry[:n])).sum()
         assert np.float64(upnl).tobytes() == want_upnl.tobytes(), (n, M)

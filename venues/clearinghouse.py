@@ -578,11 +578,14 @@ class Clearinghouse:
         n = self.n
         # numpy's bal[:n].sum(axis=0) and (qty[:n] * (mark - entry[:n])).sum(), the same bits, in one compiled
         # pass (venues/margin_nb.py)
-        held = np.empty(self.bal.shape[1])
-        upnl_sum = k_identity_sums(n, self.bal, self.qty, self.entry, self._mark, held)
+        A = self.bal.shape[1]
+        out = np.empty(A + 1)
+        upnl_sum = k_identity_sums(n, self.bal, self.qty, self.entry, self._mark, self.iso_margin, out)
         if upnl_sum != upnl_sum:   # a nan anywhere makes the plain sum nan: np.nansum's own sum (of a copy, nans
             upnl_sum = np.nansum(self.qty[:n] * (self.mark - self.entry[:n]))   # set to 0, of the same layout)
-        held[0] += self.iso_margin[:n].sum() + upnl_sum
+        held = out[:A]
+        # the isolated margins' sum: +0.0 when every one is zero (any order), else numpy's
+        held[0] += (self.iso_margin[:n].sum() if out[A] else 0.0) + upnl_sum
         # per asset in plain floats: the same operations as the arrays' (dep - wd) - (held + ins + fees - bad)
         return np.array([(dep - wd) - (((h + ins) + fees) - bad) for dep, wd, h, ins, fees, bad in
                          zip(self.deposits, self.withdrawals, held.tolist(), self.insurance, self.fees_kept,

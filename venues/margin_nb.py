@@ -258,18 +258,26 @@ def pairwise_sum(a, lo, n):
 
 
 @njit(cache=True)
-def k_identity_sums(n, bal, qty, entry, mark, held):
+def k_identity_sums(n, bal, qty, entry, mark, iso, held):
     """numpy's `bal[:n].sum(axis=0)` into held, and the return value `(qty[:n] * (mark - entry[:n])).sum()`, for
     the clearinghouse's column-major (Fortran-order) arrays: each balance column is a contiguous run (its
     pairwise sum from +0.0), and the product array numpy makes is column-major and contiguous, so its sum is one
-    pairwise sum over its 2-D block in memory order (market by market)."""
-    for a in range(bal.shape[1]):
-        col = np.ascontiguousarray(bal[:n, a])
-        held[a] = 0.0 + pairwise_sum(col, 0, n)
+    pairwise sum over its 2-D block in memory order (market by market). held[A] (one past the assets) is set to
+    1.0 when some iso[:n] is not zero (else 0.0: every term is a zero, so numpy's sum of them is +0.0 in any
+    order), for the caller to sum them in numpy."""
+    A = bal.shape[1]
+    for a in range(A):
+        held[a] = 0.0 + pairwise_sum(bal[:, a], 0, n)
     M = qty.shape[1]
     up = np.empty(n * M)
     for k in range(M):
         mk = mark[k]
         for i in range(n):
             up[k * n + i] = qty[i, k] * (mk - entry[i, k])
+    nonzero = 0.0
+    for k in range(iso.shape[1]):
+        for i in range(n):
+            if iso[i, k] != 0.0:
+                nonzero = 1.0
+    held[A] = nonzero
     return 0.0 + pairwise_sum(up, 0, n * M)
