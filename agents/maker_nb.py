@@ -13,8 +13,9 @@ import numpy as np
 from numba import njit, types
 
 from venues.book_kernels import _entry
-from venues.ladder_nb import (_A2F, _A2I, _I, _V, _VF, OLD_PATH, _consts, _scratch, finish, k_replace_ladder,
-                              run_spot_kernel)
+from venues.ladder_nb import (_A2F, _A2FC, _A2I, _I, _V, _VF, OLD_PATH, _consts, _scratch, finish,
+                              k_replace_ladder, run_spot_kernel)
+from venues.orders_nb import equity_less_locked
 from venues.orderbook_nb import OrderBookNB
 
 # the quoting inputs, in this order, as one float row (Q)
@@ -70,17 +71,18 @@ _DESK_MARKETS = (1, 2)   # venues with this many perp markets have a compiled de
 
 def _desk_sig(n: int):
     T = types.UniTuple
-    return _I(T(_V, n), _V, _V, _V, _QC, _VF, _VF, _V, _V, _V, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, T(_VF, n),
-              T(_VF, n), T(_VF, n), _V, _V, _V)
+    return _I(T(_V, n), _V, _V, _V, _QC, _VF, _V, _V, _V, _I, _A2I, _A2I, _A2I, _A2F, _VF, _VF, T(_VF, n),
+              T(_VF, n), T(_VF, n), _V, _V, _V, _A2F, _VF, _A2F, _A2F, _A2FC, types.boolean)
 
 
 @njit([_desk_sig(n) for n in _DESK_MARKETS], cache=True)
-def k_requote_desk(Ms, slots, accts, ms, Q, P3, rows, tk, out, res, j0, L, ob, osl, lev, lot, mark, Ps, uppers,
-                   maxlevs, oi_long, st, rej):
+def k_requote_desk(Ms, slots, accts, ms, Q, rows, tk, out, res, j0, L, ob, osl, lev, lot, mark, Ps, uppers,
+                   maxlevs, oi_long, st, rej, bal, cw, qty, entry, spot_locked, has_spot):
     """A venue's requotes of one minute in turn from job j0: job j is account accts[j]'s (book owner row
     slots[j]) ladder on market ms[j] from the quoting inputs Q[j] (see the names above), written to `rows`
     (their count in res[3]) and then replaced by k_replace_ladder (Ms, Ps, uppers, maxlevs: per market, the
-    book buffer, P with P[3] set to P3[j], the tier bounds and max leverages; oi_long: the long open interest
+    book buffer, P with P[3] set to the account's equity less locked spot value, orders_nb.equity_less_locked
+    over bal, cw, qty, entry, spot_locked; the tier bounds and max leverages; oi_long: the long open interest
     per market). The orders a job's book refused (post-only, crossing) are recorded in `rej` as (account, market,
     side, lots) rows, in order from row st[1], for the caller's REJECT events (the kernel writes no event, so
     they may follow at the end). Returns the number of jobs when every one is done in the kernel; else the job at
@@ -90,11 +92,11 @@ def k_requote_desk(Ms, slots, accts, ms, Q, P3, rows, tk, out, res, j0, L, ob, o
     for j in range(j0, nj):
         m = ms[j]
         P = Ps[m]
-        P[3] = P3[j]
+        a = accts[j]
+        P[3] = equity_less_locked(a, bal, cw, qty, entry, mark, spot_locked, has_spot)
         n = _ladder_rows(Q[j], rows, False, 0.0)
         n = n if n > 0 else 0
         res[3] = n
-        a = accts[j]
         r = k_replace_ladder(Ms[m], a, slots[j], rows[:3 * n], tk, out, res, -1, a, m, L, ob, osl, lev, lot, mark,
                              P, uppers[m], maxlevs[m], oi_long[m])
         if r != res[0]:
@@ -170,12 +172,6 @@ class Desk:
         ms = np.array([j[1] for j in jobs], np.int64)
         slots = np.array([j[2] for j in jobs], np.int64)
         Q = np.array([j[4] for j in jobs], np.float64)
-        # an account's equity less locked value is the same for all its jobs (its post-only ladders fill nothing)
-        eq: dict[int, float] = {}
-        for a in accts.tolist():
-            if a not in eq:
-                eq[a] = ch.unit_equity(a, -1) - venue._locked_value(a)
-        P3 = np.array([eq[a] for a in accts.tolist()], np.float64)
         levels = max(j[3] for j in jobs)
         rows = _rows["rows"]
         if rows.shape[0] < 6 * levels:
@@ -193,12 +189,13 @@ class Desk:
         st = np.zeros(2, np.int64)
         rej = np.empty(4 * 2 * levels * n, np.int64)
         kernel = _desk_entry[venue.M]
+        has_spot = bool(venue.spot_books)
         books = venue.books
         j = 0
         while True:
-            j = kernel(tuple(b._M for b in books), slots, accts, ms, Q, P3, rows, tk, out, res, j, ch.lots,
+            j = kernel(tuple(b._M for b in books), slots, accts, ms, Q, rows, tk, out, res, j, ch.lots,
                        ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps, uppers, maxlevs, oi, st,
-                       rej)
+                       rej, ch.bal, ch._weight, ch.qty, ch.entry, venue._spot_locked, has_spot)
             if st.item(1):   # the REJECT rows of the jobs done, in order (Orders._reject's events)
                 reject = venue._reject
                 x = rej[:4 * st.item(1)].tolist()

@@ -66,6 +66,33 @@ def _nend(s, c):
     return s
 
 
+@njit(cache=True, inline="always")
+def equity_less_locked(i, bal, cw, qty, entry, mark, spot_locked, has_spot):
+    """`ch.unit_equity(i, -1) - venue._locked_value(i)` of a cross account (not isolated), its Python floats'
+    operations: the collateral in asset order (assets held only), plus CPython 3.12's sum of the positions'
+    unrealised PnL, less (with spot books) the sum of its spot reservations' collateral value."""
+    coll = bal[i, 0]
+    for a in range(1, bal.shape[1]):
+        b = bal[i, a]
+        if b != 0.0:
+            coll += b * cw[a]
+    s = 0.0
+    c = 0.0
+    for kk in range(qty.shape[1]):
+        qq = qty[i, kk]
+        s, c = _nadd(s, c, qq * (mark[kk] - entry[i, kk]) if qq != 0.0 else 0.0)
+    eq = coll + _nend(s, c)
+    if has_spot:
+        s = 0.0
+        c = 0.0
+        for a in range(bal.shape[1]):
+            lk = spot_locked[i, a]
+            if lk != 0.0:
+                s, c = _nadd(s, c, lk * cw[a])
+        eq = eq - _nend(s, c)
+    return eq
+
+
 @njit(cache=True)
 def _py_sum(xs):
     """Python 3.12's sum() of a list of floats (a test hook for the kernel's summation)."""
@@ -170,7 +197,6 @@ def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, ca
     row. M: m's book; upper, maxlev: m's tier bounds and max leverages; oi: m's long and short lots; fees[0]:
     fees_kept[0]; vol[vm]: m's traded notional."""
     MM = L.shape[1]
-    A = bal.shape[1]
     foff = M[H_FOFF]
     nup = upper.shape[0]
     reason = -1
@@ -248,25 +274,7 @@ def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, ca
                                 w = _worst(L, ob, osl, lot, mark, i, kk, 0, 0)
                             s, c = _nadd(s, c, w / leverage[i, kk])
                         im = _nend(s, c)
-                        coll = bal[i, 0]
-                        for a in range(1, A):
-                            b = bal[i, a]
-                            if b != 0.0:
-                                coll += b * cw[a]
-                        s = 0.0
-                        c = 0.0
-                        for kk in range(MM):
-                            qq = qty[i, kk]
-                            s, c = _nadd(s, c, qq * (mark[kk] - entry[i, kk]) if qq != 0.0 else 0.0)
-                        eq = coll + _nend(s, c)
-                        if has_spot:
-                            s = 0.0
-                            c = 0.0
-                            for a in range(A):
-                                lk = spot_locked[i, a]
-                                if lk != 0.0:
-                                    s, c = _nadd(s, c, lk * cw[a])
-                            eq = eq - _nend(s, c)
+                        eq = equity_less_locked(i, bal, cw, qty, entry, mark, spot_locked, has_spot)
                         if eq - fee - adverse < im - 1e-9:
                             reason = 0
             if reason >= 0:
