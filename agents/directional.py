@@ -158,6 +158,7 @@ class DirectionalPopulation:
         self.market = np.array([tr.k for tr in traders], np.int64)
         self._venue_names = list(dict.fromkeys(tr.venue_name for tr in traders))
         self._venue_of = np.array([self._venue_names.index(tr.venue_name) for tr in traders], np.int64)
+        self._venue_of_list = self._venue_of.tolist()
         # what the compiled decisions read of each trader (fixed once built)
         self.capital = np.array([tr.capital for tr in traders], np.float64)
         self.leverage = np.array([tr.leverage for tr in traders], np.float64)
@@ -206,14 +207,17 @@ class DirectionalPopulation:
     def _by_venue(self, ks: list[int]) -> dict[str, list[int]]:
         """Traders ks grouped by venue: each venue's in the order of ks, the venues in the order their first
         trader comes in ks."""
-        if not ks:
-            return {}
-        vi = self._venue_of[ks]
-        present, first = np.unique(vi, return_index=True)
-        if present.size == 1:
-            return {self._venue_names[int(present[0])]: list(ks)}
-        arr = np.asarray(ks, np.int64)
-        return {self._venue_names[u]: arr[vi == u].tolist() for u in present[np.argsort(first)].tolist()}
+        names = self._venue_names
+        of = self._venue_of_list
+        out: dict[str, list[int]] = {}
+        for k in ks:   # (a plain loop: a few dozen traders a call, where numpy's calls cost more than the work)
+            name = names[of[k]]
+            group = out.get(name)
+            if group is None:
+                out[name] = [k]
+            else:
+                group.append(k)
+        return out
 
     def _entry(self, tr: DirectionalTrader, signal: dict, free: float | None = None
                ) -> tuple[int, int, float | None] | None:

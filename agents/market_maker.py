@@ -118,10 +118,19 @@ def spot_orders(fair: float, inventory_usd: float, vol_bps: float, p: QuoteParam
 def realised_vol_bps(prices: np.ndarray) -> float:
     """Standard deviation of one-step log returns over the window, bps (0 with fewer than 3 prices)."""
     x = np.asarray(prices, dtype=float)
-    x = x[np.isfinite(x) & (x > 0)]
     if x.size < 3:
         return 0.0
-    return float(np.std(np.diff(np.log(x))) * 1e4)
+    ok = np.isfinite(x) & (x > 0)
+    if not ok.all():
+        x = x[ok]
+        if x.size < 3:
+            return 0.0
+    r = np.log(x)
+    r = r[1:] - r[:-1]                       # np.diff
+    # np.std(r): numpy's _var on a 1-D float array, its operations without its Python layers (the same bits)
+    n = r.size
+    d = r - np.add.reduce(r) / n
+    return math.sqrt(np.add.reduce(d * d) / n) * 1e4
 
 
 def _median(xs: list[float]) -> float:
