@@ -61,6 +61,8 @@ class TierTable:
         return notional * self.rates[k] - self.cum[k]
 
     def max_leverage_at(self, notional: np.ndarray | float) -> np.ndarray | float:
+        if isinstance(notional, float) and notional == notional:   # one notional: the bracket by bisect (the same
+            return self.max_leverage[bisect_left(self._upper_list, notional)]   # index as searchsorted's, cheaper)
         return self.max_leverage[self.bracket(notional)]
 
     def maintenance_above_first(self, notional: np.ndarray) -> np.ndarray:
