@@ -287,3 +287,35 @@ def test_compiled_identity_sums_are_numpys_bit_for_bit():
             assert iso[:n].sum().tobytes() == np.float64(0.0).tobytes()
         want_upnl = (qty[:n] * (mark - entry[:n])).sum()
         assert np.float64(upnl).tobytes() == want_upnl.tobytes(), (n, M)
+
+
+@pytest.mark.parametrize("oct10", [False, True])
+def test_compiled_margin_is_unit_state_bit_for_bit(oct10):
+    """Accounts.margin's compiled form (margin_nb.margin_one) gives unit_state(i, -1)'s equity and maintenance
+    margin exactly (CPython 3.12's sums, the tier bisect), on every account of a run's world at several minutes
+    (the crash's brackets above the first included), with an isolated account holding a position and one
+    holding the synthetic dollar."""
+    from model import CascadeModel
+    from worlds import world
+    m = CascadeModel(world("population=small", "steps=400", "seed=4", *(["scenario=oct10"] if oct10 else [])))
+    v0 = next(iter(m.venues.values()))
+    iso = v0.open_account(isolated=True)
+    v0.deposit(iso, 50_000.0)
+    assert v0.set_leverage(iso, 0, 5.0)
+    v0.submit_order(iso, 0, BUY, 10)
+    checked = above = 0
+    for stop in (1, 120, 260, 400):
+        m.run_until(stop)
+        for v in m.venues.values():
+            ch = v.ch
+            for i in range(ch.n):
+                eq, mm, _, _ = ch.unit_state(i, -1)
+                got = ch.margin_one(i)
+                assert np.array([eq, mm]).tobytes() == np.array(got).tobytes(), (stop, v.name, i)
+                assert v.margin(i) == got
+                checked += 1
+                above += any(ch.tiers[k].maintenance_scalar(abs(float(ch.qty[i, k])) * ch.mark_list[k])
+                             != abs(float(ch.qty[i, k])) * ch.mark_list[k] * ch.tiers[k].rates[0]
+                             for k in range(ch.M) if ch.qty[i, k] != 0)
+    assert checked > 2000 and v0.ch.isolated[iso] and v0.ch.qty[iso, 0] != 0, (checked, above)
+    assert above > 0, above

@@ -154,8 +154,7 @@ class Accounts:
 
     def margin(self, account: int) -> tuple[float, float]:
         """(equity, maintenance margin) of a cross account, USD."""
-        eq, mm, _, _ = self.ch.unit_state(account, -1)
-        return eq, mm
+        return self.ch.margin_one(account)
 
     # ================================================================== margin helpers
     def _worst_notional(self, i: int, m: int, side: int, lots: int) -> float:

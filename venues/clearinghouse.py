@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .margin_nb import k_any_unit, k_identity_sums, k_margins_rows, k_open_interest
+from .margin_nb import k_any_unit, k_identity_sums, k_margins_rows, k_open_interest, margin_one
 from .orderbook import BUY
 from .params import Tier
 
@@ -443,6 +443,12 @@ class Clearinghouse:
         if self.isolated[i]:   # unit (i, -1) of an isolated account: its free collateral (SPEC 8.8)
             return coll, 0.0, [0.0] * self.M, [0.0] * self.M
         return coll + sum(upnls), sum(mms), mms, upnls
+
+    def margin_one(self, i: int) -> tuple[float, float]:
+        """unit_state(i, -1)'s (equity, maintenance margin), the same floats, in one compiled call
+        (venues/margin_nb.py)."""
+        return margin_one(i, self.qty, self.entry, self.bal, self._mark, self._weight, self.isolated,
+                          self._t_upper, self._t_rates, self._t_cum, self._t_n)
 
     def _collateral_float(self, i: int) -> float:
         """Account i's weighted collateral as a plain float, summed in asset order (unit_state, unit_equity)."""

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, types
 
 from .orderbook import BUY
-from .orders_nb import _nadd
+from .margin_nb import _nadd
 from .orderbook_nb import H_FOFF, OrderBookNB, _crosses, _entry, _rest, _room, k_cancel_all_of
 
 __all__ = ["replace_ladder", "k_replace_ladder"]

@@ -10,6 +10,8 @@ tests/test_detection.py holds the two against each other.
 - `k_open_interest`: long and short lots per market (the invariant check; integers).
 - `withdrawable_one`: Accounts.withdrawable of one account, its Python-float form's operations (the directional
   batch's kernel calls it; tests/test_margin.py holds it to Accounts.withdrawable).
+- `margin_one`: Accounts.margin of one account (`unit_state(i, -1)`'s equity and maintenance margin), its
+  Python floats' operations (CPython 3.12's sums); tests/test_margin.py holds it to unit_state.
 - `k_identity_sums`: the sums of the accounting identity's check (`Clearinghouse.identity_gap`), numpy's own
   summation order (`pairwise_sum`, below); tests/test_margin.py holds it to the numpy expressions.
 
@@ -26,8 +28,29 @@ Operation order mirrored (per account i, markets m = 0..M-1):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _nadd(s, c, x):
+    """One step of CPython 3.12's float sum (Neumaier): (sum, compensation)."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+@njit(cache=True, inline="always")
+def _nend(s, c):
+    """The end of CPython 3.12's float sum: the compensation added when it is finite and not zero."""
+    if c != 0.0 and math.isfinite(c):
+        s += c
+    return s
 
 
 @njit(cache=True)
@@ -281,3 +304,39 @@ def k_identity_sums(n, bal, qty, entry, mark, iso, held):
                 nonzero = 1.0
     held[A] = nonzero
     return 0.0 + pairwise_sum(up, 0, n * M)
+
+
+@njit(cache=True)
+def margin_one(i, qty, entry, bal, mark, w, isolated, upper, rates, cum, ntiers):
+    """(equity, maintenance margin) of unit (i, -1), as `Clearinghouse.unit_state(i, -1)` computes them in Python
+    floats: per market with a position, maintenance = notional x rate[k] - cum[k] (k the first tier bound at or
+    above the notional, TierTable.maintenance_scalar's bisect) and unrealised PnL = q (mark - entry); the
+    collateral in asset order (assets held only); an isolated account's (collateral, 0); else collateral plus
+    CPython 3.12's sum of the PnLs, and that sum of the maintenances."""
+    coll = bal[i, 0]
+    for a in range(1, bal.shape[1]):
+        b = bal[i, a]
+        if b != 0.0:
+            coll += b * w[a]
+    if isolated[i]:
+        return coll, 0.0
+    su = 0.0
+    cu = 0.0
+    sm = 0.0
+    cm = 0.0
+    for m in range(qty.shape[1]):
+        q = qty[i, m]
+        mm = 0.0
+        up = 0.0
+        if q != 0.0:
+            mk = mark[m]
+            notional = (q if q > 0 else -q) * mk
+            k = 0
+            last = ntiers[m] - 1
+            while k < last and notional > upper[m, k]:
+                k += 1
+            mm = notional * rates[m, k] - cum[m, k]
+            up = q * (mk - entry[i, m])
+        su, cu = _nadd(su, cu, up)
+        sm, cm = _nadd(sm, cm, mm)
+    return coll + _nend(su, cu), _nend(sm, cm)

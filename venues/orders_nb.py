@@ -20,14 +20,13 @@ OrderBookNB.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, types
 
 from . import events as ev
 from .orderbook import BUY, SELL
 from .book_kernels import _simulate
+from .margin_nb import _nadd, _nend
 from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
 __all__ = ["submit_one", "STATUS", "status_code", "KIND_NAMES"]
@@ -48,24 +47,6 @@ def status_code(res) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-@njit(cache=True, inline="always")
-def _nadd(s, c, x):
-    """One step of CPython 3.12's float sum (Neumaier): (sum, compensation)."""
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
-
-
-@njit(cache=True, inline="always")
-def _nend(s, c):
-    if c != 0.0 and math.isfinite(c):
-        s += c
-    return s
-
-
 @njit(cache=True, inline="always")
 def equity_less_locked(i, bal, cw, qty, entry, mark, spot_locked, has_spot):
     """`ch.unit_equity(i, -1) - venue._locked_value(i)` of a cross account (not isolated), its Python floats'
