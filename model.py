@@ -20,6 +20,7 @@ from agenda import AgendaModel
 from agents.base import stream_words
 from agents.arbitrageur import Arbitrageur, ArbParams
 from agents.directional import DirectionalParams, DirectionalPopulation, DirectionalTrader, draw_leverage
+from agents.directional_nb import k_stops_due
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
 from agents.market_maker import MakerParams, MarketMaker, requote_all
@@ -535,12 +536,14 @@ class CascadeModel(AgendaModel, mesa.Model):
             trig = np.stack([v.ch.mark for v in self.venues.values()])
         cell = self.__dict__.get("_stop_cell")
         if cell is None or cell[0] != trig.shape[1]:   # each trader's (venue, market) cell, made once
-            cell = self._stop_cell = (trig.shape[1], self.stop_venue.astype(np.int64) * trig.shape[1] + self.stop_market)
-        px = trig.ravel().take(cell[1])
-        hit = (px <= self.stop_lo) | (px >= self.stop_hi)
-        todo = np.flatnonzero(hit | self.exit_armed).tolist()
-        if not todo:
+            cells = self.stop_venue.astype(np.int64) * trig.shape[1] + self.stop_market
+            cell = self._stop_cell = (trig.shape[1], cells, np.empty(len(self.traders), np.int64))
+        # the traders whose trigger crossed a stop or whose exit is armed, ascending, in one compiled pass
+        k = k_stops_due(np.ascontiguousarray(trig, dtype=np.float64).ravel(), cell[1], self.stop_lo, self.stop_hi,
+                        self.exit_armed, cell[2])
+        if not k:
             return
+        todo = cell[2][:k].tolist()
         self.stop_lo[todo] = -np.inf
         self.stop_hi[todo] = np.inf
         # their exits in this order (venue by venue: in a compiled batch on numba books; agents/directional.py)

@@ -124,3 +124,16 @@ def k_after(k, o_who, o_exit, o_side, filled, avg, status, pos, not_sent, uses_s
             else:
                 stop_lo[j] = a * (1.0 - tp)
                 stop_hi[j] = a * (1.0 + sl)
+
+
+@njit(cache=True)
+def k_stops_due(trig, cell, stop_lo, stop_hi, exit_armed, out):
+    """CascadeModel._check_stops' selection: the traders j whose trigger price trig[cell[j]] is at or below
+    stop_lo[j] or at or above stop_hi[j], or whose exit is armed, in ascending order into out; their number."""
+    k = 0
+    for j in range(cell.shape[0]):
+        p = trig[cell[j]]
+        if p <= stop_lo[j] or p >= stop_hi[j] or exit_armed[j]:
+            out[k] = j
+            k += 1
+    return k

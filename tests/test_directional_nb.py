@@ -170,3 +170,26 @@ def test_k_decide_venue_refuses_a_lot_count_beyond_int64():
     with pytest.raises(OverflowError):
         _call(np.arange(N, dtype=np.int64), acc, mkt, L, *args, np.full(N, BUY, np.int64), np.full(N, 500.0),
               np.array([BUY, BUY]), np.array([1e-16, 1e-16]), np.array([0.001, 1.0]), 5.0, 25.0)
+
+
+def test_k_stops_due_is_the_numpy_selection():
+    """k_stops_due against the numpy form CascadeModel._check_stops had: the traders whose trigger price (their
+    cell of the venue x market prices) is at or below stop_lo or at or above stop_hi, or whose exit is armed,
+    ascending; with nan prices, unset stops (an infinite band) and prices exactly on a stop."""
+    from agents.directional_nb import k_stops_due
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(0, 400))
+        trig = rng.uniform(90.0, 110.0, int(rng.integers(1, 7)))
+        trig[rng.random(trig.size) < 0.1] = np.nan
+        cell = rng.integers(0, trig.size, n)
+        lo = np.where(rng.random(n) < 0.3, -np.inf, rng.uniform(85.0, 105.0, n))
+        hi = np.where(rng.random(n) < 0.3, np.inf, rng.uniform(95.0, 115.0, n))
+        on = rng.random(n) < 0.05
+        lo[on] = trig[cell[on]]
+        armed = rng.random(n) < 0.1
+        px = trig.take(cell)
+        want = np.flatnonzero((px <= lo) | (px >= hi) | armed)
+        out = np.empty(n, np.int64)
+        k = k_stops_due(trig, cell, lo, hi, armed, out)
+        assert out[:k].tolist() == want.tolist()
