@@ -6,7 +6,7 @@ and 100,000 agents and peak memory at 100,000; clearing (detection and one water
 floor and the reference engine; the plain-Mesa baseline; a 16-run sweep on the pool launcher (2 workers)
 against the basic one, in interleaved pairs; invariant checks on against off. --quick shortens every section (a
 smoke run, not the figures).
-Not part of the test suite: it takes about half an hour in full.
+Not part of the test suite: it takes about 10 minutes in full.
 """
 
 from __future__ import annotations
