@@ -207,7 +207,8 @@ def test_cross_collateral_in_the_synthetic_dollar_uses_the_oracle():
 
 @pytest.mark.slow
 def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
-    """Accounts.withdrawable (Python floats, sequential sums) equals its numpy form `_withdrawable_np` exactly, on
+    """Accounts.withdrawable's Python-float form (sequential sums) equals its numpy form `_withdrawable_np`, and its
+    compiled form (`withdrawable`, margin_nb.withdrawable_any) equals both, exactly, on
     every account of every venue of a crash run's world at minute 300 (makers with spot orders resting,
     traders with positions in profit and loss, synthetic-dollar collateral)."""
     from model import CascadeModel
@@ -217,7 +218,8 @@ def test_withdrawable_in_floats_is_the_numpy_form_bit_for_bit():
     checked = 0
     for v in m.venues.values():
         for i in range(v.ch.n):
-            assert v.withdrawable(i) == v._withdrawable_np(i), (v.name, i)
+            assert v._withdrawable_py(i) == v._withdrawable_np(i), (v.name, i)
+            assert v.withdrawable(i) == v._withdrawable_py(i), (v.name, i)   # the compiled call
             checked += 1
     assert checked > 500
     assert any(v._spot_locked[: v.ch.n].any() for v in m.venues.values())
@@ -246,7 +248,7 @@ def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
                                              ch.lot_size, ch.isolated, ch.mark, flag) for i in rows.tolist()])
             v.params.withdraw_unrealized_profit, was = flag, v.params.withdraw_unrealized_profit
             try:
-                assert out.tolist() == [v.withdrawable(i) for i in rows.tolist()], v.name
+                assert out.tolist() == [v._withdrawable_py(i) for i in rows.tolist()], v.name
             finally:
                 v.params.withdraw_unrealized_profit = was
         checked += rows.size
@@ -319,3 +321,18 @@ def test_compiled_margin_is_unit_state_bit_for_bit(oct10):
                              for k in range(ch.M) if ch.qty[i, k] != 0)
     assert checked > 2000 and v0.ch.isolated[iso] and v0.ch.qty[iso, 0] != 0, (checked, above)
     assert above > 0, above
+
+
+def test_fma_dot_is_numpys_dot_of_short_vectors():
+    """The compiled collateral value of spot reservations (margin_nb.fma_dot, inside withdrawable_any) is numpy's
+    `x @ y` of 1 to 9 terms bit for bit (on this project's machines OpenBLAS's ddot: a fused multiply-add per term
+    in turn). If this fails on a machine, the compiled withdrawable differs there from the numpy form."""
+    from venues.margin_nb import fma_dot
+    rng = np.random.default_rng(11)
+    for t in range(20_000):
+        n = int(rng.integers(1, 10))
+        x = rng.standard_normal(n) * 10 ** rng.uniform(-5, 8, n)
+        y = rng.uniform(0.0, 2.0, n) * 10 ** rng.uniform(-3, 5, n)
+        if t % 3 == 0:
+            x[rng.integers(0, n)] = 0.0
+        assert np.float64(fma_dot(x, y)).tobytes() == np.float64(x @ y).tobytes(), (t, n)

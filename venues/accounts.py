@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import events as ev
+from .margin_nb import withdrawable_any
 from .orderbook import BUY, SELL
 from .params import USD
 
@@ -50,12 +51,20 @@ class Accounts:
     def withdrawable(self, account: int) -> float:
         """USD value that may leave (settled rule 6): max(0, collateral value + min(0, unrealised PnL)
         - initial margin of open positions); with withdraw_unrealized_profit the profit counts too.
-        In Python floats (an agent asks before most orders): the same operations in the same order as the
-        numpy form `_withdrawable_np`, whose sums over fewer than 8 markets are sequential, so the same bits."""
+        An agent asks before most orders: with fewer than 8 markets one compiled call (margin_nb.withdrawable_any)
+        with the operations of the Python form `_withdrawable_py`, which are those of the numpy form
+        `_withdrawable_np` (its sums over fewer than 8 markets are sequential): the same bits."""
         ch = self.ch
-        i = account
         if ch.M >= 8:
-            return self._withdrawable_np(i)
+            return self._withdrawable_np(account)
+        # the Python form below (_withdrawable_py), in one compiled call (venues/margin_nb.py)
+        return withdrawable_any(account, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage, ch.lot_size,
+                                ch.isolated, ch._mark, bool(self.params.withdraw_unrealized_profit),
+                                self._spot_locked, ch.asset_value, ch.asset_haircut)
+
+    def _withdrawable_py(self, i: int) -> float:
+        """withdrawable in Python floats (the form the compiled one mirrors; fewer than 8 markets)."""
+        ch = self.ch
         coll = ch._collateral_float(i)
         locked = self._spot_locked[i]
         if locked.any():

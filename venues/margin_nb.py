@@ -8,8 +8,10 @@ tests/test_detection.py holds the two against each other.
 - `k_any_unit`: whether a scan could find anything (the waterfall's pre-filter: most minutes nobody is below
   maintenance, and the full scan is then skipped).
 - `k_open_interest`: long and short lots per market (the invariant check; integers).
-- `withdrawable_one`: Accounts.withdrawable of one account, its Python-float form's operations (the directional
-  batch's kernel calls it; tests/test_margin.py holds it to Accounts.withdrawable).
+- `withdrawable_one`: Accounts.withdrawable of one account without spot orders resting, its Python-float form's
+  operations (the directional batch's kernel calls it); `withdrawable_any` with them too (Accounts.withdrawable
+  calls it), their reservations' value as numpy's dot product computes it (`fma_dot`); tests/test_margin.py holds
+  both to the Python form.
 - `margin_one`: Accounts.margin of one account (`unit_state(i, -1)`'s equity and maintenance margin), its
   Python floats' operations (CPython 3.12's sums); tests/test_margin.py holds it to unit_state.
 - `k_identity_sums`: the sums of the accounting identity's check (`Clearinghouse.identity_gap`), numpy's own
@@ -31,7 +33,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core.extending import intrinsic
 
 
 @njit(cache=True, inline="always")
@@ -175,18 +179,45 @@ def k_open_interest(lots, n, long, short):
 
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a x b + c rounded once (LLVM's llvm.fma: always fused, exact before the one rounding)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.fma", [ir.DoubleType()] * 3)
+        return builder.call(fn, args)
+    return sig, codegen
+
+
 @njit(cache=True)
-def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit):
-    """Accounts.withdrawable of account i when it holds no spot order resting (fewer than 8 markets): its
-    Python-float form's operations in its order (collateral in asset order; an isolated account's free collateral;
-    else per market upnl += q (mark - entry) and im += |lots| x lot size x mark / leverage), so the same bits."""
+def fma_dot(x, y):
+    """numpy's float dot product of two short contiguous vectors (`x @ y` of 1 to 9 terms on this project's
+    machines: OpenBLAS's ddot, a fused multiply-add per term in turn from 0.0; tests/test_margin.py holds the
+    two equal)."""
+    d = 0.0
+    for k in range(x.shape[0]):
+        d = _fma(x[k], y[k], d)
+    return d
+
+
+@njit(cache=True, inline="always")
+def _coll(i, bal, w):
+    """Account i's weighted collateral, Clearinghouse._collateral_float's operations (assets held only, in order)."""
     coll = bal[i, 0]
     for a in range(1, bal.shape[1]):
         b = bal[i, a]
         if b != 0.0:
             coll += b * w[a]
+    return coll
+
+
+@njit(cache=True, inline="always")
+def _free(i, coll, L, qty, entry, leverage, lot_size, isolated, mark, profit):
+    """Accounts.withdrawable from the account's collateral (less its spot reservations) on: an isolated account's
+    free collateral; else per market upnl += q (mark - entry) and im += |lots| x lot size x mark / leverage."""
     if isolated[i]:
-        return coll if coll > 0.0 else 0.0
+        return coll if coll > 0.0 else 0.0              # Python's max(0.0, coll)
     upnl = 0.0
     im = 0.0
     for m in range(qty.shape[1]):
@@ -196,6 +227,32 @@ def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mar
     counted = upnl if (profit or upnl < 0.0) else 0.0   # Python's min(0.0, upnl)
     r = coll + counted - im
     return r if r > 0.0 else 0.0                         # Python's max(0.0, r)
+
+
+@njit(cache=True)
+def withdrawable_one(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit):
+    """Accounts.withdrawable of account i when it holds no spot order resting (fewer than 8 markets): its
+    Python-float form's operations in its order (collateral in asset order; an isolated account's free collateral;
+    else per market upnl += q (mark - entry) and im += |lots| x lot size x mark / leverage), so the same bits."""
+    return _free(i, _coll(i, bal, w), L, qty, entry, leverage, lot_size, isolated, mark, profit)
+
+
+@njit(cache=True)
+def withdrawable_any(i, L, qty, entry, bal, w, leverage, lot_size, isolated, mark, profit, locked, value,
+                     haircut):
+    """Accounts.withdrawable of account i (fewer than 8 markets), spot orders resting or not: as withdrawable_one,
+    less, when its row of spot reservations `locked` is not all zero, their collateral value, `locked[i] @
+    (value x (1 - haircut))` as numpy computes it (fma_dot)."""
+    coll = _coll(i, bal, w)
+    A = locked.shape[1]
+    for a in range(A):
+        if locked[i, a] != 0.0:
+            d = 0.0
+            for b in range(A):
+                d = _fma(locked[i, b], value[b] * (1.0 - haircut[b]), d)
+            coll -= d
+            break
+    return _free(i, coll, L, qty, entry, leverage, lot_size, isolated, mark, profit)
 
 
 
