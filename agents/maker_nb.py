@@ -1,10 +1,11 @@
-"""A market maker's requote on numba books with its ladders computed in a kernel. A perp market: one kernel call,
-its quoting rule (`market_maker.ladder` and the lots `MarketMaker.requote` makes of it, `ladder_orders`) and then
-the ladder's replacement (`venues.ladder_nb.k_replace_ladder`: cancel_all, then post_ladder). A spot book: its
-rows (`MarketMaker.requote_spot`'s bids and inventory-limited asks) in one call, posted by ladder_nb's spot
-kernel. The same floating-point operations in the same order as the Python forms, so the same orders, books,
-events and results; tests/test_maker_nb.py holds the two forms to each other. It saves building the ladders as
-Python lists and checking them again (about 15 us of the 40 us a maker's minute took on two perp markets).
+"""A market maker's requote on numba books with its ladders computed in kernels. Perp markets: a venue's makers
+queue their ladders of a minute on the venue's `Desk`, and one kernel call (`k_requote_desk`) computes each
+ladder (the quoting rule, `market_maker.ladder`, and the lots `MarketMaker.requote` makes of it,
+`ladder_orders`) and replaces it (`venues.ladder_nb.k_replace_ladder`: cancel_all, then post_ladder), job after
+job in the makers' order. A spot book: its rows (`MarketMaker.requote_spot`'s bids and inventory-limited asks) in
+one call, posted by ladder_nb's spot kernel. The same floating-point operations in the same order as the Python
+forms, so the same orders, books, events and results; tests/test_maker_nb.py holds the two forms to each other.
+A venue of more than two perp markets (none today) has no compiled desk: its makers take the Python path.
 """
 
 from __future__ import annotations

@@ -169,10 +169,16 @@ def stress_parts(prices, calm_vol_bps: float) -> tuple[float, float]:
 
 def requote_all(makers: list, t: int) -> None:
     """The makers' requotes of minute t, in turn (`MarketMaker.requote`); on numba books each venue's ladders are
-    replaced in one kernel call (its desk, flushed at the end)."""
-    for mm in makers:
-        mm.requote(t, defer=True)
+    replaced in one kernel call: its desk, flushed when the next maker is on another venue and at the end, so a
+    venue's events (its REJECT rows) reach its log before the next venue's makers act, as when each maker
+    replaced its own ladders (the shared events.parquet receives the venues' spills in the same order)."""
     nb = _maker_nb()
+    prev = None
+    for mm in makers:
+        if nb is not None and prev is not None and mm.venue is not prev:
+            nb.desk(prev).flush()
+        mm.requote(t, defer=True)
+        prev = mm.venue
     if nb is not None:
         for mm in makers:
             nb.desk(mm.venue).flush()

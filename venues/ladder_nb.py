@@ -226,7 +226,7 @@ def replace_ladder(venue, account: int, m: int, orders) -> int:
         flat = np.fromiter(chain.from_iterable(orders), np.float64, 3 * n)
     except OverflowError:   # an int beyond float range
         return _python_path(venue, account, m, orders)
-    return run_kernel(venue, account, m, book, slot, _replace, (flat,), n, orders)
+    return run_kernel(venue, account, m, book, slot, flat, n, orders)
 
 
 def _python_path(venue, account: int, m: int, orders) -> int:
@@ -240,12 +240,10 @@ def orders_of(flat: np.ndarray) -> list[tuple[int, float, int]]:
     return [(int(x[j]), x[j + 1], int(x[j + 2])) for j in range(0, len(x), 3)]
 
 
-def run_kernel(venue, account: int, m: int, book, slot: int, kernel, head: tuple, n: int, orders=None) -> int:
-    """A ladder kernel's call on account `account` (book owner row `slot`) of market m and what follows it in
-    Python: the Python paths it leaves to, the book's growth and the REJECT rows. `kernel(M, owner, oslot, *head,
-    tk, out, res, -1, *tail)` is k_replace_ladder (head: the ladder's float rows) or one that writes the ladder's
-    rows itself (agents/maker_nb.py: head ends with the array it writes them to, their count in res[3]); n: at
-    most that many rows; orders: the ladder as triples, if the caller has them (else read back from its rows)."""
+def run_kernel(venue, account: int, m: int, book, slot: int, flat: np.ndarray, n: int, orders=None) -> int:
+    """k_replace_ladder's call on account `account` (book owner row `slot`) of market m for the ladder's float rows
+    `flat` (n of them) and what follows it in Python (`finish`); orders: the ladder as triples, if the caller has
+    them (else read back from its rows). The makers' desk (agents/maker_nb.py) calls its own kernel and `finish`."""
     ch = venue.ch
     sc = _scratch
     if sc["out"].shape[0] < n:
@@ -256,8 +254,7 @@ def run_kernel(venue, account: int, m: int, book, slot: int, kernel, head: tuple
     P[3] = ch.unit_equity(account, -1) - venue._locked_value(account)
     tail = (account, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, P, upper, maxlev,
             ch.oi_long_lots[m])
-    r = kernel(book._M, account, slot, *head, tk, out, res, -1, *tail)
-    flat = head[0] if kernel is _replace else head[-1][:3 * res.item(3)]
+    r = _replace(book._M, account, slot, flat, tk, out, res, -1, *tail)
     return finish(venue, account, m, book, slot, r, flat, tail, orders)
 
 

@@ -294,10 +294,11 @@ def _block_sum(a, lo, n):
 
 @njit(cache=True)
 def pairwise_sum(a, lo, n):
-    """numpy's sum of the n contiguous float64 a[lo: lo + n] (`np.add.reduce` of a contiguous run: its
-    pairwise_sum, numpy/_core/src/umath/loops_utils.h.src, which the caller adds to the reduction's initial
-    +0.0): up to 128 terms a block (_block_sum); above, the two halves (the first a multiple of 8) summed alike
-    and added, left + right. numpy recurses; here the same tree is walked with a stack (numba's cache does not
+    """numpy's pairwise_sum (numpy/_core/src/umath/loops_utils.h.src) of the n contiguous float64 a[lo: lo + n]:
+    up to 128 terms a block (_block_sum); above, the two halves (the first a multiple of 8) summed alike and
+    added, left + right. `np.add.reduce` of the run is `0.0 + pairwise_sum(...)`: the caller adds the reduction's
+    initial +0.0 (below 8 terms this form starts from +0.0 where numpy's starts from -0.0; only the sum with the
+    initial value is numpy's bits). numpy recurses; here the same tree is walked with a stack (numba's cache does not
     take a recursive function)."""
     if n <= 128:
         return _block_sum(a, lo, n)
