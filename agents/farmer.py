@@ -24,7 +24,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream, stream_of, take
+from .base import stream, stream_of
 from .params import FarmerParams, Incentives  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -130,19 +130,18 @@ class Farmer(mesa.Agent):
             k = v.market_index(self.market)
             v.set_leverage(self.legs[name], k, min(self.leverage, v.max_leverage(k, notional)))
         lots = int(notional / (model.reference[self.market] * model.venues[self.long_venue].lot_size(self.market)))
-        # market orders through the compiled order path (agents/base.take: submit_order's effect and fills)
         filled = []
         for name, side in ((self.long_venue, BUY), (self.short_venue, SELL)):
-            v = model.venues[name]
-            filled.append(take(v, self.legs[name], v.market_index(self.market), side, lots))
+            r = model.venues[name].submit_order(self.legs[name], self.market, side, lots)
+            filled.append(r.filled_lots)
         # square the legs if one filled less (delta-neutral means equal size)
         diff = filled[0] - filled[1]
         if diff > 0:
-            v = model.venues[self.long_venue]
-            take(v, self.legs[self.long_venue], v.market_index(self.market), SELL, diff, reduce_only=True)
+            model.venues[self.long_venue].submit_order(self.legs[self.long_venue], self.market, SELL, diff,
+                                                       reduce_only=True)
         elif diff < 0:
-            v = model.venues[self.short_venue]
-            take(v, self.legs[self.short_venue], v.market_index(self.market), BUY, -diff, reduce_only=True)
+            model.venues[self.short_venue].submit_order(self.legs[self.short_venue], self.market, BUY, -diff,
+                                                        reduce_only=True)
         wait = 0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes))
         if min(filled) > 0:
             self.state = "hedged"
