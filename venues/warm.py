@@ -25,6 +25,9 @@ def main() -> None:
     m.run_for(20)
     for v in m.venues.values():   # the farmers' watch may not have run yet: its compiled pass too
         v.ch.account_margins_of(np.arange(min(2, v.ch.n), dtype=np.int64))
+        v.check_invariants()      # the identity's compiled sums and the open interest (the warm run skips them)
+        v.margin(0)
+        v.withdrawable(0)
     print(f"numba kernels compiled and cached in {time.perf_counter() - t0:.1f} s")
 
 
