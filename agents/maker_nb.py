@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit, types
 
 from venues.book_kernels import _entry
-from venues.ladder_nb import (_A2F, _A2FC, _A2I, _I, _V, _VF, OLD_PATH, _consts, _scratch, finish,
-                              k_replace_ladder, run_spot_kernel)
+from venues.ladder_nb import (_A2F, _A2FC, _A2I, _I, _V, _VF, OLD_PATH, _consts, finish, k_replace_ladder,
+                              kernel_tail, run_spot_kernel, scratch)
 from venues.orders_nb import equity_less_locked
 from venues.orderbook_nb import OrderBookNB
 
@@ -177,11 +177,7 @@ class Desk:
         rows = _rows["rows"]
         if rows.shape[0] < 6 * levels:
             rows = _rows["rows"] = np.zeros(6 * levels)
-        sc = _scratch
-        if sc["out"].shape[0] < 2 * levels:
-            sc["tk"] = np.zeros(6 * levels, np.int64)
-            sc["out"] = np.zeros(2 * levels, np.int64)
-        tk, out, res = sc["tk"], sc["out"], sc["res"]
+        tk, out, res = scratch(2 * levels)
         consts = [_consts(venue, m) for m in range(venue.M)]
         Ps = tuple(c[0] for c in consts)
         uppers = tuple(c[1] for c in consts)
@@ -207,9 +203,8 @@ class Desk:
                 return res.item(1)
             # job j stopped in the kernel: its rest in Python (ladder_nb.finish, as for one requote)
             a, m = int(accts[j]), int(ms[j])
-            tail = (a, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps[m], uppers[m],
-                    maxlevs[m], ch.oi_long_lots[m])
-            last = finish(venue, a, m, books[m], int(slots[j]), st.item(0), rows[:3 * res.item(3)], tail)
+            last = finish(venue, a, m, books[m], int(slots[j]), st.item(0), rows[:3 * res.item(3)],
+                          kernel_tail(ch, a, m, Ps[m], uppers[m], maxlevs[m]))
             j += 1
             if j == n:
                 return last

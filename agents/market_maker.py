@@ -179,9 +179,8 @@ def requote_all(makers: list, t: int) -> None:
             nb.desk(prev).flush()
         mm.requote(t, defer=True)
         prev = mm.venue
-    if nb is not None:
-        for mm in makers:
-            nb.desk(mm.venue).flush()
+    if nb is not None and prev is not None:   # (every other venue's desk was flushed when its makers ended)
+        nb.desk(prev).flush()
 
 
 class MarketMaker(mesa.Agent):

@@ -68,6 +68,24 @@ def state(v: Venue) -> dict:
     return out
 
 
+def taker_fill(venues, takers, rnd: random.Random) -> None:
+    """A taker's market order into the makers' ladders, the same on every venue of `venues` (built alike)."""
+    a = venues[0]
+    m = rnd.randrange(a.M)
+    t = rnd.choice(takers)
+    side = rnd.choice((BUY, SELL))
+    n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
+    for v in venues:
+        v.submit_order(t, m, side, n)
+
+
+def move_mark(venues, rnd: random.Random) -> None:
+    """Every venue's marks moved by one random factor (the margin checks see other numbers)."""
+    f = math.exp(rnd.gauss(0.0, 0.02))
+    for v in venues:
+        v.ch.mark = v.ch.mark * f
+
+
 def random_ladder(v: Venue, m: int, rnd: random.Random, most: int = 20):
     """A maker's ladder around the book's mid, now and then with something the kernel must hand back."""
     book = v.books[m]
@@ -146,16 +164,9 @@ def test_replace_ladder_equals_cancel_all_then_post_ladder(preset, overrides, se
                 rb = b.replace_ladder(acc, m, lad2)
                 assert ra == rb
             elif x < 0.86:   # fills against the makers' ladders
-                m = rnd.randrange(a.M)
-                t = rnd.choice(takers)
-                side = rnd.choice((BUY, SELL))
-                n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
-                for v in (a, b):
-                    v.submit_order(t, m, side, n)
+                taker_fill((a, b), takers, rnd)
             elif x < 0.92:   # the mark moves: the margin checks see other numbers
-                f = math.exp(rnd.gauss(0.0, 0.02))
-                for v in (a, b):
-                    v.ch.mark = v.ch.mark * f
+                move_mark((a, b), rnd)
             elif x < 0.95:
                 acc = rnd.choice(makers)
                 amt = 10 ** rnd.uniform(3, 6)

@@ -18,7 +18,7 @@ pytest.importorskip("numba")
 
 from agents import maker_nb  # noqa: E402
 from agents.market_maker import QuoteParams, ladder_orders, spot_orders  # noqa: E402
-from tests.test_ladder_nb import build, state  # noqa: E402
+from tests.test_ladder_nb import build, move_mark, state, taker_fill  # noqa: E402
 from venues.orderbook import BUY, SELL  # noqa: E402
 
 
@@ -78,16 +78,9 @@ def test_kernel_requote_equals_python_ladder_then_replace(preset, overrides, see
                 ways["refused"] += sum(1 for sd, _, n in orders if n > 0) > ra and bool(orders)
             assert ra == rb, it
         elif x < 0.88:   # fills against the makers' ladders
-            m = rnd.randrange(a.M)
-            t = rnd.choice(takers)
-            side = rnd.choice((BUY, SELL))
-            n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
-            for v in (a, b):
-                v.submit_order(t, m, side, n)
+            taker_fill((a, b), takers, rnd)
         elif x < 0.94:   # the mark moves
-            f = math.exp(rnd.gauss(0.0, 0.02))
-            for v in (a, b):
-                v.ch.mark = v.ch.mark * f
+            move_mark((a, b), rnd)
         elif x < 0.97 or a.halted:   # a halt, a few operations long
             a.halted = b.halted = not a.halted
         else:
@@ -136,16 +129,9 @@ def test_desk_of_many_jobs_equals_the_python_requotes_in_turn(preset, seed):
         assert state(a) == state(b), it
         x = rnd.random()
         if x < 0.5:   # fills against the makers' ladders
-            m = rnd.randrange(a.M)
-            t = rnd.choice(takers)
-            side = rnd.choice((BUY, SELL))
-            n = rnd.randint(1, 50) if m == 0 else rnd.randint(100, 200_000)
-            for v in (a, b):
-                v.submit_order(t, m, side, n)
+            taker_fill((a, b), takers, rnd)
         elif x < 0.75:   # the mark moves
-            f = math.exp(rnd.gauss(0.0, 0.02))
-            for v in (a, b):
-                v.ch.mark = v.ch.mark * f
+            move_mark((a, b), rnd)
         else:
             acc = rnd.choice(makers)
             amount = 10 ** rnd.uniform(3, 6)

@@ -240,20 +240,29 @@ def orders_of(flat: np.ndarray) -> list[tuple[int, float, int]]:
     return [(int(x[j]), x[j + 1], int(x[j + 2])) for j in range(0, len(x), 3)]
 
 
-def run_kernel(venue, account: int, m: int, book, slot: int, flat: np.ndarray, n: int, orders=None) -> int:
-    """k_replace_ladder's call on account `account` (book owner row `slot`) of market m for the ladder's float rows
-    `flat` (n of them) and what follows it in Python (`finish`); orders: the ladder as triples, if the caller has
-    them (else read back from its rows). The makers' desk (agents/maker_nb.py) calls its own kernel and `finish`."""
-    ch = venue.ch
+def scratch(n: int) -> tuple:
+    """k_replace_ladder's scratch arrays (tk, out, res), grown to hold a ladder of n rows."""
     sc = _scratch
     if sc["out"].shape[0] < n:
         sc["tk"] = np.zeros(3 * n, np.int64)
         sc["out"] = np.zeros(n, np.int64)
-    tk, out, res = sc["tk"], sc["out"], sc["res"]
-    P, upper, maxlev = _consts(venue, m)
-    P[3] = ch.unit_equity(account, -1) - venue._locked_value(account)
-    tail = (account, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, P, upper, maxlev,
+    return sc["tk"], sc["out"], sc["res"]
+
+
+def kernel_tail(ch, account: int, m: int, P, upper, maxlev) -> tuple:
+    """k_replace_ladder's arguments after `start` for account `account` on market m."""
+    return (account, m, ch.lots, ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, P, upper, maxlev,
             ch.oi_long_lots[m])
+
+
+def run_kernel(venue, account: int, m: int, book, slot: int, flat: np.ndarray, n: int, orders=None) -> int:
+    """k_replace_ladder's call on account `account` (book owner row `slot`) of market m for the ladder's float rows
+    `flat` (n of them) and what follows it in Python (`finish`); orders: the ladder as triples, if the caller has
+    them (else read back from its rows). The makers' desk (agents/maker_nb.py) calls its own kernel and `finish`."""
+    tk, out, res = scratch(n)
+    P, upper, maxlev = _consts(venue, m)
+    P[3] = venue.ch.unit_equity(account, -1) - venue._locked_value(account)
+    tail = kernel_tail(venue.ch, account, m, P, upper, maxlev)
     r = _replace(book._M, account, slot, flat, tk, out, res, -1, *tail)
     return finish(venue, account, m, book, slot, r, flat, tail, orders)
 
@@ -262,7 +271,7 @@ def finish(venue, account: int, m: int, book, slot: int, r: int, flat: np.ndarra
     """What follows a ladder kernel that returned r for account `account`'s ladder `flat` (float rows) on market m
     (`tail`: the kernel's arguments after `start`, with P[3] as the kernel had it): the Python paths it left to,
     the book's growth (the posts resume where they stopped) and the REJECT rows; the orders resting."""
-    tk, out, res = _scratch["tk"], _scratch["out"], _scratch["res"]
+    tk, out, res = scratch(0)
     if r == OLD_PATH:
         return _python_path(venue, account, m, orders if orders is not None else orders_of(flat))
     if r == EACH:
