@@ -371,11 +371,7 @@ def margin_one(i, qty, entry, bal, mark, w, isolated, upper, rates, cum, ntiers)
     above the notional, TierTable.maintenance_scalar's bisect) and unrealised PnL = q (mark - entry); the
     collateral in asset order (assets held only); an isolated account's (collateral, 0); else collateral plus
     CPython 3.12's sum of the PnLs, and that sum of the maintenances."""
-    coll = bal[i, 0]
-    for a in range(1, bal.shape[1]):
-        b = bal[i, a]
-        if b != 0.0:
-            coll += b * w[a]
+    coll = _coll(i, bal, w)
     if isolated[i]:
         return coll, 0.0
     su = 0.0

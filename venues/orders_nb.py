@@ -26,7 +26,7 @@ from numba import njit, types
 from . import events as ev
 from .orderbook import BUY, SELL
 from .book_kernels import _simulate
-from .margin_nb import _nadd, _nend
+from .margin_nb import _coll, _nadd, _nend
 from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
 __all__ = ["submit_one", "STATUS", "status_code", "KIND_NAMES"]
@@ -52,11 +52,7 @@ def equity_less_locked(i, bal, cw, qty, entry, mark, spot_locked, has_spot):
     """`ch.unit_equity(i, -1) - venue._locked_value(i)` of a cross account (not isolated), its Python floats'
     operations: the collateral in asset order (assets held only), plus CPython 3.12's sum of the positions'
     unrealised PnL, less (with spot books) the sum of its spot reservations' collateral value."""
-    coll = bal[i, 0]
-    for a in range(1, bal.shape[1]):
-        b = bal[i, a]
-        if b != 0.0:
-            coll += b * cw[a]
+    coll = _coll(i, bal, cw)
     s = 0.0
     c = 0.0
     for kk in range(qty.shape[1]):
