@@ -24,6 +24,7 @@ from agents.directional_nb import k_stops_due
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
 from agents.market_maker import MakerParams, MarketMaker, requote_all
+from agents.streams_nb import Streams
 from fundamentals import ShockScript, fundamental_paths, shock_start, stream
 from metrics import compute_metrics
 from venues.adl import AdlCounterfactuals
@@ -250,7 +251,8 @@ class CascadeModel(AgendaModel, mesa.Model):
         self.stop_lo = np.full(n, -np.inf)
         self.stop_hi = np.full(n, np.inf)
         # each trader's own stream (settled rule 10), its seed words for all of them in one pass (agents/base.py)
-        self.directional_words = stream_words(cfg.seed, ("agent", "directional"), np.arange(n))
+        # and their generators' states as one array, drawn from in compiled calls (agents/streams_nb.py)
+        self.directional_streams = Streams(stream_words(cfg.seed, ("agent", "directional"), np.arange(n)))
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),

@@ -17,7 +17,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream, stream_of
+from .base import stream
 from .params import DirectionalParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -91,10 +91,10 @@ class DirectionalTrader(mesa.Agent):
     def own_rng(self) -> np.random.Generator:
         """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
         that is, and a population of 100,000 is built without making 100,000 of them up front."""
-        words = self.model.__dict__.get("directional_words")   # the population's seed words (model build)
-        if words is None:
+        streams = self.model.__dict__.get("directional_streams")   # the population's PCG64 states (model build)
+        if streams is None:
             return stream(self.model.cfg.seed, "agent", "directional", self.index)
-        return stream_of(words[self.index])   # the same generator, made from its words (agents/base.py)
+        return streams.of(self.index)   # the same draws, from the population's array (agents/streams_nb.py)
 
     def on_depeg(self) -> None:
         """A depeg alert reached this holder (after its reaction delay): sell or redeem by `synth_exit`."""
@@ -176,7 +176,12 @@ class DirectionalPopulation:
             self.decide(due)
             mean = model.cfg.directional.mean_wait_minutes
             traders = self.traders
-            self.next_at[due] = [now + 0.5 + traders[i].own_rng.exponential(mean) for i in due.tolist()]
+            streams = model.__dict__.get("directional_streams")
+            if streams is not None and traders is model.__dict__.get("traders"):
+                # each due trader's wait from its own stream, in due order, in one compiled call
+                self.next_at[due] = now + 0.5 + streams.exponential(due, mean)
+            else:
+                self.next_at[due] = [now + 0.5 + traders[i].own_rng.exponential(mean) for i in due.tolist()]
         model.schedule_event(self.act, after=1.0)
 
     batched = True   # send the orders of venues whose books are all OrderBookNB through compiled batches

@@ -32,3 +32,46 @@ def test_generators_draw_alike(keys):
 def test_bad_index():
     with pytest.raises(ValueError):
         stream_words(0, ("a",), np.array([-1]))
+
+
+# ------------------------------------------------------- the population's generators as one array (agents/streams_nb.py)
+@pytest.mark.parametrize("seed", [0, 5, 2 ** 40 + 3])
+def test_array_streams_seed_as_pcg64(seed):
+    from agents.streams_nb import Streams
+    words = stream_words(seed, ("agent", "directional"), np.arange(300))
+    s = Streams(words)
+    for i in range(300):
+        ref = stream_of(words[i]).bit_generator.state["state"]
+        assert (int(s.state[i, 0]) << 64) | int(s.state[i, 1]) == ref["state"]
+        assert (int(s.state[i, 2]) << 64) | int(s.state[i, 3]) == ref["inc"]
+
+
+def test_array_streams_draw_as_generators_interleaved():
+    """Members drawn in a random order, random() and exponential() mixed, each member's numbers its Generator's."""
+    from agents.streams_nb import Streams
+    words = stream_words(9, ("agent", "directional"), np.arange(100))
+    s = Streams(words)
+    gens = [stream_of(w) for w in words]
+    order = np.random.default_rng(1).integers(0, 100, (600, 40))
+    for r, idx in enumerate(order):
+        if r % 4 == 0:
+            assert [s.of(i).random() for i in idx.tolist()] == [gens[i].random() for i in idx.tolist()]
+        elif r % 4 == 1:
+            assert [s.of(i).exponential(3.0) for i in idx.tolist()] == [gens[i].exponential(3.0) for i in idx.tolist()]
+        else:
+            assert s.exponential(idx, 30.0).tolist() == [gens[i].exponential(30.0) for i in idx.tolist()]
+
+
+@pytest.mark.slow
+def test_array_streams_ziggurat_tails():
+    """Millions of draws from one member: the ziggurat's rejection branches (about 1%) and its tail past r
+    (hundreds of draws) give numpy's numbers too."""
+    from agents.streams_nb import Streams
+    words = stream_words(11, ("agent", "directional"), np.arange(2))
+    s = Streams(words)
+    g = stream_of(words[1])
+    ref = g.exponential(2.0, size=2_000_000)
+    got = s.exponential(np.ones(2_000_000, np.int64), 2.0)
+    assert (ref > 2.0 * 7.6971174701310497).sum() > 500   # the tail branch was taken
+    assert np.array_equal(got, ref)
+    assert [s.of(1).random() for _ in range(100)] == g.random(100).tolist()

@@ -28,6 +28,9 @@ def main() -> None:
         v.check_invariants()      # the identity's compiled sums and the open interest (the warm run skips them)
         v.margin(0)
         v.withdrawable(0)
+    from agents.streams_nb import Streams   # a member's single draws (a coin, a depeg's wait) may not come up
+    one = Streams(np.zeros((1, 4), np.uint64)).of(0)
+    one.random(), one.exponential(1.0)
     print(f"numba kernels compiled and cached in {time.perf_counter() - t0:.1f} s")
 
 
