@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from venues.margin_nb import withdrawable_one
+from venues.nb_cache import preload
 
 NONE, ENTRY, EXIT, EXIT_NOT_SENT = 0, 1, 2, 3
 NEED_COIN, NEED_FREE = 1, 2   # why k_decide_venue stopped: a trader's coin to draw, a withdrawable amount to compute
@@ -137,3 +138,6 @@ def k_stops_due(trig, cell, stop_lo, stop_hi, exit_armed, out):
             out[k] = j
             k += 1
     return k
+
+
+preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)

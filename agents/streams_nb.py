@@ -25,6 +25,8 @@ import numpy as np
 from numba import njit
 from numba.np.random._constants import fe_double, ke_double, we_double, ziggurat_exp_r
 
+from venues.nb_cache import preload
+
 _M32 = np.uint64(0xFFFFFFFF)
 _MUL_HI = np.uint64(2549297995355413924)
 _MUL_LO = np.uint64(4865540595714422341)
@@ -163,3 +165,6 @@ class MemberStream:
 
     def exponential(self, scale: float = 1.0) -> float:
         return float(k_exponential_one(self._s, self._i, float(scale)))
+
+
+preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)

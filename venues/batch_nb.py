@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .nb_cache import preload
 from .orderbook import BUY
 from .orderbook_nb import H_NLV0, H_NORD, OrderBookNB
 from .orders_nb import KIND_NAMES, _one, after_call, event_room, status_code
@@ -154,3 +155,6 @@ def submit_venue_batch(venue, accounts, markets, sides, lots, limits, kinds, red
         ch.oi_short_lots[:] = oi[:, 1].tolist()
         start = after_call(ch, log, fst.item(0), int(fst[1]), stop, k, run_py)
     return filled, avg, status, pos
+
+
+preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)

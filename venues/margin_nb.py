@@ -37,6 +37,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
+from .nb_cache import preload
+
 
 @njit(cache=True, inline="always")
 def _nadd(s, c, x):
@@ -394,3 +396,6 @@ def margin_one(i, qty, entry, bal, mark, w, isolated, upper, rates, cum, ntiers)
         su, cu = _nadd(su, cu, up)
         sm, cm = _nadd(sm, cm, mm)
     return coll + _nend(su, cu), _nend(sm, cm)
+
+
+preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)
