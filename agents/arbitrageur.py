@@ -89,6 +89,9 @@ class Arbitrageur(mesa.Agent):
             band = v.fee_taker + extra
             up, dn = 1 + band, 1 - band   # (gap_side's bounds: the same floats)
             indexes = v.index.tolist()
+            # its positions, read once: its orders in one market change no other market's position
+            held = v.ch.lots[acct].tolist() if hasattr(v, "ch") else \
+                [v.position(acct, k) for k in range(len(v.perp_names))]
             for k, asset in enumerate(v.perp_names):
                 book = v.books[k]
                 bb, ba = book.best_bid(), book.best_ask()
@@ -97,7 +100,7 @@ class Arbitrageur(mesa.Agent):
                 gap = gap_side(None if bb is None else bb * tick, None if ba is None else ba * tick, index, band)
                 if gap == SELL:                                                         # perp rich: sell it
                     lot = book.lot_size
-                    pos_usd = v.position(acct, k) * lot * index
+                    pos_usd = held[k] * lot * index
                     room = p.max_position_usd + pos_usd
                     cap = hedge_cap_usd(bb * tick, model.outside_price(asset), band, depths[asset],
                                         p.hedge_impact_share)
@@ -107,7 +110,7 @@ class Arbitrageur(mesa.Agent):
                         model.outside_flow(asset, +filled * lot * index)                 # hedge: buy outside
                 elif gap == BUY:                                                        # perp cheap: buy it
                     lot = book.lot_size
-                    pos_usd = v.position(acct, k) * lot * index
+                    pos_usd = held[k] * lot * index
                     room = p.max_position_usd - pos_usd
                     cap = hedge_cap_usd(ba * tick, model.outside_price(asset), band, depths[asset],
                                         p.hedge_impact_share)
@@ -116,7 +119,7 @@ class Arbitrageur(mesa.Agent):
                         filled = take(v, acct, k, BUY, n, index * dn, "ioc")
                         model.outside_flow(asset, -filled * lot * index)                 # hedge: sell outside
                 elif bb is not None and ba is not None:
-                    pos = v.position(acct, k)
+                    pos = held[k]
                     if pos == 0:
                         continue
                     mid = 0.5 * (bb + ba) * tick
