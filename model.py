@@ -16,6 +16,12 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
+# the compiled order paths (else imported on their first use): their kernels load from numba's cache with their
+# modules (venues/nb_cache.py), at import, not inside a run's first minutes
+import agents.maker_nb  # noqa: F401
+import venues.batch_nb  # noqa: F401
+import venues.ladder_nb  # noqa: F401
+import venues.orders_nb  # noqa: F401
 from agenda import AgendaModel
 from agents.base import stream_words
 from agents.arbitrageur import Arbitrageur, ArbParams
