@@ -30,7 +30,11 @@ from agents.directional_nb import k_stops_due
 from agents.farmer import Farmer, FarmerParams, FarmWatch, Incentives, pair_yield_per_day
 from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, ValueTrader
 from agents.market_maker import MakerParams, MarketMaker, requote_all
-from agents.streams_nb import Streams
+try:   # the directional traders' streams as one array; without numba's copy of numpy's ziggurat tables (a private
+    # module of numba's), each trader's own Generator: the same numbers (DirectionalTrader.own_rng)
+    from agents.streams_nb import Streams
+except ImportError:   # pragma: no cover
+    Streams = None
 from fundamentals import ShockScript, fundamental_paths, shock_start, stream
 from metrics import compute_metrics
 from venues.adl import AdlCounterfactuals
@@ -258,7 +262,11 @@ class CascadeModel(AgendaModel, mesa.Model):
         self.stop_hi = np.full(n, np.inf)
         # each trader's own stream (settled rule 10), its seed words for all of them in one pass (agents/base.py)
         # and their generators' states as one array, drawn from in compiled calls (agents/streams_nb.py)
-        self.directional_streams = Streams(stream_words(cfg.seed, ("agent", "directional"), np.arange(n)))
+        words = stream_words(cfg.seed, ("agent", "directional"), np.arange(n))
+        if Streams is not None:
+            self.directional_streams = Streams(words)
+        else:   # pragma: no cover
+            self.directional_words = words
         self.traders = []
         for k in range(n):
             tr = DirectionalTrader(self, k, self.venue_names[venue_idx[k]], str(market[k]), float(capital[k]),

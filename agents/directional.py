@@ -17,7 +17,7 @@ import numpy as np
 
 from venues.orderbook import BUY, SELL
 
-from .base import stream
+from .base import stream, stream_of
 from .params import DirectionalParams  # noqa: F401  (defined there, without Mesa: conf/schema.py reads them)
 
 
@@ -91,10 +91,14 @@ class DirectionalTrader(mesa.Agent):
     def own_rng(self) -> np.random.Generator:
         """This trader's own stream (settled rule 10), made when first drawn from: the same generator whenever
         that is, and a population of 100,000 is built without making 100,000 of them up front."""
-        streams = self.model.__dict__.get("directional_streams")   # the population's PCG64 states (model build)
-        if streams is None:
-            return stream(self.model.cfg.seed, "agent", "directional", self.index)
-        return streams.of(self.index)   # the same draws, from the population's array (agents/streams_nb.py)
+        d = self.model.__dict__
+        streams = d.get("directional_streams")   # the population's PCG64 states (model build)
+        if streams is not None:
+            return streams.of(self.index)   # the same draws, from the population's array (agents/streams_nb.py)
+        words = d.get("directional_words")      # (the population's seed words, where the array is not used)
+        if words is not None:
+            return stream_of(words[self.index])
+        return stream(self.model.cfg.seed, "agent", "directional", self.index)
 
     def on_depeg(self) -> None:
         """A depeg alert reached this holder (after its reaction delay): sell or redeem by `synth_exit`."""

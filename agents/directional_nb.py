@@ -140,4 +140,4 @@ def k_stops_due(trig, cell, stop_lo, stop_hi, exit_armed, out):
     return k
 
 
-preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)
+preload(globals(), ("k_decide_venue", "k_after", "k_stops_due"))   # loaded with the module (venues/nb_cache.py)

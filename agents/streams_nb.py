@@ -143,12 +143,26 @@ class Streams:
     def exponential(self, idx: np.ndarray, scale: float) -> np.ndarray:
         """Members idx's exponential(scale) draws, one each in the order of idx."""
         idx = np.ascontiguousarray(idx, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.state.shape[0]):
+            raise IndexError(f"member index out of range [0, {self.state.shape[0]})")   # (the kernel checks none)
         out = np.empty(idx.shape[0])
-        k_exponential(self.state, idx, float(scale), out)
+        k_exponential(self.state, idx, _scale(scale), out)
         return out
 
     def of(self, i: int) -> "MemberStream":
-        return MemberStream(self.state, int(i))
+        """Member i's stream (numpy's row index rules: i in [0, n))."""
+        i = int(i)
+        if not 0 <= i < self.state.shape[0]:
+            raise IndexError(f"member {i} out of range [0, {self.state.shape[0]})")
+        return MemberStream(self.state, i)
+
+
+def _scale(scale: float) -> float:
+    """numpy's check of an exponential's scale (a negative one is refused; NaN passes, as there)."""
+    scale = float(scale)
+    if scale < 0:
+        raise ValueError("scale < 0")
+    return scale
 
 
 class MemberStream:
@@ -164,7 +178,7 @@ class MemberStream:
         return float(k_random(self._s, self._i))
 
     def exponential(self, scale: float = 1.0) -> float:
-        return float(k_exponential_one(self._s, self._i, float(scale)))
+        return float(k_exponential_one(self._s, self._i, _scale(scale)))
 
 
-preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)
+preload(globals(), ("k_seed", "k_exponential", "k_random", "k_exponential_one"))   # (venues/nb_cache.py)

@@ -62,6 +62,55 @@ def test_array_streams_draw_as_generators_interleaved():
             assert s.exponential(idx, 30.0).tolist() == [gens[i].exponential(30.0) for i in idx.tolist()]
 
 
+def test_array_streams_edge_words_and_many_mixed_draws():
+    """Seed words at their edges (zeros, all ones, top bits) and raw random ones; 300,000 draws of random() and
+    exponential() at several scales, members in random order with repeats: every number numpy's."""
+    from agents.streams_nb import Streams
+    top = np.uint64(1) << np.uint64(63)
+    words = np.array([[0, 0, 0, 0], [2 ** 64 - 1] * 4, [top, 0, top, 0], [0, top, 0, top], [1, 2, 3, 4]]
+                     + np.random.default_rng(5).integers(0, 2 ** 63, (27, 4)).tolist(), dtype=np.uint64)
+    s = Streams(words)
+    gens = [stream_of(w) for w in words]
+    rng = np.random.default_rng(2)
+    for r in range(1_000):
+        idx = rng.integers(0, len(words), 300)
+        if r % 5 == 0:
+            assert [s.of(i).random() for i in idx[:30].tolist()] == [gens[i].random() for i in idx[:30].tolist()]
+        else:
+            scale = (1.0, 60.0, 2.0 ** -30, 1e300)[r % 4]
+            assert s.exponential(idx, scale).tolist() == [gens[i].exponential(scale) for i in idx.tolist()]
+    for i, g in enumerate(gens):   # the end states too
+        st = g.bit_generator.state["state"]
+        assert (int(s.state[i, 0]) << 64) | int(s.state[i, 1]) == st["state"]
+
+
+def test_array_streams_refuse_what_numpy_refuses():
+    from agents.streams_nb import Streams
+    s = Streams(stream_words(1, ("agent", "directional"), np.arange(3)))
+    for bad in (-1, 3):
+        with pytest.raises(IndexError):
+            s.of(bad)
+        with pytest.raises(IndexError):
+            s.exponential(np.array([0, bad]), 1.0)
+    with pytest.raises(ValueError):
+        s.exponential(np.array([0]), -1.0)
+    with pytest.raises(ValueError):
+        s.of(0).exponential(-0.5)
+    assert s.state.tolist() == Streams(stream_words(1, ("agent", "directional"), np.arange(3))).state.tolist()
+
+
+def test_a_model_without_the_array_draws_the_same(monkeypatch):
+    """With the array unavailable (model.Streams None: each trader's own Generator from its seed words), a small
+    world's series and metrics are the same bits."""
+    import model
+    from tests.golden.fingerprint import fingerprint
+    ov = ["population=small", "steps=150", "seed=4", "dashboard=false", "progress=false"]
+    a = fingerprint(ov)
+    monkeypatch.setattr(model, "Streams", None)
+    b = fingerprint(ov)
+    assert a == b
+
+
 @pytest.mark.slow
 def test_array_streams_ziggurat_tails():
     """Millions of draws from one member: the ziggurat's rejection branches (about 1%) and its tail past r

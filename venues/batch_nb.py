@@ -157,4 +157,4 @@ def submit_venue_batch(venue, accounts, markets, sides, lots, limits, kinds, red
     return filled, avg, status, pos
 
 
-preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)
+preload(globals(), ("k_submit_venue",))   # its cached overloads loaded with the module (venues/nb_cache.py)

@@ -398,4 +398,6 @@ def margin_one(i, qty, entry, bal, mark, w, isolated, upper, rates, cum, ntiers)
     return coll + _nend(su, cu), _nend(sm, cm)
 
 
-preload(globals())   # the cached overloads loaded with the module (venues/nb_cache.py)
+# the kernels called from Python: their cached overloads loaded with the module (venues/nb_cache.py)
+preload(globals(), ("k_margins_rows", "k_any_unit", "k_open_interest", "withdrawable_any", "margin_one",
+                    "k_identity_sums"))
