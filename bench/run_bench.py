@@ -187,7 +187,7 @@ def invariants(runs: int, steps: int) -> None:
         on.append(time_model(model_cfg(DEFAULT_AGENTS, steps, check=True)))
         off.append(time_model(model_cfg(DEFAULT_AGENTS, steps, check=False)))
     a, b = statistics.median(on), statistics.median(off)
-    row("invariant checks on vs off", f"{a:.1f} s vs {b:.1f} s: +{(a / b - 1) * 100:.1f}%", "<= 10%")
+    row("invariant checks on vs off", f"{a:.1f} s vs {b:.1f} s: {(a / b - 1) * 100:+.1f}%", "<= 10%")
 
 
 def main() -> None:

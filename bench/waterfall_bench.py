@@ -279,6 +279,21 @@ def wide(sizes: list[int], cases: list[str], runs: int) -> None:
             for e in medians[(big, case)]:
                 g = medians[(big, case)][e][0] / medians[(small, case)][e][0]
                 print(f"growth {small:,} -> {big:,} positions, case {case}, {e}: {g:.1f}x (cpu medians)")
+        growth_pairs(small, big, cases, runs)
+
+
+def growth_pairs(small: int, big: int, cases: list[str], runs: int) -> None:
+    """The growth from `small` to `big` positions as the median of `runs` ratios, each of a big round and a small
+    one run back to back (the order alternating): the machine's drift between the size blocks above does not
+    enter it."""
+    for case in cases:
+        ratios = []
+        for r in range(runs):
+            sizes = (small, big) if r % 2 == 0 else (big, small)
+            t = {n: time_wide(n // N_MARKETS, case, Waterfall)[0] for n in sizes}
+            ratios.append(t[big] / t[small])
+        print(f"growth {small:,} -> {big:,} positions, case {case}, new, {runs} interleaved pairs: "
+              f"{statistics.median(ratios):.1f}x (pairs {', '.join(f'{x:.1f}' for x in ratios)})", flush=True)
 
 
 def main() -> None:
