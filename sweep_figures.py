@@ -460,8 +460,10 @@ def sobol_plot(sweep_dir: str | Path, metric: str, out: str | Path | None = None
         # a base sample with a missing or failed run is dropped whole (the estimator needs all D + 2 rows)
         blocks = y.reshape(-1, D + 2)
         keep = np.isfinite(blocks).all(axis=1)
+        # the bootstrap's own seed: SALib takes seed 0 as none and then draws from numpy's global, unseeded
+        # generator (SALib/analyze/sobol.py: `if seed:`), so the intervals changed from one plot to the next
         si = sobol_analyze.analyze(problem, blocks[keep].ravel(), calc_second_order=False, num_resamples=1000,
-                                   conf_level=0.95, seed=0)
+                                   conf_level=0.95, seed=1 + int(sens.get("design_seed", 0)))
         pos = np.arange(D)
         ax.bar(pos - 0.2, si["S1"], 0.4, yerr=si["S1_conf"], capsize=3, label="first order S1")
         ax.bar(pos + 0.2, si["ST"], 0.4, yerr=si["ST_conf"], capsize=3, label="total ST")

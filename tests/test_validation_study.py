@@ -64,6 +64,9 @@ def test_experiment_runs_from_its_command_and_plot_draws_its_figures(name, tmp_p
         if kind == "sobol":
             assert table["base_samples"].min() == 2 and len(table) == 2 * 7
             assert math.isfinite(table.loc[table["metric"] == "totals.liquidated_notional_usd", "ST"].sum())
+            # drawn again from the same sweep: the same table, bootstrap intervals included (seeded)
+            plot.main([str(sweep), "--study", name, "--out", str(tmp_path / "again")])
+            assert (tmp_path / "again" / f"{fig_name}.csv").read_text() == (figs / f"{fig_name}.csv").read_text()
         elif kind == "paired":
             # two seeds matched to the base (a statistic undefined in so small a run, e.g. ADL shares without
             # ADL, has no finite pair)
