@@ -84,7 +84,6 @@ class Farmer(mesa.Agent):
         self._codes = getattr(getattr(model, "farm_watch", None), "codes", None)
         self.state = "idle"
         self.broken_at: int | None = None
-        self.check_now = False
 
     @cached_property
     def own_rng(self) -> np.random.Generator:
@@ -142,30 +141,21 @@ class Farmer(mesa.Agent):
         elif diff < 0:
             model.venues[self.short_venue].submit_order(self.legs[self.short_venue], self.market, BUY, -diff,
                                                         reduce_only=True)
-        wait = 0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes))
         if min(filled) > 0:
             self.state = "hedged"
-            model.register_farmer(self)
-            model.schedule_event(self.check, after=wait)
+            model.register_farmer(self)   # watched every minute from now on (FarmWatch: margin alerts, broken legs)
         else:
-            model.schedule_event(self.consider_entry, after=wait)
+            model.schedule_event(self.consider_entry,
+                                 after=0.5 + float(self.own_rng.exponential(model.cfg.farmers.check_minutes)))
 
     # ------------------------------------------------------------------ monitoring
     def leg_lots(self, name: str) -> int:
         v = self.model.venues[name]
         return v.position(self.legs[name], self.market)
 
-    def check(self) -> None:
-        """Routine check on the farmer's own schedule."""
-        if self.state != "hedged":
-            return
-        self.rebalance()
-        self.model.schedule_event(self.check,
-                                  after=0.5 + float(self.own_rng.exponential(self.model.cfg.farmers.check_minutes)))
-
     def rebalance(self) -> None:
-        """Move collateral from the richer leg to one near maintenance (also on a margin alert from the model);
-        the withdrawal leaves now, the deposit lands after the transfer delay."""
+        """Move collateral from the richer leg to one near maintenance (on a margin alert from the model's watch,
+        FarmWatch, once a minute); the withdrawal leaves now, the deposit lands after the transfer delay."""
         model, p = self.model, self.model.cfg.farmers
         venues, legs = model.venues, self.legs
         lv, sv = self.long_venue, self.short_venue

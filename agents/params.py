@@ -105,7 +105,8 @@ class FarmerParams:
     policy: str = "close_other"
     """Reaction to a broken hedge: close_other, rehedge or hold."""
     check_minutes: float = 60.0
-    """Mean time between routine checks, minutes."""
+    """Mean time between an idle farmer's looks at the pairs' yields, minutes. (A hedged farmer is watched every
+    minute: FarmWatch's margin alerts; its routine checks, which acted only on the same alert, are gone.)"""
 
 
 @dataclass
