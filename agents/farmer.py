@@ -157,13 +157,10 @@ class Farmer(mesa.Agent):
         """Move collateral from the richer leg to one near maintenance (on a margin alert from the model's watch,
         FarmWatch, once a minute); the withdrawal leaves now, the deposit lands after the transfer delay."""
         model, p = self.model, self.model.cfg.farmers
-        venues, legs = model.venues, self.legs
-        lv, sv = self.long_venue, self.short_venue
-        states = {lv: venues[lv].margin(legs[lv]), sv: venues[sv].margin(legs[sv])}
-        r = p.alert_margin_ratio
-        (el, ml), (es, ms) = states[lv], states[sv]
-        if (ml <= 0 or el >= r * ml) and (ms <= 0 or es >= r * ms):
-            return   # neither leg needs anything (transfer_needed is 0 for both): the usual case
+        states = {}
+        for name in (self.long_venue, self.short_venue):
+            v = model.venues[name]
+            states[name] = v.margin(self.legs[name])
         for poor, rich in ((self.long_venue, self.short_venue), (self.short_venue, self.long_venue)):
             need = transfer_needed(states[poor][0], states[poor][1], p.alert_margin_ratio)
             if need > 0 and not model.transfer_pending(self, poor):
