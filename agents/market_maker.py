@@ -156,10 +156,15 @@ def fair_value(index: float, own: float | None, others: list[float], p: MakerPar
 def stress_parts(prices, calm_vol_bps: float) -> tuple[float, float]:
     """(realised one-minute volatility, the window's net move) of a short price history, both in calm standard
     deviations (of a one-minute return, of a move over the window); (0, 0) with fewer than 3 prices."""
-    x = [float(p) for p in prices if p > 0 and math.isfinite(p)]
-    if len(x) < 3:
+    return stress_parts_of_logs([math.log(p) for p in (float(q) for q in prices) if p > 0 and math.isfinite(p)],
+                                calm_vol_bps)
+
+
+def stress_parts_of_logs(lx: list[float], calm_vol_bps: float) -> tuple[float, float]:
+    """stress_parts from the logs of the history's positive finite prices (the makers keep them beside their
+    fair values: each is taken once, not once a minute for 16 minutes)."""
+    if len(lx) < 3:
         return 0.0, 0.0
-    lx = [math.log(p) for p in x]
     r = [b - a for a, b in zip(lx, lx[1:])]
     mean = sum(r) / len(r)
     vol = math.sqrt(sum((q - mean) ** 2 for q in r) / len(r)) * 1e4 / calm_vol_bps
@@ -257,16 +262,26 @@ class MarketMaker(mesa.Agent):
             return view["fairs"], view["parts"]
         mp = self.model.cfg.makers
         fairs, parts = [], []
+        # the logs of fair_hist's values (None for one that is not positive), kept beside it: _view alone
+        # changes fair_hist
+        logs_of = view.setdefault("logs", [[] for _ in self.venue.perp_names])
         for k, a in enumerate(self.venue.perp_names):
             obs = self.fair(k)
-            hist = self.fair_hist[k]
-            fair = obs if not hist else math.exp((1.0 - mp.fair_smoothing) * math.log(hist[-1])
-                                                 + mp.fair_smoothing * math.log(obs)) if math.isfinite(obs) else math.nan
+            hist, logs = self.fair_hist[k], logs_of[k]
+            if not hist:
+                fair = obs
+            elif not math.isfinite(obs):
+                fair = math.nan
+            else:
+                last = logs[-1] if logs[-1] is not None else math.log(hist[-1])
+                fair = math.exp((1.0 - mp.fair_smoothing) * last + mp.fair_smoothing * math.log(obs))
             if math.isfinite(fair):
                 hist.append(fair)
                 del hist[:-16]
+                logs.append(math.log(fair) if fair > 0 else None)
+                del logs[:-16]
             fairs.append(fair)
-            parts.append(stress_parts(hist, self.params[a].calm_vol_bps))
+            parts.append(stress_parts_of_logs([x for x in logs if x is not None], self.params[a].calm_vol_bps))
         view.update(t=t, fairs=fairs, parts=parts)
         return fairs, parts
 
