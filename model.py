@@ -141,7 +141,8 @@ def _heap_frozen():
 
 
 class CascadeModel(AgendaModel, mesa.Model):
-    """Siloed perp venues, market makers and directional traders under an exogenous shock."""
+    """Siloed perp venues and the agents trading on them (makers, directional traders, farmers, arbitrageurs,
+    limit-order and value traders) around exogenous fundamentals (settled rule 13); one step is one minute."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(rng=cfg.seed)

@@ -302,8 +302,8 @@ class DirectionalPopulation:
         eb, xb = p.entry_band_pct, p.exit_band_pct
         while True:
             k = dn.k_decide_venue(ix, self.account, self.market, self.capital, self.leverage, self.momentum,
-                                  self.uses_stops, coin, free, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight,
-                                  ch.leverage, ch.lot_size, ch.isolated, v._spot_locked, ch.mark,
+                                  self.uses_stops, coin, free, ch.lots, ch.qty, ch.entry, ch.bal, ch.weight_array,
+                                  ch.leverage, ch.lot_size, ch.isolated, v.spot_locked, ch.mark,
                                   bool(v.params.withdraw_unrealized_profit), lot, sig, eb is not None,
                                   0.0 if eb is None else float(eb), xb is not None, 0.0 if xb is None else float(xb),
                                   model.stop_lo, model.stop_hi, model.exit_armed, need, o_int[0], o_int[1], o_int[2],

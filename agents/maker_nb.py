@@ -10,6 +10,8 @@ A venue of more than two perp markets (none today) has no compiled desk: its mak
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit, types
 
@@ -191,10 +193,10 @@ class Desk:
         j = 0
         while True:
             j = kernel(tuple(b._M for b in books), slots, accts, ms, Q, rows, tk, out, res, j, ch.lots,
-                       ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch._mark, Ps, uppers, maxlevs, oi, st,
-                       rej, ch.bal, ch._weight, ch.qty, ch.entry, venue._spot_locked, has_spot)
-            if st.item(1):   # the REJECT rows of the jobs done, in order (Orders._reject's events)
-                reject = venue._reject
+                       ch.open_buy, ch.open_sell, ch.leverage, ch.lot_size, ch.mark, Ps, uppers, maxlevs, oi, st,
+                       rej, ch.bal, ch.weight_array, ch.qty, ch.entry, venue.spot_locked, has_spot)
+            if st.item(1):   # the REJECT rows of the jobs done, in order (Orders.log_reject's events)
+                reject = venue.log_reject
                 x = rej[:4 * st.item(1)].tolist()
                 for q in range(0, len(x), 4):
                     reject(x[q], x[q + 1], x[q + 2], x[q + 3], "post_only_would_cross")
@@ -210,11 +212,14 @@ class Desk:
                 return last
 
 
+_DESKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # venue -> its desk (gone with the venue)
+
+
 def desk(venue) -> Desk:
     """The venue's desk (made on first use)."""
-    d = venue.__dict__.get("_maker_desk")
+    d = _DESKS.get(venue)
     if d is None:
-        d = venue._maker_desk = Desk(venue)
+        d = _DESKS[venue] = Desk(venue)
     return d
 
 

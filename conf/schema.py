@@ -114,7 +114,7 @@ class MarketConfig:
     correlation: float = 0.7
     """Correlation of the two fundamentals' returns, in [-1, 1] (at 1 or -1 one shock drives both)."""
     outside_depth_usd: dict[str, float] = field(
-        default_factory=lambda: {"BTC": 2_000_000_000.0, "ALT": 50_000_000.0})
+        default_factory=lambda: {"BTC": 2_000_000_000.0, "ALT": 200_000_000.0})
     """Outside-market notional that moves the outside reference by 1 (log) at once, USD; at least the
     arbitrageurs' largest outside flow a minute (count x venues x clip_usd) / (1 - outside_impact_decay) / half
     of float64's log range around the price, so the reference can never overflow or fall to 0."""
@@ -144,11 +144,11 @@ class IncentivesConfig:
 class MarketMakersPop(MakerParams):
     """Market makers: one or more per venue, quoting both perps (and the CEX-like venue's spot books)."""
 
-    count: int = 3
+    count: int = 9
     """Number of makers, assigned to the venues in turn; at least one per venue."""
     capital_usd: float = 20_000_000.0
     """Each maker's margin capital, USD."""
-    depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 3_000_000.0, "ALT": 300_000.0})
+    depth_usd: dict[str, float] = field(default_factory=lambda: {"BTC": 6_000_000.0, "ALT": 1_000_000.0})
     """Quoted notional per side in calm conditions, USD, per asset (BTC deep, ALT thin)."""
     withdraw_threshold: float = 5.0
     """Withdraw all quotes when realised volatility passes this multiple of calm volatility; > 1."""

@@ -10,6 +10,7 @@ from agents.base import stream
 from agents.directional import DirectionalParams, draw_leverage, exit_prices, order_lots, signal_side
 from agents.farmer import Incentives, best_pair, commit_share, pair_yield_per_day, transfer_needed
 from venues.orderbook import BUY, SELL
+from worlds import plain
 
 
 def test_signals():
@@ -22,13 +23,13 @@ def test_signals():
 def test_sizes_and_exits():
     assert order_lots(5_000.0, 10.0, 100_000.0, 0.001) == 500          # 50k notional = 0.5 BTC
     assert order_lots(5_000.0, 10.0, 0.0, 0.001) == 0
-    p = DirectionalParams(stop_loss_pct=5.0, take_profit_pct=10.0)
+    p = plain(DirectionalParams, stop_loss_pct=5.0, take_profit_pct=10.0)
     assert exit_prices(100.0, BUY, p) == pytest.approx((95.0, 110.0))
     assert exit_prices(100.0, SELL, p) == pytest.approx((105.0, 90.0))
 
 
 def test_leverage_is_heavy_tailed_and_capped():
-    p = DirectionalParams(leverage_min=2.0, leverage_tail=1.5)
+    p = plain(DirectionalParams, leverage_min=2.0, leverage_tail=1.5)
     lev = draw_leverage(stream(1, "t"), 200_000, p, cap=50.0)
     assert lev.min() >= 2.0 and lev.max() == 50.0
     # Pareto: P(L > 2 x 4) = 4^-1.5 = 0.125 before the cap

@@ -14,6 +14,7 @@ from agents.directional import DirectionalParams, DirectionalPopulation, Directi
 from agents.farmer import Farmer, FarmerParams, Incentives
 from venues.orderbook import BUY, SELL
 from venues.venue import OrderResult
+from worlds import plain
 
 
 class FakeBook:
@@ -90,9 +91,9 @@ class FakeVenue:
 class FakeModel(mesa.Model):
     def __init__(self, venues: dict, mids: np.ndarray):
         super().__init__(rng=0)
-        self.cfg = SimpleNamespace(seed=0, directional=DirectionalParams(signal_minutes=3, stop_loss_pct=5.0,
-                                                                         take_profit_pct=10.0),
-                                   farmers=FarmerParams(alert_margin_ratio=1.5), point_value_usd=0.02,
+        self.cfg = SimpleNamespace(seed=0, directional=plain(DirectionalParams, signal_minutes=3, stop_loss_pct=5.0,
+                                                                          take_profit_pct=10.0),
+                                   farmers=plain(FarmerParams, alert_margin_ratio=1.5), point_value_usd=0.02,
                                    transfer_delay_minutes=30.0,
                                    incentives={"a": Incentives(1e-3, 1e-3)})
         self.venues = venues
@@ -222,7 +223,7 @@ def test_market_maker_quotes_a_ladder_then_withdraws_on_volatility():
     model.cfg.mm_synth_depth_usd = 0.0
     model.cfg.initial_prices = {"BTC": 100_000.0, "ALT": 10.0}
     model.cfg.vol_daily = {"BTC": 0.03, "ALT": 0.06}
-    model.cfg.makers = MakerParams()            # fair value = the venue's index as of the previous minute
+    model.cfg.makers = plain(MakerParams)            # fair value = the venue's index as of the previous minute
     model.cfg.venue_scale = {}
     model.ts_close = np.full((64, 1, 2), np.nan)
     model.ts_mid = np.full((64, 1, 2), np.nan)
@@ -255,7 +256,7 @@ def _arb_model(venue, depth_usd: float = 1e15):
     model.redeemed = []
     model.redeem = lambda agent, name, acct, qty: (model.redeemed.append((name, acct, qty)),
                                                    venue.withdraw(acct, qty, asset="SYNTH"))[1]
-    return model, ArbParams(capital_usd=2_000_000.0, clip_usd=200_000.0, max_position_usd=1_000_000.0)
+    return model, plain(ArbParams, capital_usd=2_000_000.0, clip_usd=200_000.0, max_position_usd=1_000_000.0)
 
 
 def test_arbitrageur_buys_a_cheap_perp_hedges_outside_and_unwinds_when_the_gap_closes():
@@ -370,7 +371,7 @@ def test_arbitrageur_bids_a_ladder_under_the_peg_and_redeems_what_it_bought():
 def test_synthetic_dollar_holders_sell_or_redeem_on_a_depeg():
     from agents.directional import synth_exit
 
-    p = DirectionalParams(synth_exit_depeg=0.01)
+    p = plain(DirectionalParams, synth_exit_depeg=0.01)
     assert synth_exit(0.995, True, p) is None and synth_exit(None, True, p) is None
     assert synth_exit(0.98, True, p) == "sell" and synth_exit(0.98, False, p) == "redeem"
 
@@ -387,7 +388,7 @@ def test_a_holder_redeems_without_a_position_and_sells_with_one():
     v.deposit(bidder, 1_000_000.0)
     v.submit_spot_order(bidder, s, BUY, int(100_000 / book.lot_size), 0.97, kind="limit")   # the mid: 0.97 bid...
     v.submit_spot_order(bidder, s, BUY, int(100_000 / book.lot_size), 0.80, kind="limit")
-    model.cfg.directional = DirectionalParams(synth_exit_depeg=0.01, synth_sell_floor=0.9)
+    model.cfg.directional = plain(DirectionalParams, synth_exit_depeg=0.01, synth_sell_floor=0.9)
     idle = DirectionalTrader(model, 0, "x", "BTC", capital=10_000.0, leverage=5.0, momentum=True,
                              synth_collateral=True)
     assert idle.synth and v.balance(idle.account, "SYNTH") == 10_000.0

@@ -16,6 +16,7 @@ from agents.directional import DirectionalPopulation, exit_prices
 from agents.directional_nb import NEED_COIN, NEED_FREE, k_after, k_decide_venue
 from agents.params import DirectionalParams
 from venues.orderbook import BUY, SELL
+from worlds import plain
 
 
 class _Coin:
@@ -84,7 +85,7 @@ def _call(ix, acc, mkt, L, cap, lev, mom, stops, coin, free, sig, mark, lot, eb,
 def test_k_decide_venue_is_entry_and_exit_spec(seed):
     rng = np.random.default_rng(seed)
     for eb, xb in ((5.0, 25.0), (None, None), (0.3, 120.0), (None, 7.5)):
-        p = DirectionalParams(entry_band_pct=eb, exit_band_pct=xb)
+        p = plain(DirectionalParams, entry_band_pct=eb, exit_band_pct=xb)
         acc, mkt, L = _world(rng)
         N = acc.shape[0]
         ix = rng.permutation(N)[:200].astype(np.int64)
@@ -145,7 +146,7 @@ def test_k_after_is_exit_prices_and_set_stops():
     pos = np.where(rng.random(k) < 0.5, 0, 3).astype(np.int64)
     stops = rng.random(N) < 0.8
     lo, hi, armed = np.full(N, -np.inf), np.full(N, np.inf), np.zeros(N, bool)
-    p = DirectionalParams(stop_loss_pct=3.7, take_profit_pct=6.1)
+    p = plain(DirectionalParams, stop_loss_pct=3.7, take_profit_pct=6.1)
     k_after(k, who, is_exit, side, filled, avg, status, pos, 99, stops, p.stop_loss_pct / 100.0,
             p.take_profit_pct / 100.0, lo, hi, armed)
     for q in range(k):

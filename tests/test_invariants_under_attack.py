@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from agents.directional import DirectionalParams
 from model import CascadeModel, ShockScript
-from worlds import unit_world
+from worlds import plain, unit_world
 
 STATE = ("bal", "qty", "entry", "lots", "open_buy", "open_sell", "leverage", "mark")
 
@@ -33,8 +33,9 @@ def world(draw):
         scenario=draw(st.sampled_from(["oct10", "oct10", "calm"])), venues=venues, shock=shock,
         n_directional=draw(st.integers(10, 150)), n_farmers=draw(st.integers(0, 30)),
         n_arbitrageurs=draw(st.integers(0, 3)),
-        directional=DirectionalParams(leverage_min=min(cap, draw(st.sampled_from([1.0, 2.0, 10.0, 50.0]))),
-                                      mean_wait_minutes=draw(st.sampled_from([5.0, 30.0]))),
+        directional=plain(DirectionalParams,
+                          leverage_min=min(cap, draw(st.sampled_from([1.0, 2.0, 10.0, 50.0]))),
+                          mean_wait_minutes=draw(st.sampled_from([5.0, 30.0]))),
         mm_depth_usd={"BTC": 50.0, "ALT": 5.0} if thin else {"BTC": 2_000_000.0, "ALT": 200_000.0},
         mm_withdraw_threshold=draw(st.sampled_from([1.0001, 5.0])),   # 1.0001: every maker leaves at once
         mm_synth_depth_usd=draw(st.sampled_from([0.0, 1_000_000.0])),

@@ -244,7 +244,7 @@ def test_compiled_withdrawable_is_withdrawable_bit_for_bit():
         n = ch.n
         rows = np.flatnonzero(~v._spot_locked[:n].any(axis=1)).astype(np.int64)
         for flag in (False, True):
-            out = np.array([withdrawable_one(i, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage,
+            out = np.array([withdrawable_one(i, ch.lots, ch.qty, ch.entry, ch.bal, ch.weight_array, ch.leverage,
                                              ch.lot_size, ch.isolated, ch.mark, flag) for i in rows.tolist()])
             v.params.withdraw_unrealized_profit, was = flag, v.params.withdraw_unrealized_profit
             try:

@@ -11,7 +11,7 @@ from agents.liquidity import LimitTrader, LiquidityParams, ValueParams, depth_pr
 from agents.market_maker import MakerParams, fair_value
 from model import CascadeModel
 from venues.orderbook import BUY, SELL
-from worlds import unit_world
+from worlds import plain, unit_world
 
 
 def small(**kw) -> CascadeModel:
@@ -23,15 +23,15 @@ def small(**kw) -> CascadeModel:
 
 
 def test_fair_value_blend_is_a_weighted_log_mean_and_skips_missing_terms():
-    p = MakerParams(fair_weight_index=0.5, fair_weight_own=0.5, fair_weight_others=0.0)
+    p = plain(MakerParams, fair_weight_index=0.5, fair_weight_own=0.5, fair_weight_others=0.0)
     assert fair_value(100.0, 81.0, [], p) == pytest.approx(90.0)           # sqrt(100 x 81)
     assert fair_value(100.0, None, [50.0], p) == pytest.approx(100.0)       # own missing, others weighted 0
-    p2 = MakerParams(fair_weight_index=1.0, fair_weight_own=1.0, fair_weight_others=2.0)
+    p2 = plain(MakerParams, fair_weight_index=1.0, fair_weight_own=1.0, fair_weight_others=2.0)
     assert fair_value(100.0, 100.0, [25.0, 25.0], p2) == pytest.approx(100.0 ** 0.5 * 25.0 ** 0.5)
 
 
 def test_maker_fair_value_follows_trades_with_the_fundamental_held_constant():
-    m = small(makers=MakerParams(fair_weight_index=0.5, fair_weight_own=0.5, fair_weight_others=0.0),
+    m = small(makers=plain(MakerParams, fair_weight_index=0.5, fair_weight_own=0.5, fair_weight_others=0.0),
               n_market_makers=3)
     m.run_for(5)
     mk = m.makers[0]
@@ -59,7 +59,8 @@ def test_maker_fair_value_follows_trades_with_the_fundamental_held_constant():
 
 
 def test_resting_far_bids_fill_when_the_makers_have_withdrawn():
-    m = small(liquidity=LiquidityParams(per_market=4, depth_usd={"BTC": 4e6, "ALT": 4e5}, min_pct=2.0, max_pct=40.0))
+    m = small(liquidity=plain(LiquidityParams, per_market=4, depth_usd={"BTC": 4e6, "ALT": 4e5}, min_pct=2.0,
+                              max_pct=40.0))
     m.run_for(3)
     v = m.venues["binance"]
     k = 1
@@ -133,8 +134,8 @@ def test_a_farmers_naked_leg_is_closed_once_the_book_can_take_it():
 
 
 def test_value_traders_buy_below_their_estimate():
-    m = small(value=ValueParams(per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.0, delay_minutes=0,
-                                threshold_pct=1.0, act_minutes=1.0))
+    m = small(value=plain(ValueParams, per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.0,
+                          delay_minutes=0, threshold_pct=1.0, act_minutes=1.0))
     m.run_for(3)
     vt = [t for t in m.value_traders if t.venue_name == "binance" and t.asset == "ALT"][0]
     v, k = vt.venue, vt.k
@@ -168,7 +169,7 @@ def test_arbitrage_flow_moves_the_outside_reference():
 def test_trade_bars_agree_with_the_fill_events():
     """Minute t's bar holds the book trades whose events carry step t (liquidation fills included)."""
     import venues.events as ev
-    m = small(n_directional=80, steps=150, liquidity=LiquidityParams(per_market=2))
+    m = small(n_directional=80, steps=150, liquidity=plain(LiquidityParams, per_market=2))
     m.run_for(150)
     checked = 0
     for vi, v in enumerate(m.venues.values()):
@@ -191,8 +192,8 @@ def test_a_withdrawn_maker_keeps_quoting_the_side_a_fall_does_not_run_into(sides
     """A seller walks the alt's book every minute until the makers withdraw (drift stress). With
     withdraw_sides=against_move each withdrawn maker keeps asks (none of its bids) while the fall lasts; with
     both it rests nothing."""
-    m = small(makers=MakerParams(fair_weight_index=0.2, fair_weight_own=0.8, fair_weight_others=0.0,
-                                 drift_threshold=2.0, withdraw_sides=sides), n_market_makers=3)
+    m = small(makers=plain(MakerParams, fair_weight_index=0.2, fair_weight_own=0.8, fair_weight_others=0.0,
+                           drift_threshold=2.0, withdraw_sides=sides), n_market_makers=3)
     m.run_for(20)
     v = m.venues["binance"]
     k = 1
@@ -224,8 +225,8 @@ def test_a_value_trader_rests_its_exit_at_fair_value_and_it_caps_a_buyers_walk()
     """rest_exit: having bought below its estimate, a value trader rests a sell for its whole position at
     est x (1 + threshold / 2); with the makers gone, a market buy meets that ask, not an empty book."""
     th = 1.0
-    m = small(value=ValueParams(per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.0, delay_minutes=0,
-                                threshold_pct=th, act_minutes=1.0, rest_exit=True))
+    m = small(value=plain(ValueParams, per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.0,
+                          delay_minutes=0, threshold_pct=th, act_minutes=1.0, rest_exit=True))
     m.run_for(3)
     vt = [t for t in m.value_traders if t.venue_name == "binance" and t.asset == "ALT"][0]
     v, k = vt.venue, vt.k
@@ -263,8 +264,8 @@ def test_a_value_traders_persistent_error_has_its_deviation_and_time_constant():
     memoryless draw."""
     from types import SimpleNamespace
 
-    m = small(value=ValueParams(per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.5, delay_minutes=0,
-                                noise_minutes=10.0))
+    m = small(value=plain(ValueParams, per_market=1, capital_usd={"BTC": 1e6, "ALT": 2e5}, noise_pct=0.5,
+                          delay_minutes=0, noise_minutes=10.0))
     vt = [t for t in m.value_traders if t.asset == "ALT"][0]
     n = 20_000
     clock = SimpleNamespace(steps=0, fund_paths={"ALT": np.full(n + 1, 10.0)})
@@ -280,7 +281,7 @@ def test_a_value_traders_persistent_error_has_its_deviation_and_time_constant():
     r1 = np.corrcoef(x[:-1], x[1:])[0, 1]
     r10 = np.corrcoef(x[:-10], x[10:])[0, 1]
     assert r1 == pytest.approx(math.exp(-0.1), abs=0.02) and r10 == pytest.approx(math.exp(-1.0), abs=0.05)
-    vt.p = ValueParams(noise_pct=0.5, delay_minutes=0, noise_minutes=0.0)
+    vt.p = plain(ValueParams, noise_pct=0.5, delay_minutes=0, noise_minutes=0.0)
     y = []
     for t in range(2_000):
         clock.steps = t

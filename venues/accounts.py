@@ -24,6 +24,12 @@ class Accounts:
     def n_accounts(self) -> int:
         return self.ch.n
 
+    @property
+    def spot_locked(self) -> np.ndarray:
+        """Base units each account has reserved for its resting spot asks, (accounts x assets): read only (the
+        compiled order and margin passes read it; orders change it)."""
+        return self._spot_locked
+
     def open_account(self, isolated: bool = False) -> int:
         i = self.ch.open_account(isolated, self._default_lev)
         if self._spot_locked.shape[0] < self.ch.cap:
@@ -58,7 +64,7 @@ class Accounts:
         if ch.M >= 8:
             return self._withdrawable_np(account)
         # the Python form below (_withdrawable_py), in one compiled call (venues/margin_nb.py)
-        return withdrawable_any(account, ch.lots, ch.qty, ch.entry, ch.bal, ch._weight, ch.leverage, ch.lot_size,
+        return withdrawable_any(account, ch.lots, ch.qty, ch.entry, ch.bal, ch.weight_array, ch.leverage, ch.lot_size,
                                 ch.isolated, ch._mark, bool(self.params.withdraw_unrealized_profit),
                                 self._spot_locked, ch.asset_value, ch.asset_haircut)
 

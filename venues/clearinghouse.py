@@ -260,7 +260,7 @@ class Clearinghouse:
         """Cache USD of collateral per unit of each asset (oracle value x (1 - haircut)) for per-account paths;
         call after changing asset_value or asset_haircut."""
         self.collateral_weight = (self.asset_value * (1.0 - self.asset_haircut)).tolist()
-        self._weight = np.array(self.collateral_weight)   # the same floats, for the compiled passes
+        self.weight_array = np.array(self.collateral_weight)   # the same floats, for compiled passes (read only)
 
     def collateral_value(self, rows=slice(None)) -> np.ndarray:
         """Cross collateral in USD: USD balance + other assets at their oracle value after haircut."""
@@ -354,7 +354,7 @@ class Clearinghouse:
         return mm_t, up_t
 
     def _nb_state(self) -> tuple:
-        return (self.qty, self.entry, self.bal, self._mark, self._weight, self._r0, self._b0, self._t_upper,
+        return (self.qty, self.entry, self.bal, self._mark, self.weight_array, self._r0, self._b0, self._t_upper,
                 self._t_rates, self._t_cum, self._t_n)
 
     def may_have_units(self, negative_below: float) -> bool:
@@ -447,7 +447,7 @@ class Clearinghouse:
     def margin_one(self, i: int) -> tuple[float, float]:
         """unit_state(i, -1)'s (equity, maintenance margin), the same floats, in one compiled call
         (venues/margin_nb.py)."""
-        return margin_one(i, self.qty, self.entry, self.bal, self._mark, self._weight, self.isolated,
+        return margin_one(i, self.qty, self.entry, self.bal, self._mark, self.weight_array, self.isolated,
                           self._t_upper, self._t_rates, self._t_cum, self._t_n)
 
     def _collateral_float(self, i: int) -> float:

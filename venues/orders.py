@@ -39,6 +39,12 @@ class Orders:
     """Order entry, cancels and fill settlement (a part of `Venue`)."""
 
     def _reject(self, account: int, market: int, side: int, lots: int, reason: str, price: float = 0.0) -> OrderResult:
+        return self.log_reject(account, market, side, lots, reason, price)
+
+    def log_reject(self, account: int, market: int, side: int, lots: int, reason: str,
+                   price: float = 0.0) -> OrderResult:
+        """Record a REJECT event (`reason` one of events.REASON_CODE) and return the rejected result: for an
+        order refused outside this class's own checks (the makers' compiled requotes, agents/maker_nb.py)."""
         self.events.append(ev.REJECT, market, account, side, lots, price, 0.0, info=ev.REASON_CODE[reason])
         return OrderResult("rejected", reason=reason)
 

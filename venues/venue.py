@@ -4,9 +4,11 @@ Each venue is its own clearinghouse: nothing on one venue covers a loss on anoth
 state only through its public methods (open an account, deposit, withdraw, submit and cancel orders); they read
 their accounts through them too, except where a population reads many at once, read only: the clearinghouse's
 `ch.lots`, `ch.mark` / `ch.mark_list`, `ch.lot_size`, `ch.isolated`, `ch.unit_equity` and the margin pass
-`ch.account_margins_of` (directional traders, the farmers' watch, far liquidity, the makers' kernels). The model
-calls `update_prices` and `settle_funding` once a step and `check_invariants` when it wants the identity of settled
-rule 1 enforced.
+`ch.account_margins_of` (directional traders, the farmers' watch, far liquidity, the makers' kernels), and for the
+compiled batches also `ch.bal`, `ch.qty`, `ch.entry`, `ch.leverage`, `ch.open_buy` / `ch.open_sell`,
+`ch.weight_array` and `v.spot_locked`; the makers' compiled requotes record their refusals with `log_reject`.
+The model calls `update_prices` and `settle_funding` once a step and `check_invariants` when it wants the identity
+of settled rule 1 enforced.
 
 `Venue` is built here from its parts, each in a module named for what it holds: venues/accounts.py (accounts,
 deposits, withdrawals, what an agent may read, margin helpers), venues/orders.py (perp and spot orders, ladders,
@@ -25,15 +27,15 @@ from .accounts import Accounts
 from .clearinghouse import Clearinghouse, Scan, TierTable
 from .orderbook import BUY, SELL
 from .orderbook_nb import OrderBookNB
+from .orders import OrderResult, Orders
+from .params import SYNTH, USD, VenueParams
+from .pricing import STEP_MINUTES, Pricing
+from .waterfall import Waterfall
 
 OrderBook = OrderBookNB
 """The class a venue builds its books with: the numba book (venues/orderbook_nb.py, the same API and results as
 the Python `venues.orderbook.OrderBook`, its readable reference; tests/test_orderbook_nb.py checks the two against
 each other and tests swap the Python one in by patching this name)."""
-from .orders import OrderResult, Orders
-from .params import SYNTH, USD, VenueParams
-from .pricing import STEP_MINUTES, Pricing
-from .waterfall import Waterfall
 
 __all__ = ["STEP_MINUTES", "InvariantError", "OrderResult", "Venue"]
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 EPS_NEG = 1e-6  # USD: an equity below -EPS_NEG is negative (SPEC 1)
 STAGE_BOOK, STAGE_BACKSTOP, STAGE_ADL, STAGE_BAD_DEBT = 1, 2, 3, 4
 # upper edges of the leverage buckets of ADL'd notional: <= 2x, (2, 5], (5, 10], > 10x
-ADL_LEVERAGE_EDGES = (2.0, 5.0, 10.0)
+ADL_LEVERAGE_EDGES = (LOW_LEVERAGE, 5.0, 10.0)
 ADL_LEVERAGE_BUCKETS = ("le2", "2to5", "5to10", "gt10")
 
 
