@@ -336,5 +336,21 @@ def test_the_config_hash_survives_config_yaml_and_changes_with_the_run(seed, lev
         p = Path(d) / "config.yaml"
         p.write_text(OmegaConf.to_yaml(OmegaConf.create(run._config_tree(cfg))))
         assert run._saved_config_hash(Path(d)) == h
+        assert run.config_hash(OmegaConf.load(p)) == h   # the fast reader and OmegaConf's agree
     assert run.config_hash(compose_cfg(*over, "resume=true", "progress=false", "dashboard=false")) == h
     assert run.config_hash(compose_cfg(*over[1:], f"seed={seed + 1}")) != h
+
+
+@pytest.mark.parametrize("text", [
+    "seed: 3\nx: .inf\ny: -.inf\nz: .nan\nw: null\nv: '1e3'\nu: 1e3\nt: 1_000\ns: 2026-12-04\nr: [1, 2.5, yes]\n",
+    "a: {b: {c: 0x10, d: 0o7, e: +1.5, f: ~}}\nhydra: {run: {dir: x}}\ng: '???'\nh: 'on'\n",
+    "a: 1\nb: ${a}\n",                           # an interpolation: OmegaConf's reading
+])
+def test_the_saved_config_hash_reads_a_file_as_omegaconf_does(text, tmp_path):
+    """_saved_config_hash's libyaml reading gives OmegaConf.load's hash: its floats (1e3, .inf, .nan), no
+    timestamps, YAML 1.1 booleans and octals, quoted strings kept; a file with interpolations goes to OmegaConf."""
+    from omegaconf import OmegaConf
+    (tmp_path / "config.yaml").write_text(text)
+    assert run._saved_config_hash(tmp_path) == run.config_hash(OmegaConf.load(tmp_path / "config.yaml"))
+    (tmp_path / "config.yaml").write_text(text + text.splitlines()[0] + "\n")   # a duplicate key: refused by both
+    assert run._saved_config_hash(tmp_path) is None
