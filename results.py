@@ -132,11 +132,13 @@ def _plain_tree(text: str) -> dict | None:
     loader = _plain_loader()
     if loader is None or "${" in text:
         return None
-    import yaml
+    reader = loader(text)   # a CSafeLoader: no Python object is built from a tag
     try:
-        tree = yaml.load(text, Loader=loader)
+        tree = reader.get_single_data()
     except Exception:  # noqa: BLE001  (OmegaConf reads it, or says why not)
         return None
+    finally:
+        reader.dispose()
     return tree if isinstance(tree, dict) else None
 
 

@@ -187,6 +187,10 @@ def test_user_config_cannot_name_callables_and_nothing_unsafe_is_read_or_written
         text = p.read_text()
         for word in ("eval(", "exec(", "pickle", "yaml.load(", "instantiate(", "__import__("):
             assert word not in text, f"{p.name} uses {word}"
+    import yaml
+
+    import results   # the summary's fast reader of saved configs is a safe loader
+    assert results._plain_loader() is None or issubclass(results._plain_loader(), yaml.CSafeLoader)
     # the only _target_ in the project's config files is Hydra's own callback, in the hydra section
     for p in (ROOT / "conf").rglob("*.yaml"):
         for line in p.read_text().splitlines():
