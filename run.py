@@ -483,9 +483,12 @@ def preflight(args: list[str]) -> None:
         # composed config, which is what Hydra's override does; a group choice is composed
         plain = not key.startswith(("+", "~")) and not (CONF_DIR / key).is_dir() and \
             OmegaConf.select(base, key, default="__missing__") != "__missing__"
+        # (hydra's section is left out of a plain value's copy: _validate does not read it, and it is most of
+        # the config's nodes)
+        mask = [k for k in base if k != "hydra"] if plain and not key.startswith("hydra.") else None
         for val in values[1:]:
             if plain:
-                trial = base.copy()
+                trial = OmegaConf.masked_copy(base, mask) if mask is not None else base.copy()
                 OmegaConf.update(trial, key, parser.parse_overrides([f"{key}={val}"])[0].value(), merge=False)
                 _validate(trial)
             else:

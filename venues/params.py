@@ -8,6 +8,7 @@ shared/MECHANICS.md ("Settled rules").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -229,7 +230,7 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
             data = dict(zip(names, data))
         if not isinstance(data, dict):
             raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {type(data).__name__}")
-        hints = typing.get_type_hints(cls)
+        hints = _type_hints(cls)
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ConfigError(f"{where}.{unknown[0]}: unknown key; allowed: {', '.join(names)}")
@@ -241,6 +242,12 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
                 raise ConfigError(f"{where}.{f.name}: missing; required by {cls.__name__}")
         return cls(**kwargs)
     return _convert(cls, data, where)
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict:
+    """typing.get_type_hints(cls), evaluated once per class (each call compiles every string annotation again)."""
+    return typing.get_type_hints(cls)
 
 
 def _convert(tp: Any, v: Any, where: str) -> Any:

@@ -40,7 +40,9 @@ def merge(base: dict, overrides: dict) -> dict:
 
 
 def load_preset(name: str, overrides: dict[str, Any] | None = None, where: str | None = None) -> VenueParams:
-    """A validated VenueParams from preset `name`, with `overrides` merged on top."""
-    data = merge(preset_dict(name), overrides or {})
+    """A validated VenueParams from preset `name`, with `overrides` merged on top. (The cached raw data is merged
+    without a copy: `merge` builds new mappings where it changes one, and `from_dict` only reads, building fresh
+    values of the typed fields.)"""
+    data = merge(_raw(name), overrides or {})
     where = where or f"venue_preset.{name}"
     return from_dict(VenueParams, data, where).validate(where)
