@@ -142,3 +142,32 @@ def test_the_waterfall_reads_nothing_private_of_the_venue_or_its_clearinghouse(t
     assert private_reads(probe) == ["probe.py:2: ch._lot_list", "probe.py:2: self.v._spot_locked"]
     found = [r for f in WATERFALL_FILES for r in private_reads(ROOT / f)]
     assert not found, found
+
+
+def state_writes(path: Path) -> list[str]:
+    """Assignments (plain or augmented) in a file to anything reached through a name `ch` or an attribute `.ch`
+    (a clearinghouse's arrays and ledgers: `ch.bal[i, 0] += x`, `ch.insurance[0] -= x`, `self.v.ch.bad_debt = y`)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            x = t
+            while isinstance(x, (ast.Subscript, ast.Attribute)):
+                x = x.value
+                if (isinstance(x, ast.Name) and x.id == "ch") or (isinstance(x, ast.Attribute) and x.attr == "ch"):
+                    out.append(f"{path.name}:{node.lineno}: {ast.unparse(t)}")
+                    break
+    return out
+
+
+def test_the_waterfall_moves_money_only_through_the_ledger_functions(tmp_path):
+    """venues/waterfall.py and venues/adl_queue.py write no balance, margin or ledger of the clearinghouse
+    themselves: money moves through venues/ledger.py's double entries, positions through apply_fill and
+    settle_maker. (The one attribute the waterfall sets is the round's `touched` set.)"""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f(self, ch):\n    ch.bal[1, 0] += 2.0\n    self.v.ch.insurance[0] = 1.0\n"
+                     "    x = ch.bal[1]\n    self.total += 1\n")
+    assert state_writes(probe) == ["probe.py:2: ch.bal[1, 0]", "probe.py:3: self.v.ch.insurance[0]"]
+    found = [r for f in WATERFALL_FILES for r in state_writes(ROOT / f) if not r.endswith(".ch.touched")]
+    assert not found, found

@@ -260,7 +260,7 @@ def test_a_worker_killed_mid_job_fails_only_its_job_and_resume_reruns_only_it(tm
     failed record for the killed one (written by the parent, with the job's config), a summary, and no worker
     left running; resume then re-runs only that job."""
     out = tmp_path / "sweep"
-    args = ("steps=300", "seed=0,1,2,3", "hydra.launcher.n_jobs=2")   # a job: about 2 s
+    args = ("steps=1500", "seed=0,1,2,3", "hydra.launcher.n_jobs=2")   # a job: about 2 s (300: 0.5 s)
     p = _start(out, *args, log=tmp_path / "sweep.log")
     seen: set[int] = set()
     try:
@@ -284,7 +284,7 @@ def test_a_worker_killed_mid_job_fails_only_its_job_and_resume_reruns_only_it(tm
     assert not any(_alive(pid) for pid in seen)
     m = _metrics(out / "1")
     assert m["status"] == "failed" and m["error_type"] == "WorkerDied" and "SIGKILL" in m["error"]
-    assert m["config"]["seed"] == 1 and m["config"]["steps"] == 300
+    assert m["config"]["seed"] == 1 and m["config"]["steps"] == 1500
     for j in ("0", "2", "3"):
         assert _metrics(out / j)["status"] == "ok"
     df = pd.read_parquet(out / "summary.parquet").set_index("job")

@@ -6,11 +6,13 @@ Rounds: scan (vectorized, ascending margin ratio) -> for each unit: book liquida
 The round's ranked ADL queues and their walks are in venues/adl_queue.py (`AdlQueues`, a part of `Waterfall`).
 Per-unit work is plain-float arithmetic on one account's row.
 
-What the waterfall uses of its venue, nothing private of either (tests/test_layout.py checks):
+What the waterfall uses of its venue, nothing private of either (tests/test_layout.py checks both rules here):
 - the clearinghouse `v.ch`: its methods may_have_units, scan (and last_scan_mm, touched), unit_state,
   unit_equity, effective_leverage, position_bankruptcy_price, collateral_value, apply_fill, settle_maker; its
-  arrays and ledgers (lots, qty, entry, bal, iso_margin, isolated, insurance, fees_kept, bad_debt, mark, mark_list,
-  lot_size, lot_list, tiers, asset_value, asset_haircut, n, A);
+  arrays and ledgers, read only (lots, qty, entry, bal, iso_margin, isolated, insurance, mark, mark_list,
+  lot_size, lot_list, tiers, asset_value, asset_haircut, n, A): money moves only through venues/ledger.py's
+  double entries (keep_fee, fund_pays, charge, release_isolated, collateral_to_fund, vault_takes_margin,
+  write_off, take_collateral), positions only through apply_fill and settle_maker;
 - the venue: params, step, halted, books, spot_books, assets, fee_maker, fund_present, vault, prev_mark,
   volume_usd, events, and its methods remark, cancel_all, cancel_all_spot, spot_book_of, submit_spot_order.
 """
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import events as ev
+from . import ledger
 from .adl import LOW_LEVERAGE
 from .adl_queue import AdlQueues, RankedQueue
 from .clearinghouse import empty_scan
@@ -244,7 +247,7 @@ class Waterfall(AdlQueues):
                 fee_m = notional * v.fee_maker
                 ch.apply_fill(i, k, side * n, price, release=False)
                 ch.settle_maker(maker, k, side, n, price, fee_m)
-                ch.fees_kept[0] += fee_m
+                ledger.keep_fee(ch, fee_m)
                 if self._queues:
                     self._revive(maker, k)
                 eq += side * n * lot * (mark - price)
@@ -254,12 +257,8 @@ class Waterfall(AdlQueues):
                     if shortfall > 0:
                         paid = min(shortfall, ch.insurance[0])
                         if paid > 0:
-                            ch.insurance[0] -= paid
+                            ledger.fund_pays(ch, i, m, k, paid)
                             eq += paid
-                            if m >= 0:
-                                ch.iso_margin[i, k] += paid
-                            else:
-                                ch.bal[i, 0] += paid
                 nominal += notional * liq_fee
                 rows.append((maker, n, price, notional, fee_m, paid, shortfall))
                 filled += n
@@ -267,14 +266,7 @@ class Waterfall(AdlQueues):
             charged = min(nominal, max(0.0, eq)) if nominal > 0 else 0.0
             if charged > 0:
                 eq -= charged
-                if m >= 0:
-                    ch.iso_margin[i, k] -= charged
-                else:
-                    ch.bal[i, 0] -= charged
-                if fund:
-                    ch.insurance[0] += charged
-                else:
-                    ch.fees_kept[0] += charged
+                ledger.charge(ch, i, m, k, charged, fund)
             for maker, n, price, notional, fee_m, paid, shortfall in rows:
                 fee_share = charged * (notional * liq_fee / nominal) if nominal > 0 else 0.0
                 log(ev.LIQUIDATION, k, i, side, n, price, notional, fee_share, STAGE_BOOK, maker)
@@ -308,15 +300,11 @@ class Waterfall(AdlQueues):
         ch = v.ch
         to_fund = v.params.remainder_to_insurance and v.fund_present
         if m >= 0:
-            left = float(ch.iso_margin[i, m])
-            if left <= EPS_NEG:
+            if ch.iso_margin[i, m] <= EPS_NEG:
                 return
-            ch.iso_margin[i, m] = 0.0
+            left = ledger.release_isolated(ch, i, m, to_fund)
             if to_fund:
-                ch.insurance[0] += left
                 v.events.append(ev.INSURANCE, m, i, 0, 0, 0.0, left, 0.0, info=0.0, aux=left)
-            else:
-                ch.bal[i, 0] += left
             return
         if not to_fund:
             return
@@ -331,9 +319,7 @@ class Waterfall(AdlQueues):
                 eq = ch.unit_state(i, -1)[0]
                 if not eq > EPS_NEG:
                     return
-            for a in range(ch.A):
-                ch.insurance[a] += float(ch.bal[i, a])
-                ch.bal[i, a] = 0.0
+            ledger.collateral_to_fund(ch, i)
             v.events.append(ev.INSURANCE, -1, i, 0, 0, 0.0, eq, 0.0, info=0.0, aux=eq)
 
     # ------------------------------------------------------------------ c: backstop vault
@@ -363,12 +349,7 @@ class Waterfall(AdlQueues):
             self._count(i, k, side, notional)
             self.backstop_usd += notional
             log(ev.BACKSTOP, k, V, -side, abs(x), mark, notional, 0.0, info=float(i), aux=0.0)
-        if m < 0:
-            ch.bal[V] += ch.bal[i]
-            ch.bal[i] = 0.0
-        else:
-            ch.bal[V, 0] += ch.iso_margin[i, m]
-            ch.iso_margin[i, m] = 0.0
+        ledger.vault_takes_margin(ch, V, i, m)
 
     # ------------------------------------------------------------------ e: ADL
     def _cap(self, c: int, k: int, p_adl: float) -> int:
@@ -481,15 +462,8 @@ class Waterfall(AdlQueues):
             return
         if m < 0:
             self._convert_collateral(i)
-            usd = float(ch.bal[i, 0])
-            if usd < 0:
-                ch.bal[i, 0] = 0.0
-        else:
-            usd = float(ch.iso_margin[i, m])
-            if usd < 0:
-                ch.iso_margin[i, m] = 0.0
+        usd = ledger.write_off(ch, i, m)
         if usd < 0:
-            ch.bad_debt[0] += -usd
             v.events.append(ev.BAD_DEBT, m, i, 0, 0, 0.0, -usd, 0.0)
 
     def _convert_collateral(self, i: int) -> None:
@@ -514,22 +488,8 @@ class Waterfall(AdlQueues):
                 continue
             # what is left (redemption mode, or what the book could not take) is taken at its oracle value
             # after haircut by the fund, else the vault, else the venue's fees kept: the account closes at zero
-            if ch.touched is not None:   # balances move without a fill: keep the round's bookkeeping exact
-                ch.touched.add(i)
-                if v.vault is not None:
-                    ch.touched.add(v.vault)
             value = amount * float(ch.asset_value[a]) * (1.0 - float(ch.asset_haircut[a]))
-            ch.bal[i, a] = 0.0
-            ch.bal[i, 0] += value
-            if v.fund_present and ch.insurance[0] >= value:
-                ch.insurance[0] -= value
-                ch.insurance[a] += amount
-            elif v.vault is not None and ch.bal[v.vault, 0] >= value:
-                ch.bal[v.vault, 0] -= value
-                ch.bal[v.vault, a] += amount
-            else:
-                ch.fees_kept[0] -= value
-                ch.fees_kept[a] += amount
+            ledger.take_collateral(ch, i, a, amount, value, v.fund_present, v.vault)
 
     # ------------------------------------------------------------------ after the rounds
     def _negative_pass(self, negative) -> None:
