@@ -114,7 +114,7 @@ def _saved_config_hash(job: Path) -> str | None:
     leaves such a tree as it is: the same hash, tests/test_results.py), else through OmegaConf."""
     for path in (job / ".hydra" / "config.yaml", job / "config.yaml"):
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")   # (OmegaConf.load reads UTF-8 whatever the locale)
             tree = _plain_tree(text)
             if tree is not None:
                 return _hash_of(_config_tree(tree))
@@ -127,10 +127,11 @@ def _saved_config_hash(job: Path) -> str | None:
 
 
 def _plain_tree(text: str) -> dict | None:
-    """A config file's mapping read with _plain_loader, or None (OmegaConf's turn) when it has interpolations, is
-    not a mapping, or the fast reader is missing or fails."""
+    """A config file's mapping read with _plain_loader, or None (OmegaConf's turn) when it may have
+    interpolations (a `$`, or a backslash escape that could spell one), tabs (which libyaml takes and PyYAML's
+    parser refuses), is not a mapping, or the fast reader is missing or fails."""
     loader = _plain_loader()
-    if loader is None or "${" in text:
+    if loader is None or "$" in text or "\\" in text or "\t" in text:
         return None
     reader = loader(text)   # a CSafeLoader: no Python object is built from a tag
     try:

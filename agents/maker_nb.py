@@ -142,8 +142,12 @@ class Desk:
     open interest changes within a flush)."""
 
     def __init__(self, venue):
-        self.venue = venue
+        self._venue = weakref.ref(venue)   # weak: the desks' table (_DESKS) is keyed by the venue
         self.jobs: list[tuple] = []
+
+    @property
+    def venue(self):
+        return self._venue()
 
     def add(self, account: int, m: int, fair: float, inventory_usd: float, vol_bps: float, p, size: float) -> bool:
         """Queue the ladder `MarketMaker.requote` makes from `ladder(fair, inventory_usd, vol_bps, p)` at `size`

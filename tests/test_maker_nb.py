@@ -186,3 +186,19 @@ def test_kernel_spot_rows_equal_python_spot_orders(seed):
                 v.submit_spot_order(t, s, side, lots, kind="market")
         assert state(a) == state(b), it
     assert ways["kernel"] > 200 and ways["empty"] > 5 and ways["posted"] > 100, ways
+
+
+def test_a_desk_does_not_keep_its_venue_alive():
+    """The desks' table is keyed weakly by venue and a desk holds its venue weakly: a model that is gone leaves
+    no venue behind (a process that runs many models, e.g. a search's worker, does not grow)."""
+    import gc
+    import weakref
+
+    from run import build_model
+    m = build_model(["population=small", "steps=5", "progress=false", "dashboard=false"])
+    m.run_for(5)
+    venues = [weakref.ref(v) for v in m.venues.values()]
+    assert all(maker_nb._DESKS.get(r()) is not None for r in venues)   # the makers used their desks
+    del m
+    gc.collect()
+    assert [r() for r in venues] == [None] * len(venues)

@@ -345,12 +345,21 @@ def test_the_config_hash_survives_config_yaml_and_changes_with_the_run(seed, lev
     "seed: 3\nx: .inf\ny: -.inf\nz: .nan\nw: null\nv: '1e3'\nu: 1e3\nt: 1_000\ns: 2026-12-04\nr: [1, 2.5, yes]\n",
     "a: {b: {c: 0x10, d: 0o7, e: +1.5, f: ~}}\nhydra: {run: {dir: x}}\ng: '???'\nh: 'on'\n",
     "a: 1\nb: ${a}\n",                           # an interpolation: OmegaConf's reading
+    'a: 1\nb: "\\x24{a}"\nc: "\\u0024{a}"\n',         # one spelt with escapes: OmegaConf's reading too
+    "a:\t1\nb: x\ty\n",                          # tabs: PyYAML's parser refuses them (so no hash), libyaml not
+    "b: 'caf\u00e9 \u2014 \u65e5\u672c'\n",            # UTF-8 whatever the locale
 ])
 def test_the_saved_config_hash_reads_a_file_as_omegaconf_does(text, tmp_path):
-    """_saved_config_hash's libyaml reading gives OmegaConf.load's hash: its floats (1e3, .inf, .nan), no
-    timestamps, YAML 1.1 booleans and octals, quoted strings kept; a file with interpolations goes to OmegaConf."""
+    """_saved_config_hash's libyaml reading gives OmegaConf.load's hash (None where OmegaConf refuses the file):
+    its floats (1e3, .inf, .nan), no timestamps, YAML 1.1 booleans and octals, quoted strings kept; a file that
+    may hold interpolations (a `$` or a backslash escape) or tabs goes to OmegaConf."""
     from omegaconf import OmegaConf
-    (tmp_path / "config.yaml").write_text(text)
-    assert run._saved_config_hash(tmp_path) == run.config_hash(OmegaConf.load(tmp_path / "config.yaml"))
-    (tmp_path / "config.yaml").write_text(text + text.splitlines()[0] + "\n")   # a duplicate key: refused by both
-    assert run._saved_config_hash(tmp_path) is None
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    try:
+        want = run.config_hash(OmegaConf.load(tmp_path / "config.yaml"))
+    except Exception:   # noqa: BLE001
+        want = None
+    assert run._saved_config_hash(tmp_path) == want
+    (tmp_path / "config.yaml").write_text(text + text.splitlines()[0] + "\n", encoding="utf-8")   # a duplicate key
+    if want is not None:
+        assert run._saved_config_hash(tmp_path) is None
