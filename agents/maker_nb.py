@@ -126,7 +126,7 @@ def k_spot_rows(Q, rows, held):
 _spot_rows = _entry(k_spot_rows)
 _rows = {"rows": np.zeros(6 * 16)}
 _desk_entry = {}
-for _sig in k_requote_desk.signatures:
+for _sig in getattr(k_requote_desk, "signatures", ()):   # none under NUMBA_DISABLE_JIT: the desk is not used
     try:
         _desk_entry[len(_sig[0])] = k_requote_desk.overloads[_sig].entry_point
     except Exception:   # pragma: no cover - numba internals changed

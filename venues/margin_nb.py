@@ -31,8 +31,10 @@ Operation order mirrored (per account i, markets m = 0..M-1):
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
+import numba
 from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
@@ -181,6 +183,20 @@ def k_open_interest(lots, n, long, short):
 
 
 
+def _fma_py(a, b, c):
+    """a x b + c rounded once, in Python (for NUMBA_DISABLE_JIT, where an intrinsic cannot run): the exact rational
+    sum rounded to the nearest float, ties to even, as the hardware's fma; an exact zero, an overflow or a
+    non-finite operand takes the plain expression's result, which is the fused one there."""
+    if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
+        r = Fraction(a) * Fraction(b) + Fraction(c)
+        if r != 0:
+            try:
+                return float(r)
+            except OverflowError:
+                pass
+    return a * b + c
+
+
 @intrinsic
 def _fma(typingctx, a, b, c):
     """a x b + c rounded once (LLVM's llvm.fma: always fused, exact before the one rounding)."""
@@ -190,6 +206,10 @@ def _fma(typingctx, a, b, c):
         fn = builder.module.declare_intrinsic("llvm.fma", [ir.DoubleType()] * 3)
         return builder.call(fn, args)
     return sig, codegen
+
+
+if numba.config.DISABLE_JIT:   # pragma: no cover - debugging runs only
+    _fma = _fma_py  # noqa: F811
 
 
 @njit(cache=True)
