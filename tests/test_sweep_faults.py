@@ -125,7 +125,9 @@ def test_a_second_sweep_is_refused_while_one_runs_and_a_stopped_sweeps_workers_e
     within seconds, write nothing more, leave no temporary file, and the folder's lock is free again (a dead
     sweep's lock does not block: the next sweep into it runs)."""
     out = tmp_path / "sweep"
-    a = _start(out, "steps=4000", "seed=0,1,2", "hydra.launcher.n_jobs=2", log=tmp_path / "a.log")
+    # jobs far longer than the test (they are stopped): at 4,000 steps (about 6 s a job) a job could end while the
+    # refused sweep B started on the busy machine, before A was stopped
+    a = _start(out, "steps=40000", "seed=0,1,2", "hydra.launcher.n_jobs=2", log=tmp_path / "a.log")
     try:
         workers = _wait_for(lambda: len(_children(a.pid)) >= 2 and all(
             _holder_of(out / j / "run.log", _children(a.pid)) for j in ("0", "1")) and _children(a.pid),
@@ -154,7 +156,7 @@ def test_a_second_sweep_is_refused_while_one_runs_and_a_stopped_sweeps_workers_e
         for j in ("0", "1"):   # the jobs in flight are recorded as stopped
             m = _metrics(out / j)
             assert m["status"] == "failed" and m["error_type"] == "Interrupted" and "SIGTERM" in m["error"]
-            assert m["config"]["steps"] == 4000
+            assert m["config"]["steps"] == 40000
     else:
         assert a.returncode == -signal.SIGKILL
         assert not list(out.glob("*/metrics.json"))
@@ -260,7 +262,7 @@ def test_a_worker_killed_mid_job_fails_only_its_job_and_resume_reruns_only_it(tm
     failed record for the killed one (written by the parent, with the job's config), a summary, and no worker
     left running; resume then re-runs only that job."""
     out = tmp_path / "sweep"
-    args = ("steps=1500", "seed=0,1,2,3", "hydra.launcher.n_jobs=2")   # a job: about 2 s (300: 0.5 s)
+    args = ("steps=3000", "seed=0,1,2,3", "hydra.launcher.n_jobs=2")   # a job: about 4 s (1,500: 2 s; 300: 0.5 s)
     p = _start(out, *args, log=tmp_path / "sweep.log")
     seen: set[int] = set()
     try:
@@ -284,7 +286,7 @@ def test_a_worker_killed_mid_job_fails_only_its_job_and_resume_reruns_only_it(tm
     assert not any(_alive(pid) for pid in seen)
     m = _metrics(out / "1")
     assert m["status"] == "failed" and m["error_type"] == "WorkerDied" and "SIGKILL" in m["error"]
-    assert m["config"]["seed"] == 1 and m["config"]["steps"] == 1500
+    assert m["config"]["seed"] == 1 and m["config"]["steps"] == 3000
     for j in ("0", "2", "3"):
         assert _metrics(out / j)["status"] == "ok"
     df = pd.read_parquet(out / "summary.parquet").set_index("job")
