@@ -205,13 +205,13 @@ def test_a_job_killed_outright_leaves_no_half_written_result(tmp_path):
     import signal
     import time
     out = tmp_path / "sweep"
-    args = [sys.executable, str(ROOT / "run.py"), "-m", "population=small", "steps=3000", "warmup_minutes=2",
+    args = [sys.executable, str(ROOT / "run.py"), "-m", "population=small", "steps=20000", "warmup_minutes=2",
             "dashboard=false", "seed=0", "hydra/launcher=basic", f"hydra.sweep.dir={out}"]
     p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "0" / "config.yaml").exists():
         time.sleep(0.2)
-    time.sleep(2.0)                       # well inside the run (3,000 steps take far longer)
+    time.sleep(2.0)                       # well inside the run (3,000 steps took 4-5 s: 20,000 leave no race)
     p.send_signal(signal.SIGKILL)
     p.wait()
     job = out / "0"

@@ -80,7 +80,7 @@ def test_a_killed_resume_into_a_sweep_of_another_config_never_shows_the_old_resu
     assert r.returncode == 0, r.stderr[-2000:]
     old = {j: json.loads((out / j / "metrics.json").read_text()) for j in ("0", "1")}
     assert all(m["status"] == "ok" for m in old.values())
-    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *common, "steps=3000", "max_leverage=20,50",
+    p = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *common, "steps=20000", "max_leverage=20,50",
                           "resume=true"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     try:
@@ -89,9 +89,9 @@ def test_a_killed_resume_into_a_sweep_of_another_config_never_shows_the_old_resu
     finally:
         os.killpg(p.pid, signal.SIGKILL)     # the sweep and its workers, outright
         p.wait()
-    new_cfg = {"0": compose_cfg("population=small", "warmup_minutes=2", "dashboard=false", "steps=3000",
+    new_cfg = {"0": compose_cfg("population=small", "warmup_minutes=2", "dashboard=false", "steps=20000",
                                 "max_leverage=20", "resume=true"),
-               "1": compose_cfg("population=small", "warmup_minutes=2", "dashboard=false", "steps=3000",
+               "1": compose_cfg("population=small", "warmup_minutes=2", "dashboard=false", "steps=20000",
                                 "max_leverage=50", "resume=true")}
     for j in ("0", "1"):
         assert run.done_before(new_cfg[j], out / j) is None, f"job {j}: resume would keep the old result"
