@@ -43,6 +43,9 @@ def test_every_class_default_is_the_default_files_value():
     # what the classes leave without a default: the venues (each names its preset) and their incentives
     assert len(shared) > 100
     assert all(k.startswith(("venues.", "incentives.venues.")) for k in composed if k not in defaults)
+    # and no class default the files lack (a key inside a dict default, say): only the venue tables, empty on the
+    # class side, and `experiment`, which only an experiment's config sets
+    assert sorted(k for k in defaults if k not in composed) == ["experiment", "incentives.venues", "venues"]
 
 
 def test_a_population_file_missing_keys_gets_the_default_population():

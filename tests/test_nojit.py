@@ -43,9 +43,25 @@ def test_python_fma_is_the_hardware_fma():
     cases += [(0.0, 1.0, -0.0), (-0.0, 1.0, -0.0), (-0.0, 1.0, 0.0), (1.0, -1.0, 1.0), (3.0, 1.0 / 3.0, -1.0),
               (tiny, 0.5, 0.0), (tiny, 0.5, tiny), (1e-300, 1e-300, 0.0), (big, 2.0, 0.0), (big, 2.0, -big),
               (big, 1.0, big), (-big, 2.0, 0.0), (math.inf, 1.0, -math.inf), (math.nan, 0.0, 1.0),
-              (math.inf, 0.0, 1.0), (0.1, 0.1, -0.01), (1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53, -1.0)]
+              (math.inf, 0.0, 1.0), (0.1, 0.1, -0.01), (1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53, -1.0),
+              # a finite product past the overflow point plus an infinity: the infinity, not inf - inf
+              (1e300, -1e300, math.inf), (1e300, 1e300, -math.inf), (1e300, 1e300, math.nan),
+              # an exact sum just past the overflow point whose two roundings stay finite: inf, not DBL_MAX
+              (float.fromhex("0x1.c386bbc204f8ap+512"), float.fromhex("0x1.2249598401de5p+511"),
+               float.fromhex("0x1.fffffffffffffp+969")),
+              (-float.fromhex("0x1.c386bbc204f8ap+512"), float.fromhex("0x1.2249598401de5p+511"),
+               -float.fromhex("0x1.fffffffffffffp+969"))]
+    for _ in range(20000):   # wide exponents: products and sums near overflow and underflow
+        a, b = (float(v) for v in rng.standard_normal(2) * 2.0 ** rng.integers(-600, 600, 2))
+        e = int(rng.integers(-1074, 1021))
+        c = (-math.inf, math.inf, 0.0, -0.0, math.ldexp(float(rng.standard_normal()), e))[int(rng.integers(5))]
+        cases.append((a, b, c))
     for a, b, c in cases:
-        assert _bits(_fma_py(a, b, c)) == _bits(_fma_compiled(a, b, c)), (a, b, c)
+        got, want = _fma_py(a, b, c), _fma_compiled(a, b, c)
+        if math.isnan(want):   # IEEE leaves a NaN's sign unspecified
+            assert math.isnan(got), (a, b, c)
+        else:
+            assert _bits(got) == _bits(want), (a, b, c)
     # the test has teeth: in the cancelling cases the fused result differs from the plain one
     assert sum(_fma_py(a, b, c) != a * b + c for a, b, c in cases) > 1000
 

@@ -185,15 +185,19 @@ def k_open_interest(lots, n, long, short):
 
 def _fma_py(a, b, c):
     """a x b + c rounded once, in Python (for NUMBA_DISABLE_JIT, where an intrinsic cannot run): the exact rational
-    sum rounded to the nearest float, ties to even, as the hardware's fma; an exact zero, an overflow or a
-    non-finite operand takes the plain expression's result, which is the fused one there."""
-    if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
+    sum rounded to the nearest float, ties to even, as the hardware's fma. An exact sum past the overflow point
+    is an infinity of its sign; an infinite or NaN c with finite a and b is c (the exact product is finite); an
+    exact zero, or an infinite or NaN a or b, takes the plain expression's result, which is the fused one there
+    (the sign of an exact zero: a x b is then exactly -c, rounding nothing)."""
+    if math.isfinite(a) and math.isfinite(b):
+        if not math.isfinite(c):
+            return c
         r = Fraction(a) * Fraction(b) + Fraction(c)
         if r != 0:
             try:
                 return float(r)
-            except OverflowError:
-                pass
+            except OverflowError:   # not math.copysign(inf, r): that converts r to a float first
+                return math.inf if r > 0 else -math.inf
     return a * b + c
 
 
