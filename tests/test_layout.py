@@ -171,3 +171,27 @@ def test_the_waterfall_moves_money_only_through_the_ledger_functions(tmp_path):
     assert state_writes(probe) == ["probe.py:2: ch.bal[1, 0]", "probe.py:3: self.v.ch.insurance[0]"]
     found = [r for f in WATERFALL_FILES for r in state_writes(ROOT / f) if not r.endswith(".ch.touched")]
     assert not found, found
+
+
+def _subscript_writes(path: Path, names: set[str]) -> list[str]:
+    """`<...>name[...] = / += ...` in a file, for the given array names (a bare name or an attribute's)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript):
+                v = t.value
+                name = v.id if isinstance(v, ast.Name) else v.attr if isinstance(v, ast.Attribute) else None
+                if name in names:
+                    out.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return out
+
+
+def test_one_fill_settlement():
+    """A fill's settlement (a position's average entry price moved at a fill) is written in one place,
+    venues/fills_nb.py, which the compiled order kernels and Clearinghouse.apply_fill / settle_maker both call
+    (issue "Engine", item 7). The reference engine (tests/reference) keeps its own, on purpose."""
+    files = [p for p in project_modules().values()]
+    found = sorted(r for p in files for r in _subscript_writes(p, {"entry"}))
+    assert found and all(r.startswith("venues/fills_nb.py:") for r in found), found

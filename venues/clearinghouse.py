@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fills_nb import fill as _fill
+from .fills_nb import settle_maker as _settle_maker
 from .margin_nb import k_any_unit, k_identity_sums, k_margins_rows, k_open_interest, margin_one
-from .orderbook import BUY
 from .params import Tier
 
 
@@ -144,6 +145,7 @@ class Clearinghouse:
         self.oi_long_lots = [0] * self.M    # lots, kept as plain ints (the per-fill path)
         self.oi_short_lots = [0] * self.M
         self._lot_list = self.lot_size.tolist()
+        self._oi_m = np.zeros(2, dtype=np.int64)   # one market's (long, short) lots, handed to the fill kernels
         # accounts whose positions or balances a fill changed, while a waterfall round wants to know (else None)
         self.touched: set[int] | None = None
         # first-bracket fast path for tiers (most positions sit in the first bracket)
@@ -497,71 +499,33 @@ class Clearinghouse:
         (cross) or the position's isolated margin; an isolated position's opening margin (notional / leverage)
         moves from the balance into its margin, and a reduction releases its share of that margin (all of it
         when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
-        Returns the realised PnL. Fees are charged by the caller."""
+        Returns the realised PnL. Fees are charged by the caller. The arithmetic is venues/fills_nb.py's
+        `k_fill`, the one the compiled order path runs too."""
         if self.touched is not None:
             self.touched.add(i)
-        lots = self.lots
-        entry = self.entry
-        old = int(lots[i, m])
-        new = old + dlots
-        lot = self._lot_list[m]
-        e = float(entry[i, m])
-        q_old = old * lot
-        dq = dlots * lot
-        if old == 0 or (old > 0) == (dlots > 0):
-            realised, closed, opened = 0.0, 0, (dlots if dlots > 0 else -dlots)
-            entry[i, m] = (q_old * e + dq * price) / (new * lot)
-        elif (dlots if dlots > 0 else -dlots) <= (old if old > 0 else -old):
-            realised, closed, opened = -dq * (price - e), (dlots if dlots > 0 else -dlots), 0
-            if new == 0:
-                entry[i, m] = 0.0
-        else:  # flip: the old position closes at price, the rest opens at price
-            realised, closed, opened = q_old * (price - e), (old if old > 0 else -old), (new if new > 0 else -new)
-            entry[i, m] = price
-        lots[i, m] = new
-        self.qty[i, m] = new * lot
-        oi_long, oi_short = self.oi_long_lots, self.oi_short_lots
-        if old > 0:
-            oi_long[m] -= old
-        elif old < 0:
-            oi_short[m] += old
-        if new > 0:
-            oi_long[m] += new
-        elif new < 0:
-            oi_short[m] -= new
-        if not self.isolated[i]:
-            self.bal[i, 0] += realised
-            return realised
-        m0 = float(self.iso_margin[i, m])
-        margin = m0 + realised
-        if closed and release:
-            # the closed share of the position's equity at p; a negative margin is never released (SPEC 4.2)
-            if closed == abs(old):
-                freed = max(0.0, margin)
-            else:
-                freed = max(0.0, m0 * closed / abs(old) + realised)
-            margin -= freed
-            self.bal[i, 0] += freed
-        if opened:
-            add = opened * lot * price / self.leverage[i, m]
-            margin += add
-            self.bal[i, 0] -= add
-        self.iso_margin[i, m] = margin
+        oi = self._oi_m
+        oi[0] = self.oi_long_lots[m]
+        oi[1] = self.oi_short_lots[m]
+        realised = _fill(i, m, dlots, price, release, self.lots, self.qty, self.entry, self.bal, self.iso_margin,
+                         self.isolated, self.leverage, self.lot_size, oi)
+        self.oi_long_lots[m] = oi.item(0)
+        self.oi_short_lots[m] = oi.item(1)
         return realised
 
     def settle_maker(self, maker: int, m: int, side: int, lots: int, price: float, fee: float) -> None:
         """The maker's side of a book fill of `lots` at `price` in market m, `side` being the taker's: the maker's
         position moves by -side x lots, it pays its fee (USD), and the filled lots of its resting order no longer
-        count as open. The one place in Python a perp fill's maker side is settled (an order's fills and a
-        liquidation's); the compiled order path (venues/orders_nb.py, `_apply_fill` and its maker step) mirrors it
-        operation for operation, held to it bit for bit by tests/test_orders_nb.py. The caller books the fee as kept
-        and logs the fill."""
-        self.apply_fill(maker, m, -side * lots, price)
-        self.bal[maker, 0] -= fee
-        if side == BUY:   # the taker bought from a resting sell
-            self.open_sell[maker, m] -= lots
-        else:
-            self.open_buy[maker, m] -= lots
+        count as open. An order's fills and a liquidation's, here and in the compiled order path alike:
+        venues/fills_nb.py's `k_settle_maker`. The caller books the fee as kept and logs the fill."""
+        if self.touched is not None:
+            self.touched.add(maker)
+        oi = self._oi_m
+        oi[0] = self.oi_long_lots[m]
+        oi[1] = self.oi_short_lots[m]
+        _settle_maker(maker, m, side, lots, price, fee, self.lots, self.qty, self.entry, self.bal, self.iso_margin,
+                      self.isolated, self.leverage, self.lot_size, self.open_buy, self.open_sell, oi)
+        self.oi_long_lots[m] = oi.item(0)
+        self.oi_short_lots[m] = oi.item(1)
 
     def apply_funding(self, m: int, rate: float, index: float) -> np.ndarray:
         """Funding for market m (settled rule 5): payment = position size x index x F, longs pay shorts when

@@ -10,7 +10,8 @@ reduce_only's clip, the estimated price (`simulate_take`), `_check_perp_order` (
 leverage, the OI cap, initial margin for cross and isolated accounts, `unit_equity` and `_locked_value` with
 Python's `sum` of floats, which is Neumaier-compensated since Python 3.12), the book walk with self-trade
 prevention, the release of self-cancelled orders' open lots, `_settle_perp_fills` (`apply_fill` for the taker,
-`settle_maker` per maker, fees, `fees_kept`, `volume_usd`, two FILL rows per fill) and REJECT rows.
+`settle_maker` per maker: the same kernels, venues/fills_nb.py; fees, `fees_kept`, `volume_usd`, two FILL rows
+per fill) and REJECT rows.
 
 What the kernels leave to `venue.submit_order`, order by order and in order: kind "limit" (or any other kind),
 an order whose account is outside [0, accounts opened), an IOC with an infinite price; all of them when the venue
@@ -26,6 +27,7 @@ from numba import njit, types
 from . import events as ev
 from .orderbook import BUY, SELL
 from .book_kernels import _simulate
+from .fills_nb import _A2F, _A2I, _I, _V, _VB, _VF, k_fill, k_settle_maker
 from .margin_nb import _coll, _nadd, _nend
 from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
@@ -89,69 +91,7 @@ def _worst(L, ob, osl, lot, mark, i, k, s, n):
     return (a if a >= b else b) * lot[k] * mark[k]
 
 
-@njit(cache=True)
-def _apply_fill(i, m, dlots, price, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi):
-    """Clearinghouse.apply_fill (release=True, no touched set)."""
-    old = L[i, m]
-    new = old + dlots
-    lt = lot[m]
-    e = entry[i, m]
-    q_old = old * lt
-    dq = dlots * lt
-    if old == 0 or (old > 0) == (dlots > 0):
-        realised = 0.0
-        closed = 0
-        opened = dlots if dlots > 0 else -dlots
-        entry[i, m] = (q_old * e + dq * price) / (new * lt)
-    elif (dlots if dlots > 0 else -dlots) <= (old if old > 0 else -old):
-        realised = -dq * (price - e)
-        closed = dlots if dlots > 0 else -dlots
-        opened = 0
-        if new == 0:
-            entry[i, m] = 0.0
-    else:
-        realised = q_old * (price - e)
-        closed = old if old > 0 else -old
-        opened = new if new > 0 else -new
-        entry[i, m] = price
-    L[i, m] = new
-    qty[i, m] = new * lt
-    if old > 0:
-        oi[0] -= old
-    elif old < 0:
-        oi[1] += old
-    if new > 0:
-        oi[0] += new
-    elif new < 0:
-        oi[1] -= new
-    if not isolated[i]:
-        bal[i, 0] += realised
-        return
-    m0 = iso_margin[i, m]
-    margin = m0 + realised
-    if closed:
-        aold = old if old > 0 else -old
-        if closed == aold:
-            freed = margin if margin > 0.0 else 0.0
-        else:
-            x = m0 * closed / aold + realised
-            freed = x if x > 0.0 else 0.0
-        margin -= freed
-        bal[i, 0] += freed
-    if opened:
-        add = opened * lt * price / leverage[i, m]
-        margin += add
-        bal[i, 0] -= add
-    iso_margin[i, m] = margin
-
-
-_A2I = types.Array(types.int64, 2, "F")
-_A2F = types.Array(types.float64, 2, "F")
 _A2FC = types.Array(types.float64, 2, "C")
-_V = types.Array(types.int64, 1, "C")
-_VF = types.Array(types.float64, 1, "C")
-_VB = types.Array(types.boolean, 1, "C")
-_I = types.int64
 _SIG = types.int64(
     _V, _V, _V, _V, _V, _VB, _VF, _V, _V, _VF, _I, _I, _I,  # M, accounts, sides, lots, kinds, reduce_only, prices,
                                                             # status, filled, avg, m, start, accounts opened
@@ -294,13 +234,9 @@ def _one(M, j, i, side, lots, kind, ro, price, m, tick, fee_taker, fee_maker, ca
         notional = n * lot[m] * px
         fee_t = notional * fee_taker
         fee_m = notional * fee_maker
-        _apply_fill(i, m, side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
-        _apply_fill(maker, m, -side * n, px, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
-        bal[maker, 0] -= fee_m
-        if side == 1:
-            osl[maker, m] -= n
-        else:
-            ob[maker, m] -= n
+        k_fill(i, m, side * n, px, True, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi)
+        k_settle_maker(maker, m, side, n, px, fee_m, L, qty, entry, bal, iso_margin, isolated, leverage, lot, ob, osl,
+                       oi)
         bal[i, 0] -= fee_t
         fees[0] += fee_t + fee_m
         for h in range(2):
