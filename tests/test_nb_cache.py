@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _PROBE = r"""
 import json, logging, sys
 sys.path.insert(0, ".")
-import agents.directional_nb, agents.streams_nb, venues.batch_nb, venues.margin_nb
+import agents.directional_nb, agents.streams_nb, venues.batch_nb, venues.fills_nb, venues.margin_nb
 from numba.core.dispatcher import Dispatcher
-mods = (venues.margin_nb, venues.batch_nb, agents.directional_nb, agents.streams_nb)
+mods = (venues.margin_nb, venues.batch_nb, venues.fills_nb, agents.directional_nb, agents.streams_nb)
 def counts():
     return {f"{m.__name__}.{k}": len(v.overloads) for m in mods for k, v in vars(m).items()
             if isinstance(v, Dispatcher) and v.py_func.__module__ == m.__name__}

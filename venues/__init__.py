@@ -5,12 +5,16 @@ may read directly is in venues/venue.py's docstring).
 Presets are chosen by name from `PRESETS` (data in conf/venue_preset/), never by a callable from user config.
 """
 
-from .adl import adl_haircut
-from .events import KIND_NAMES, REJECT_REASONS, EventLog
-from .orderbook import BUY, SELL, OrderBook
-from .params import ConfigError, VenueParams
-from .presets import PRESETS, load_preset
-from .venue import InvariantError, OrderResult, Venue
+from . import nb_cache
+
+nb_cache.clear_stale()   # before any kernel loads from numba's cache: a changed kernel file empties the caches
+
+from .adl import adl_haircut  # noqa: E402
+from .events import KIND_NAMES, REJECT_REASONS, EventLog  # noqa: E402
+from .orderbook import BUY, SELL, OrderBook  # noqa: E402
+from .params import ConfigError, VenueParams  # noqa: E402
+from .presets import PRESETS, load_preset  # noqa: E402
+from .venue import InvariantError, OrderResult, Venue  # noqa: E402
 
 __all__ = ["BUY", "SELL", "KIND_NAMES", "PRESETS", "REJECT_REASONS", "ConfigError", "EventLog", "InvariantError",
            "OrderBook", "OrderResult", "Venue", "VenueParams", "adl_haircut", "load_preset"]

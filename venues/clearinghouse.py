@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fills_nb import fill as _fill
-from .fills_nb import settle_maker as _settle_maker
+from .fills_nb import k_fill, k_settle_maker
 from .margin_nb import k_any_unit, k_identity_sums, k_margins_rows, k_open_interest, margin_one
 from .params import Tier
 
@@ -506,8 +505,9 @@ class Clearinghouse:
         oi = self._oi_m
         oi[0] = self.oi_long_lots[m]
         oi[1] = self.oi_short_lots[m]
-        realised = _fill(i, m, dlots, price, release, self.lots, self.qty, self.entry, self.bal, self.iso_margin,
-                         self.isolated, self.leverage, self.lot_size, oi)
+        # plain scalars, so the kernel is typed once per array layout (not per caller's int or float type)
+        realised = k_fill(int(i), int(m), int(dlots), float(price), bool(release), self.lots, self.qty, self.entry,
+                          self.bal, self.iso_margin, self.isolated, self.leverage, self.lot_size, oi)
         self.oi_long_lots[m] = oi.item(0)
         self.oi_short_lots[m] = oi.item(1)
         return realised
@@ -522,8 +522,9 @@ class Clearinghouse:
         oi = self._oi_m
         oi[0] = self.oi_long_lots[m]
         oi[1] = self.oi_short_lots[m]
-        _settle_maker(maker, m, side, lots, price, fee, self.lots, self.qty, self.entry, self.bal, self.iso_margin,
-                      self.isolated, self.leverage, self.lot_size, self.open_buy, self.open_sell, oi)
+        k_settle_maker(int(maker), int(m), int(side), int(lots), float(price), float(fee), self.lots, self.qty,
+                       self.entry, self.bal, self.iso_margin, self.isolated, self.leverage, self.lot_size,
+                       self.open_buy, self.open_sell, oi)
         self.oi_long_lots[m] = oi.item(0)
         self.oi_short_lots[m] = oi.item(1)
 

@@ -3,9 +3,10 @@
 exact behaviour in venues/SPEC.md section 4).
 
 Both paths use it: the compiled order path (venues/orders_nb.py) calls the kernels inside its own, and
-`Clearinghouse.apply_fill` / `settle_maker` (the Python order path, the waterfall's book fills and ADL) call
-their compiled entry points (about 0.5 us a call, less than the Python arithmetic it replaced). The reference
-engine (tests/reference) keeps its own, independent code; tests/test_differential.py holds the two to each other.
+`Clearinghouse.apply_fill` / `settle_maker` (the Python order path, the waterfall's book fills and ADL) call them
+from Python (through numba's dispatcher, under 1 us a call: less than the Python arithmetic it replaced). The
+reference engine (tests/reference) keeps its own, independent code; tests/test_differential.py holds the two to
+each other.
 
 Float operations in the order of the Python code they replaced (plain IEEE doubles, no fused or reordered
 arithmetic: numba does not contract without fastmath), so results did not change by a bit.
@@ -13,20 +14,14 @@ arithmetic: numba does not contract without fastmath), so results did not change
 
 from __future__ import annotations
 
-from numba import njit, types
+from numba import njit
 
-from .book_kernels import _entry
-
-_A2I = types.Array(types.int64, 2, "F")
-_A2F = types.Array(types.float64, 2, "F")
-_V = types.Array(types.int64, 1, "C")
-_VF = types.Array(types.float64, 1, "C")
-_VB = types.Array(types.boolean, 1, "C")
-_I = types.int64
-_F = types.float64
+from .nb_cache import preload
 
 
-@njit(_F(_I, _I, _I, _F, types.boolean, _A2I, _A2F, _A2F, _A2F, _A2F, _VB, _A2F, _VF, _V), cache=True)
+# typed by their callers (no explicit signature): a clearinghouse with one asset has a (n, 1) balance array, both C-
+# and F-contiguous, which numba types as C inside the compiled order kernels
+@njit(cache=True)
 def k_fill(i, m, dlots, price, release, L, qty, entry, bal, iso_margin, isolated, leverage, lot, oi):
     """Move account i's position in market m by dlots at price (Clearinghouse.apply_fill's contract): the
     average entry, the lots and size, market m's open interest oi = (long lots, short lots); realised PnL to the
@@ -87,8 +82,7 @@ def k_fill(i, m, dlots, price, release, L, qty, entry, bal, iso_margin, isolated
     return realised
 
 
-@njit(types.void(_I, _I, _I, _I, _F, _F, _A2I, _A2F, _A2F, _A2F, _A2F, _VB, _A2F, _VF, _A2I, _A2I, _V),
-      cache=True)
+@njit(cache=True)
 def k_settle_maker(maker, m, side, n, price, fee, L, qty, entry, bal, iso_margin, isolated, leverage, lot, ob,
                    osl, oi):
     """The maker's side of a book fill of n lots at price in market m, `side` being the taker's (+1 buy, -1
@@ -102,6 +96,4 @@ def k_settle_maker(maker, m, side, n, price, fee, L, qty, entry, bal, iso_margin
         ob[maker, m] -= n
 
 
-# the compiled entry points (no argument typing per call; the functions themselves under NUMBA_DISABLE_JIT)
-fill = _entry(k_fill)
-settle_maker = _entry(k_settle_maker)
+preload(globals(), ("k_fill", "k_settle_maker"))   # their cached overloads loaded with the module (nb_cache.py)

@@ -16,8 +16,65 @@ this numba cannot read (another version, a changed source file) loads nothing.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
+
+KERNEL_DIRS = ("venues", "agents")
+STAMP = "nb_sources.stamp"
+
+
+def kernel_sources(root: Path) -> list[Path]:
+    """The project's files that define numba kernels (they mention `njit`), in a fixed order."""
+    return sorted(p for d in KERNEL_DIRS for p in (root / d).glob("*.py") if "njit" in p.read_text())
+
+
+def clear_stale(root: Path = Path(__file__).resolve().parents[1]) -> int:
+    """Remove the project's numba caches when any kernel source changed since they were written; returns how many
+    cache files it removed.
+
+    numba keys a cached kernel by its own file's timestamp and size only: a kernel that calls another file's kernel
+    (orders_nb's order kernels call fills_nb's, batch_nb's call orders_nb's, maker_nb's call ladder_nb's, ...)
+    keeps the callee's old code, compiled into its own cache entry, after the callee's file changes. A stamp of
+    every kernel file's contents is kept in venues/__pycache__; when it differs from the sources (or is missing),
+    the caches in venues/__pycache__ and agents/__pycache__ are removed, under a lock, and the stamp written: the
+    kernels compile anew on first use (`python -m venues.warm` does it ahead). Only these in-tree caches are
+    checked (not a NUMBA_CACHE_DIR elsewhere); a folder that cannot be written is left alone."""
+    h = hashlib.sha256()
+    for p in kernel_sources(root):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    digest = h.hexdigest()
+    cache = root / KERNEL_DIRS[0] / "__pycache__"
+    stamp = cache / STAMP
+    try:
+        if stamp.read_text() == digest:
+            return 0
+    except OSError:
+        pass
+    removed = 0
+    try:
+        cache.mkdir(exist_ok=True)
+        with open(cache / "nb_sources.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # another process may be clearing them: the first does, once
+            try:
+                if stamp.read_text() == digest:
+                    return 0
+            except OSError:
+                pass
+            for d in KERNEL_DIRS:
+                for f in (root / d / "__pycache__").glob("*.nb[ic]"):
+                    f.unlink(missing_ok=True)
+                    removed += 1
+            tmp = stamp.with_name(f"{STAMP}.{os.getpid()}")
+            tmp.write_text(digest)
+            os.replace(tmp, stamp)
+    except OSError:   # a read-only checkout: numba caches elsewhere, or not at all
+        pass
+    return removed
 
 
 def _load_only(kernel: Dispatcher, sig) -> bool:

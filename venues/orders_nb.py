@@ -27,7 +27,7 @@ from numba import njit, types
 from . import events as ev
 from .orderbook import BUY, SELL
 from .book_kernels import _simulate
-from .fills_nb import _A2F, _A2I, _I, _V, _VB, _VF, k_fill, k_settle_maker
+from .fills_nb import k_fill, k_settle_maker
 from .margin_nb import _coll, _nadd, _nend
 from .orderbook_nb import H_FOFF, H_NORD, H_OCAP, OrderBookNB, _entry, _match
 
@@ -91,7 +91,13 @@ def _worst(L, ob, osl, lot, mark, i, k, s, n):
     return (a if a >= b else b) * lot[k] * mark[k]
 
 
+_A2I = types.Array(types.int64, 2, "F")
+_A2F = types.Array(types.float64, 2, "F")
 _A2FC = types.Array(types.float64, 2, "C")
+_V = types.Array(types.int64, 1, "C")
+_VF = types.Array(types.float64, 1, "C")
+_VB = types.Array(types.boolean, 1, "C")
+_I = types.int64
 _SIG = types.int64(
     _V, _V, _V, _V, _V, _VB, _VF, _V, _V, _VF, _I, _I, _I,  # M, accounts, sides, lots, kinds, reduce_only, prices,
                                                             # status, filled, avg, m, start, accounts opened

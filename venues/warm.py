@@ -28,6 +28,11 @@ def main() -> None:
         v.check_invariants()      # the identity's compiled sums and the open interest (the warm run skips them)
         v.margin(0)
         v.withdrawable(0)
+        # the fill kernels as the Python path calls them (the waterfall's fills; the warm run liquidates nobody),
+        # last: they leave this throwaway model's books unbalanced
+        v.ch.apply_fill(0, 0, 1, 1.0)
+        v.ch.apply_fill(0, 0, -1, 1.0, release=False)
+        v.ch.settle_maker(1, 0, 1, 1, 1.0, 0.0)
     from agents.streams_nb import Streams   # a member's single draws (a coin, a depeg's wait) may not come up
     one = Streams(np.zeros((1, 4), np.uint64)).of(0)
     one.random(), one.exponential(1.0)
