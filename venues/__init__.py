@@ -7,7 +7,7 @@ Presets are chosen by name from `PRESETS` (data in conf/venue_preset/), never by
 
 from . import nb_cache
 
-nb_cache.clear_stale()   # before any kernel loads from numba's cache: a changed kernel file empties the caches
+nb_cache.use_digest_cache()   # before any kernel is defined: numba's cache folder named by the kernel sources
 
 from .adl import adl_haircut  # noqa: E402
 from .events import KIND_NAMES, REJECT_REASONS, EventLog  # noqa: E402

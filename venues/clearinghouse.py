@@ -500,6 +500,9 @@ class Clearinghouse:
         when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
         Returns the realised PnL. Fees are charged by the caller. The arithmetic is venues/fills_nb.py's
         `k_fill`, the one the compiled order path runs too."""
+        if not (0 <= i < self.n and 0 <= m < self.M):   # the kernel checks no bounds
+            raise IndexError(f"apply_fill: account {i} or market {m} out of range ({self.n} accounts, "
+                             f"{self.M} markets)")
         if self.touched is not None:
             self.touched.add(i)
         oi = self._oi_m
@@ -517,6 +520,9 @@ class Clearinghouse:
         position moves by -side x lots, it pays its fee (USD), and the filled lots of its resting order no longer
         count as open. An order's fills and a liquidation's, here and in the compiled order path alike:
         venues/fills_nb.py's `k_settle_maker`. The caller books the fee as kept and logs the fill."""
+        if not (0 <= maker < self.n and 0 <= m < self.M):
+            raise IndexError(f"settle_maker: account {maker} or market {m} out of range ({self.n} accounts, "
+                             f"{self.M} markets)")
         if self.touched is not None:
             self.touched.add(maker)
         oi = self._oi_m

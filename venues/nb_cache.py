@@ -16,65 +16,75 @@ this numba cannot read (another version, a changed source file) loads nothing.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
+import re
+import time
 from pathlib import Path
 
+import numba
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
+ROOT = Path(__file__).resolve().parents[1]
 KERNEL_DIRS = ("venues", "agents")
-STAMP = "nb_sources.stamp"
+_USER_CACHE_DIR = numba.config.CACHE_DIR   # NUMBA_CACHE_DIR as numba read it, before use_digest_cache sets its own
+_PROJECT_IMPORT = re.compile(r"^\s*from (?:\.|venues\.|agents\.)(\w+) import", re.M)
 
 
-def kernel_sources(root: Path) -> list[Path]:
-    """The project's files that define numba kernels (they mention `njit`), in a fixed order."""
-    return sorted(p for d in KERNEL_DIRS for p in (root / d).glob("*.py") if "njit" in p.read_text())
+def kernel_sources(root: Path = ROOT) -> list[Path]:
+    """The files whose contents a compiled kernel can hold: the project's files that define numba kernels (they
+    mention `njit`) and the project modules those import from (constants such as BUY and SELL are compiled in)."""
+    kernels = [p for d in KERNEL_DIRS for p in (root / d).glob("*.py") if "njit" in p.read_text()]
+    files = set(kernels)
+    for p in kernels:
+        for name in _PROJECT_IMPORT.findall(p.read_text()):
+            files.update(q for d in KERNEL_DIRS if (q := root / d / f"{name}.py").is_file())
+    return sorted(files)
 
 
-def clear_stale(root: Path = Path(__file__).resolve().parents[1]) -> int:
-    """Remove the project's numba caches when any kernel source changed since they were written; returns how many
-    cache files it removed.
-
-    numba keys a cached kernel by its own file's timestamp and size only: a kernel that calls another file's kernel
-    (orders_nb's order kernels call fills_nb's, batch_nb's call orders_nb's, maker_nb's call ladder_nb's, ...)
-    keeps the callee's old code, compiled into its own cache entry, after the callee's file changes. A stamp of
-    every kernel file's contents is kept in venues/__pycache__; when it differs from the sources (or is missing),
-    the caches in venues/__pycache__ and agents/__pycache__ are removed, under a lock, and the stamp written: the
-    kernels compile anew on first use (`python -m venues.warm` does it ahead). Only these in-tree caches are
-    checked (not a NUMBA_CACHE_DIR elsewhere); a folder that cannot be written is left alone."""
+def source_digest(root: Path = ROOT) -> str:
+    """SHA-256 (hex) of the kernel sources' paths and contents."""
     h = hashlib.sha256()
     for p in kernel_sources(root):
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    digest = h.hexdigest()
-    cache = root / KERNEL_DIRS[0] / "__pycache__"
-    stamp = cache / STAMP
+    return h.hexdigest()
+
+
+def use_digest_cache(root: Path = ROOT, keep_hours: float = 24.0) -> Path | None:
+    """Point numba's on-disk cache, for every kernel defined from now on in this process, at a folder named by
+    the kernel sources' digest (venues/__pycache__/numba-<digest>, or inside NUMBA_CACHE_DIR when that is set);
+    returns the folder, or None when it cannot be written (numba's own choice stays).
+
+    numba keys a cached kernel by its own file's timestamp and size only: a kernel compiled with another file's
+    kernel inside (orders_nb's order kernels call fills_nb's, batch_nb's call orders_nb's, maker_nb's call
+    ladder_nb's, the order book bench's driver calls book_kernels') kept the callee's old code after the callee's
+    file changed. Here sources that differ in any kernel file, or in a module one imports from, never share a
+    cache: a new digest starts empty (the kernels compile on first use, about 40 s; `python -m venues.warm` does
+    it ahead), and a process still running older code writes only into its own digest's folder. Folders of other
+    digests not written for `keep_hours` are removed. Runs when `venues` is imported, before any kernel is
+    defined (venues/__init__.py); about 2 ms. A NUMBA_* environment variable changed later in the process makes
+    numba re-read its settings, and the kernels defined after that go to numba's own choice."""
+    digest = source_digest(root)
+    base = Path(_USER_CACHE_DIR) if _USER_CACHE_DIR else root / KERNEL_DIRS[0] / "__pycache__"
+    folder = base / f"numba-{digest[:20]}"
     try:
-        if stamp.read_text() == digest:
-            return 0
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{id(folder)}"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError:
-        pass
-    removed = 0
-    try:
-        cache.mkdir(exist_ok=True)
-        with open(cache / "nb_sources.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)   # another process may be clearing them: the first does, once
-            try:
-                if stamp.read_text() == digest:
-                    return 0
-            except OSError:
-                pass
-            for d in KERNEL_DIRS:
-                for f in (root / d / "__pycache__").glob("*.nb[ic]"):
-                    f.unlink(missing_ok=True)
-                    removed += 1
-            tmp = stamp.with_name(f"{STAMP}.{os.getpid()}")
-            tmp.write_text(digest)
-            os.replace(tmp, stamp)
-    except OSError:   # a read-only checkout: numba caches elsewhere, or not at all
-        pass
-    return removed
+        return None
+    numba.config.CACHE_DIR = str(folder)
+    cutoff = time.time() - keep_hours * 3600.0
+    for old in base.glob("numba-*"):
+        try:
+            if old != folder and max((f.stat().st_mtime for f in old.rglob("*")), default=0.0) < cutoff:
+                for f in sorted(old.rglob("*"), reverse=True):
+                    f.rmdir() if f.is_dir() else f.unlink()
+                old.rmdir()
+        except OSError:   # another process at it, or in use: left for next time
+            pass
+    return folder
 
 
 def _load_only(kernel: Dispatcher, sig) -> bool:
