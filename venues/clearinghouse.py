@@ -500,19 +500,11 @@ class Clearinghouse:
         when the position closes) unless `release` is false (liquidation closes keep it for the waterfall).
         Returns the realised PnL. Fees are charged by the caller. The arithmetic is venues/fills_nb.py's
         `k_fill`, the one the compiled order path runs too."""
-        if not (0 <= i < self.n and 0 <= m < self.M):   # the kernel checks no bounds
-            raise IndexError(f"apply_fill: account {i} or market {m} out of range ({self.n} accounts, "
-                             f"{self.M} markets)")
-        if self.touched is not None:
-            self.touched.add(i)
-        oi = self._oi_m
-        oi[0] = self.oi_long_lots[m]
-        oi[1] = self.oi_short_lots[m]
+        oi = self._fill_start("apply_fill", i, m)
         # plain scalars, so the kernel is typed once per array layout (not per caller's int or float type)
         realised = k_fill(int(i), int(m), int(dlots), float(price), bool(release), self.lots, self.qty, self.entry,
                           self.bal, self.iso_margin, self.isolated, self.leverage, self.lot_size, oi)
-        self.oi_long_lots[m] = oi.item(0)
-        self.oi_short_lots[m] = oi.item(1)
+        self._fill_end(m, oi)
         return realised
 
     def settle_maker(self, maker: int, m: int, side: int, lots: int, price: float, fee: float) -> None:
@@ -520,17 +512,25 @@ class Clearinghouse:
         position moves by -side x lots, it pays its fee (USD), and the filled lots of its resting order no longer
         count as open. An order's fills and a liquidation's, here and in the compiled order path alike:
         venues/fills_nb.py's `k_settle_maker`. The caller books the fee as kept and logs the fill."""
-        if not (0 <= maker < self.n and 0 <= m < self.M):
-            raise IndexError(f"settle_maker: account {maker} or market {m} out of range ({self.n} accounts, "
-                             f"{self.M} markets)")
-        if self.touched is not None:
-            self.touched.add(maker)
-        oi = self._oi_m
-        oi[0] = self.oi_long_lots[m]
-        oi[1] = self.oi_short_lots[m]
+        oi = self._fill_start("settle_maker", maker, m)
         k_settle_maker(int(maker), int(m), int(side), int(lots), float(price), float(fee), self.lots, self.qty,
                        self.entry, self.bal, self.iso_margin, self.isolated, self.leverage, self.lot_size,
                        self.open_buy, self.open_sell, oi)
+        self._fill_end(m, oi)
+
+    def _fill_start(self, what: str, i: int, m: int) -> np.ndarray:
+        """Before a fill kernel: the bounds it does not check, the round's touched account, and market m's open
+        interest (long, short lots) in the scratch array the kernel updates."""
+        if not (0 <= i < self.n and 0 <= m < self.M):
+            raise IndexError(f"{what}: account {i} or market {m} out of range ({self.n} accounts, {self.M} markets)")
+        if self.touched is not None:
+            self.touched.add(i)
+        oi = self._oi_m
+        oi[0] = self.oi_long_lots[m]
+        oi[1] = self.oi_short_lots[m]
+        return oi
+
+    def _fill_end(self, m: int, oi: np.ndarray) -> None:
         self.oi_long_lots[m] = oi.item(0)
         self.oi_short_lots[m] = oi.item(1)
 
